@@ -1,0 +1,118 @@
+"""The weather series, its windows and the chronological train/validation split.
+
+The seed draws ``np.random.seed(42); np.random.randint(0, 3, size=N)``. A RandomState(42)
+gives the same draws, so we reproduce the series bit for bit without touching numpy's
+global generator. Windows are zero-copy views; one-hot encoding happens per batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from numpy.lib.stride_tricks import sliding_window_view
+
+from engine.config import NUM_CLASSES, RunConfig, split_point
+
+
+def weather_series(length: int, seed: int = 42) -> np.ndarray:
+    """The seed's raw_data, plus one more draw: the 'tomorrow' its generator would give.
+
+    Returns ``length + 1`` values; the first ``length`` equal the seed's series exactly.
+    """
+    return np.random.RandomState(seed).randint(0, NUM_CLASSES, size=length + 1)
+
+
+def echo_series(length: int, lag: int, p: float, seed: int = 42) -> np.ndarray:
+    """Weather where the value ``lag`` steps back returns with probability ``p``.
+
+    Otherwise the day is a fresh draw. The fresh draws are the seed's series, so p = 0 gives
+    the seed's data exactly. Returns ``length + 1`` values like :func:`weather_series`.
+    """
+    rng = np.random.RandomState(seed)
+    fresh = rng.randint(0, NUM_CLASSES, size=length + 1)
+    echoes = rng.random_sample(length + 1) < p
+    series = fresh.copy()
+    # Each block of `lag` days depends only on the block before it.
+    for start in range(lag, length + 1, lag):
+        stop = min(start + lag, length + 1)
+        series[start:stop] = np.where(
+            echoes[start:stop], series[start - lag : stop - lag], fresh[start:stop]
+        )
+    return series
+
+
+def best_achievable_loss(cfg: RunConfig) -> float:
+    """The lowest expected cross-entropy any model can reach on this task (nats).
+
+    Seed task: every day is an independent uniform draw, so nothing beats ln 3. Echo task with
+    the lag inside the window: tomorrow is the day ``lag`` back with probability p + (1-p)/3,
+    each other class (1-p)/3; no other visible day carries more information.
+    """
+    if cfg.task != "echo" or cfg.lag > cfg.look_back:
+        return math.log(NUM_CLASSES)
+    same = cfg.echo_p + (1 - cfg.echo_p) / NUM_CLASSES
+    other = (1 - cfg.echo_p) / NUM_CLASSES
+    return -sum(q * math.log(q) for q in (same, other, other) if q > 0)
+
+
+def make_series(cfg: RunConfig) -> np.ndarray:
+    if cfg.task == "echo":
+        return echo_series(cfg.series_length, cfg.lag, cfg.echo_p, cfg.seed)
+    return weather_series(cfg.series_length, cfg.seed)
+
+
+def windows(series: np.ndarray, look_back: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs and targets like the seed's ``create_dataset``, as views (no copy)."""
+    inputs = sliding_window_view(series[:-1], look_back)
+    targets = series[look_back:]
+    return inputs, targets
+
+
+def series_sha256(series: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(series, dtype="<i8").tobytes()).hexdigest()
+
+
+@dataclass
+class Split:
+    """Window start indices of one split; window i is series[i:i+L], target series[i+L]."""
+
+    starts: torch.Tensor  # int64, on the device
+
+    def __len__(self) -> int:
+        return int(self.starts.numel())
+
+
+class WeatherData:
+    """The series on the device and the two splits, with per-batch one-hot encoding."""
+
+    def __init__(self, cfg: RunConfig, device: torch.device) -> None:
+        full = make_series(cfg)
+        self.series = full[: cfg.series_length]  # what the models may see
+        self.tomorrow = int(full[cfg.series_length])  # the generator's next draw: the truth
+        self.look_back = cfg.look_back
+        self.sha256 = series_sha256(self.series)
+        self.device = device
+        self._series = torch.from_numpy(self.series).to(device)
+        # unfold is a view: row i is series[i:i+L], with no copy of N x L values.
+        self._windows = self._series.unfold(0, cfg.look_back, 1)
+        split = split_point(cfg)
+        # A training window's target lies before the split; a validation window lies after it.
+        self.train = Split(torch.arange(0, split - cfg.look_back, device=device))
+        n_val = max(cfg.series_length - split - cfg.look_back, 0)
+        self.val = Split(torch.arange(split, split + n_val, device=device))
+
+    def batch(self, starts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One-hot inputs (look_back, B, 3), seq-first like the seed, and targets (B,)."""
+        idx = self._windows[starts]
+        inputs = torch.nn.functional.one_hot(idx.T, NUM_CLASSES).float()
+        targets = self._series[starts + self.look_back]
+        return inputs, targets
+
+    def inference_window(self) -> torch.Tensor:
+        """The seed's inference input: the last look_back days, as a batch of one."""
+        idx = self._series[-self.look_back :].unsqueeze(1)
+        return torch.nn.functional.one_hot(idx, NUM_CLASSES).float()

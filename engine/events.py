@@ -1,0 +1,136 @@
+"""The closed set of events a run emits: frozen dataclasses holding plain data.
+
+The engine knows nothing of who listens. Each event turns into one JSON object with an
+``"event"`` field naming it (``to_dict``) and back (``from_dict``); the run log is those
+objects, one per line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+RUN_STATES = ("running", "paused", "stopped", "finished", "failed")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    name: ClassVar[str] = ""
+    time: float = field(default_factory=time.time)  # wall clock, seconds since the epoch
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"event": self.name, **dataclasses.asdict(self)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunStarted(Event):
+    """A fresh run (or a restart) has built its data and models."""
+
+    name: ClassVar[str] = "run_started"
+    config: dict[str, Any]
+    device: str
+    device_name: str
+    parameters: dict[str, int]  # model -> parameter count
+    train_windows: int
+    val_windows: int
+    data_sha256: str
+    chance_loss: float
+    best_loss: float  # lowest achievable expected cross-entropy for this task
+    batches_per_epoch: int
+    chunks_per_batch: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class EpochEnd(Event):
+    name: ClassVar[str] = "epoch_end"
+    model: str  # "lstm" | "rnn"
+    epoch: int  # 1-based
+    train_loss: float
+    val_loss: float | None  # None when there is no validation split
+    val_acc: float | None
+    grad_norm: float  # mean over the epoch's updates of the global gradient norm
+    lr: float
+    seconds: float
+    samples_per_s: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Prediction(Event):
+    """The seed's inference: tomorrow's weather from the last look_back days."""
+
+    name: ClassVar[str] = "prediction"
+    model: str
+    epoch: int
+    probabilities: list[float]  # softmax over Sunny, Rainy, Cloudy
+    predicted: int
+    true: int | None  # the generator's next draw; None when unknown
+
+
+@dataclass(frozen=True, kw_only=True)
+class State(Event):
+    name: ClassVar[str] = "state"
+    state: str  # one of RUN_STATES
+    reason: str = ""
+    epoch: int = 0  # epochs completed by both models
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommandApplied(Event):
+    """A command from the keyboard, a watcher or a script took effect."""
+
+    name: ClassVar[str] = "command"
+    command: str  # pause | resume | step | stop | restart | scale_lr
+    detail: str = ""
+    lr: float | None = None  # the learning rate after the command
+
+
+@dataclass(frozen=True, kw_only=True)
+class Alert(Event):
+    name: ClassVar[str] = "alert"
+    level: str  # "info" | "warning" | "error"
+    message: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunFailed(Event):
+    name: ClassVar[str] = "run_failed"
+    message: str
+    traceback: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunFinished(Event):
+    name: ClassVar[str] = "run_finished"
+    summary: dict[str, dict[str, Any]]  # model -> final metrics and prediction
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.name: cls
+    for cls in (RunStarted, EpochEnd, Prediction, State, CommandApplied, Alert, RunFailed, RunFinished)
+}
+
+
+class UnknownEvent(ValueError):
+    pass
+
+
+def from_dict(data: dict[str, Any]) -> Event:
+    """Rebuild an event from ``to_dict`` output (e.g. one line of events.jsonl)."""
+    data = dict(data)
+    kind = data.pop("event", None)
+    cls = EVENT_TYPES.get(kind)  # type: ignore[arg-type]
+    if cls is None:
+        raise UnknownEvent(f"unknown event {kind!r}")
+    for f in dataclasses.fields(cls):
+        # The run log writes NaN and infinity as strings, since JSON has no such numbers.
+        if "float" in str(f.type) and isinstance(data.get(f.name), str):
+            try:
+                data[f.name] = float(data[f.name])
+            except ValueError:
+                raise UnknownEvent(f"malformed {kind!r} event: {f.name} is not a number") from None
+    try:
+        return cls(**data)
+    except TypeError as exc:
+        raise UnknownEvent(f"malformed {kind!r} event: {exc}") from None

@@ -1,0 +1,270 @@
+"""Session: the training thread, its command queue, and event delivery to sinks.
+
+Commands (pause, resume, step, stop, restart, scale_lr) may come from any thread; the
+worker applies them between batches, so a pause is immediate even inside a long epoch.
+Events go to each sink through its own small delivery thread, so a sink that is slow or
+raises never holds up training.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from engine.config import RunConfig
+from engine.device import resolve_device
+from engine.events import Alert, CommandApplied, Event, RunFailed, RunFinished, State
+from engine.trainer import NonFiniteLoss, Trainer
+
+Sink = Callable[[Event], None]
+log = logging.getLogger(__name__)
+
+SINK_QUEUE_LIMIT = 100_000  # events a sink may fall behind before it misses some
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str  # pause | resume | step | stop | restart | scale_lr | close
+    config: RunConfig | None = None  # restart with this config
+    factor: float = 1.0  # scale_lr
+    source: str = "app"
+
+
+class _Stop(Exception):
+    pass
+
+
+class _Restart(Exception):
+    def __init__(self, config: RunConfig | None) -> None:
+        self.config = config
+
+
+class _Close(Exception):
+    pass
+
+
+class SinkWorker:
+    """Delivers events to one sink on its own thread; never blocks the sender."""
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+        self.dropped = 0
+        self.failures = 0
+        self._queue: queue.Queue[Event | None] = queue.Queue(SINK_QUEUE_LIMIT)
+        self._thread = threading.Thread(target=self._deliver, name="lstm-tui-sink", daemon=True)
+        self._thread.start()
+
+    def put(self, event: Event) -> None:
+        try:
+            self._queue.put_nowait(event)
+        except queue.Full:
+            self.dropped += 1
+
+    def close(self, timeout: float | None = None) -> None:
+        """Deliver what is queued, then end the thread."""
+        try:
+            self._queue.put(None, timeout=timeout)
+        except queue.Full:
+            return
+        self._thread.join(timeout)
+
+    def _deliver(self) -> None:
+        while (event := self._queue.get()) is not None:
+            try:
+                self.sink(event)
+            except Exception:  # a broken listener must not take the run down with it
+                self.failures += 1
+                if self.failures == 1:
+                    log.exception("event sink %r raised; its further errors are not logged", self.sink)
+
+
+class Session:
+    """Runs a Trainer on a worker thread and tells every sink what happens."""
+
+    def __init__(self, config: RunConfig, sinks: list[Sink] | tuple[Sink, ...] = ()) -> None:
+        self.config = config
+        self.state = "idle"
+        self.epoch = 0
+        self.trainer: Trainer | None = None
+        self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
+        self._sinks = [SinkWorker(sink) for sink in sinks]
+        self._paused = False
+        self._pause_after_epoch = False
+        self._thread = threading.Thread(target=self._run, name="lstm-tui-train", daemon=True)
+
+    # -- commands, callable from any thread ---------------------------------------------
+
+    def start(self) -> Session:
+        self._thread.start()
+        return self
+
+    def add_sink(self, sink: Sink) -> None:
+        self._sinks.append(SinkWorker(sink))
+
+    def command(self, command: Command) -> None:
+        self._commands.put(command)
+
+    def pause(self) -> None:
+        self.command(Command("pause"))
+
+    def resume(self) -> None:
+        self.command(Command("resume"))
+
+    def step(self) -> None:
+        self.command(Command("step"))
+
+    def stop(self) -> None:
+        self.command(Command("stop"))
+
+    def restart(self, config: RunConfig | None = None) -> None:
+        self.command(Command("restart", config=config))
+
+    def scale_lr(self, factor: float) -> None:
+        self.command(Command("scale_lr", factor=factor))
+
+    def close(self, timeout: float = 5.0) -> None:
+        """End the worker (between batches) and flush every sink."""
+        self.command(Command("close"))
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        for worker in self._sinks:
+            worker.close(timeout)
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    @property
+    def active(self) -> bool:
+        """Training or about to: quitting now would interrupt a run."""
+        return self.state in ("idle", "running", "paused")
+
+    # -- the worker thread ----------------------------------------------------------------
+
+    def _emit(self, event: Event) -> None:
+        for worker in self._sinks:
+            worker.put(event)
+
+    def _set_state(self, state: str, reason: str = "") -> None:
+        self.state = state
+        self._emit(State(state=state, reason=reason, epoch=self.epoch))
+
+    def _run(self) -> None:
+        config = self.config
+        try:
+            while True:
+                try:
+                    self._train(config)
+                    self._wait_for_restart()
+                except _Restart as restart:
+                    config = restart.config or config
+                    self.config = config
+        except _Close:
+            pass
+        finally:
+            if self.state in ("running", "paused", "idle"):
+                self._set_state("stopped", "closed")
+
+    def _train(self, config: RunConfig) -> None:
+        self._paused = self._pause_after_epoch = False
+        self.epoch = 0
+        try:
+            self.trainer = trainer = Trainer(config, resolve_device(config.device))
+            self._emit(trainer.started_event())
+            self._set_state("running")
+            while trainer.epoch < config.epochs:
+                self._between_batches()
+                try:
+                    trainer.run_epoch(self._between_batches, self._emit)
+                except NonFiniteLoss as exc:
+                    self._emit(Alert(level="error", message=str(exc)))
+                    self._paused = True
+                    self._set_state("paused", f"non-finite loss in {exc.model.upper()}")
+                    continue
+                self.epoch = trainer.epoch
+                if self._pause_after_epoch:
+                    self._pause_after_epoch = False
+                    self._paused = True
+                    self._set_state("paused", f"stepped to epoch {self.epoch}")
+            self._emit(RunFinished(summary=self._summary(trainer)))
+            self._set_state("finished")
+        except _Stop:
+            self._set_state("stopped", "stopped by user")
+        except (_Restart, _Close):
+            raise
+        except Exception as exc:
+            self._emit(RunFailed(message=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()))
+            self._set_state("failed", f"{type(exc).__name__}: {exc}")
+
+    def _summary(self, trainer: Trainer) -> dict[str, dict]:
+        summary = {}
+        for name in trainer.models:
+            val_loss, val_acc = trainer.evaluate(name)
+            prediction = trainer.predict(name, trainer.epoch)
+            summary[name] = {
+                "epochs": trainer.epoch,
+                "val_loss": val_loss,
+                "val_acc": val_acc,
+                "probabilities": prediction.probabilities,
+                "predicted": prediction.predicted,
+            }
+        return summary
+
+    def _wait_for_restart(self) -> None:
+        """After finish, stop or failure: only restart or close mean anything."""
+        while True:
+            command = self._commands.get()
+            if command.name == "restart":
+                raise _Restart(command.config)
+            if command.name == "close":
+                raise _Close
+
+    def _between_batches(self) -> None:
+        """Apply queued commands; while paused, block here until told to go on."""
+        while True:
+            try:
+                command = self._commands.get(block=self._paused)
+            except queue.Empty:
+                return
+            self._apply(command)
+            if not self._paused and self._commands.empty():
+                return
+
+    def _apply(self, command: Command) -> None:
+        trainer = self.trainer
+        lr = trainer.lr if trainer else None
+        match command.name:
+            case "pause":
+                if not self._paused:
+                    self._paused = True
+                    self._set_state("paused", "paused by user")
+            case "resume":
+                if self._paused:
+                    self._paused = False
+                    self._set_state("running")
+            case "step":
+                # One epoch, then pause: from a pause mid-epoch, the rest of that epoch.
+                self._pause_after_epoch = True
+                if self._paused:
+                    self._paused = False
+                    self._set_state("running", "stepping one epoch")
+            case "stop":
+                raise _Stop
+            case "restart":
+                raise _Restart(command.config)
+            case "close":
+                raise _Close
+            case "scale_lr":
+                if trainer is not None:
+                    lr = trainer.scale_lr(command.factor)
+            case _:
+                self._emit(Alert(level="warning", message=f"unknown command {command.name!r}"))
+                return
+        self._emit(CommandApplied(command=command.name, detail=command.source, lr=lr))

@@ -1,0 +1,253 @@
+"""RunConfig: defaults, presets, validation that names the bad field, and round trips."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.config import (
+    CHANCE_LOSS,
+    PRESETS,
+    ConfigError,
+    RunConfig,
+    from_preset,
+    parse_size,
+)
+
+
+def test_defaults_are_the_seed_articles_settings():
+    cfg = RunConfig()
+    assert cfg.task == "seed"
+    assert cfg.hidden == 10
+    assert cfg.layers == 1
+    assert cfg.epochs == 400
+    assert cfg.lr == 0.01
+    assert cfg.batch_size is None  # full batch
+    assert cfg.val_fraction == 0.2
+    assert cfg.seed == 42
+    assert cfg.device == "auto"
+
+
+def test_chance_loss_is_ln_3():
+    assert pytest.approx(1.0986, abs=1e-4) == CHANCE_LOSS
+
+
+@pytest.mark.parametrize(
+    ("name", "length"), [("seed-10k", 10_000), ("seed-50k", 50_000), ("seed-100k", 100_000)]
+)
+def test_seed_presets_are_the_seed_articles_three_series_lengths(name, length):
+    cfg = from_preset(name)
+    assert cfg.task == "seed"
+    assert cfg.series_length == length
+    assert (cfg.hidden, cfg.layers, cfg.epochs, cfg.lr, cfg.batch_size) == (10, 1, 400, 0.01, None)
+    assert cfg.preset == name
+    assert cfg.label == name
+
+
+def test_echo_preset_is_the_lag_30_task_the_lstm_can_learn():
+    cfg = from_preset("echo")
+    assert cfg.task == "echo"
+    assert (cfg.series_length, cfg.look_back, cfg.lag, cfg.echo_p) == (20_000, 35, 30, 0.9)
+    assert (cfg.epochs, cfg.batch_size) == (15, 128)
+    assert cfg.lag <= cfg.look_back
+
+
+def test_preset_overrides_replace_only_the_named_fields():
+    cfg = from_preset("seed-50k", epochs=5, lr=0.002, hidden=16)
+    assert (cfg.series_length, cfg.epochs, cfg.lr, cfg.hidden) == (50_000, 5, 0.002, 16)
+    assert cfg.preset == "seed-50k"
+    assert cfg.look_back == RunConfig().look_back
+
+
+def test_unknown_preset_is_a_config_error_naming_preset():
+    with pytest.raises(ConfigError) as info:
+        from_preset("seed-1m")
+    assert info.value.field == "preset"
+
+
+# -- validation ----------------------------------------------------------------------------
+
+BAD_VALUES = [
+    ("series_length", dict(series_length=-5)),
+    ("series_length", dict(series_length=0)),
+    ("series_length", dict(series_length=10.5)),
+    ("series_length", dict(series_length="10000")),
+    ("look_back", dict(look_back=0)),
+    ("look_back", dict(series_length=300, look_back=300)),
+    ("look_back", dict(series_length=300, look_back=301)),
+    ("lag", dict(task="echo", look_back=10, lag=11)),
+    ("lag", dict(lag=0)),
+    ("echo_p", dict(echo_p=-0.1)),
+    ("echo_p", dict(echo_p=1.5)),
+    ("echo_p", dict(echo_p=math.nan)),
+    ("hidden", dict(hidden=0)),
+    ("hidden", dict(hidden=-1)),
+    ("hidden", dict(hidden=True)),
+    ("layers", dict(layers=0)),
+    ("layers", dict(layers=99)),
+    ("epochs", dict(epochs=0)),
+    ("epochs", dict(epochs=math.inf)),
+    ("lr", dict(lr=0.0)),
+    ("lr", dict(lr=-0.01)),
+    ("lr", dict(lr=math.nan)),
+    ("lr", dict(lr=math.inf)),
+    ("lr", dict(lr="fast")),
+    ("batch_size", dict(batch_size=0)),
+    ("batch_size", dict(batch_size="full")),
+    ("val_fraction", dict(val_fraction=0.9)),
+    ("val_fraction", dict(val_fraction=-0.1)),
+    ("val_fraction", dict(series_length=30, look_back=10, val_fraction=0.2)),  # no val window
+    ("seed", dict(seed=-1)),
+    ("seed", dict(seed=2**32)),
+    ("task", dict(task="sunny")),
+    ("device", dict(device="gpu")),
+    ("device", dict(device="cuda:")),
+    ("device", dict(device="CPU")),
+    ("memory_budget", dict(memory_budget=1000)),
+    ("memory_budget", dict(memory_budget="2G")),
+    ("preset", dict(preset="nope")),
+]
+
+
+@pytest.mark.parametrize(("field", "values"), BAD_VALUES, ids=[f"{f}={v}" for f, v in BAD_VALUES])
+def test_a_bad_value_is_a_config_error_naming_its_field(field, values):
+    with pytest.raises(ConfigError) as info:
+        RunConfig(**values)
+    assert info.value.field == field
+    assert field.replace("_", "-") in str(info.value)
+
+
+def test_config_error_is_a_value_error():
+    assert issubclass(ConfigError, ValueError)
+
+
+def test_run_config_is_frozen():
+    cfg = RunConfig()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.epochs = 5  # type: ignore[misc]
+
+
+def test_replace_validates_the_new_values():
+    with pytest.raises(ConfigError) as info:
+        RunConfig().replace(hidden=0)
+    assert info.value.field == "hidden"
+
+
+def test_to_dict_from_dict_round_trips_through_json():
+    cfg = from_preset("echo", seed=7, device="cpu", memory_budget=parse_size("512M"))
+    again = RunConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert again == cfg
+
+
+def test_from_dict_rejects_unknown_keys_naming_them():
+    data = {**RunConfig().to_dict(), "hiden": 10}
+    with pytest.raises(ConfigError) as info:
+        RunConfig.from_dict(data)
+    assert info.value.field == "hiden"
+
+
+# -- the documented ranges, as a property ------------------------------------------------------
+
+# field -> (low, high, whole numbers only, low end open)
+RANGES = {
+    "series_length": (20, 100_000_000, True, False),
+    "look_back": (1, 100_000, True, False),
+    "lag": (1, 100_000, True, False),
+    "echo_p": (0.0, 1.0, False, False),
+    "hidden": (1, 4096, True, False),
+    "layers": (1, 8, True, False),
+    "epochs": (1, 10_000_000, True, False),
+    "lr": (0.0, 10.0, False, True),
+    "batch_size": (1, 100_000_000, True, False),
+    "val_fraction": (0.0, 0.5, False, False),
+    "seed": (0, 2**32 - 1, True, False),
+    "memory_budget": (2**20, 2**50, True, False),
+}
+
+# Other fields as permissive as they go, so the field under test is the only constraint.
+ROOMY = dict(series_length=100_000_000, look_back=1, lag=1, val_fraction=0.0)
+
+
+def _in_range(field, value):
+    low, high, whole, open_low = RANGES[field]
+    if isinstance(value, bool):
+        return False
+    if whole and not isinstance(value, int):
+        return False
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        return False
+    return (low < value if open_low else low <= value) and value <= high
+
+
+candidates = st.one_of(
+    st.integers(min_value=-(2**60), max_value=2**60),
+    st.integers(min_value=-10, max_value=5000),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(min_value=-1.0, max_value=12.0),
+    st.booleans(),
+)
+
+
+@pytest.mark.parametrize("field", sorted(RANGES))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=candidates)
+def test_a_numeric_field_is_accepted_in_its_range_or_rejected_naming_it(field, value):
+    base = {k: v for k, v in ROOMY.items() if k != field}
+    if field == "series_length":
+        base = dict(look_back=1, val_fraction=0.0)
+    try:
+        cfg = RunConfig(**base, **{field: value})
+    except ConfigError as exc:
+        assert exc.field == field, f"{field}={value!r} blamed {exc.field}"
+    else:
+        assert _in_range(field, getattr(cfg, field)), f"{field}={value!r} accepted"
+
+
+@pytest.mark.parametrize("field", sorted(RANGES))
+def test_each_end_of_a_documented_range_is_accepted(field):
+    low, high, whole, open_low = RANGES[field]
+    base = {k: v for k, v in ROOMY.items() if k != field}
+    if field == "series_length":
+        base = dict(look_back=1, val_fraction=0.0)
+    ends = [high] if open_low else [low, high]
+    for value in ends:
+        assert getattr(RunConfig(**base, **{field: value}), field) == value
+
+
+# -- sizes ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [
+        ("2G", 2 * 2**30),
+        ("2g", 2 * 2**30),
+        ("512M", 512 * 2**20),
+        ("1.5GB", int(1.5 * 2**30)),
+        ("2GiB", 2 * 2**30),
+        ("64k", 64 * 2**10),
+        ("1T", 2**40),
+        ("1048576", 2**20),
+        (" 3 M ", 3 * 2**20),
+        (4096, 4096),
+    ],
+)
+def test_parse_size_reads_binary_units(text, size):
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "lots", "2X", "-1G", "G2", "1.2.3M"])
+def test_parse_size_rejects_what_is_not_a_size_naming_memory_budget(text):
+    with pytest.raises(ConfigError) as info:
+        parse_size(text)
+    assert info.value.field == "memory_budget"
+
+
+def test_presets_are_all_valid():
+    for name in PRESETS:
+        from_preset(name)

@@ -1,0 +1,316 @@
+"""Session: commands from any thread, honoured between batches; sinks never hold training up."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import torch
+
+import engine.session
+from engine.config import RunConfig
+from engine.events import Alert, CommandApplied, EpochEnd, RunFailed, RunFinished, RunStarted, State
+from engine.session import Session
+from engine.trainer import Trainer
+
+WAIT = 30.0  # generous: the box is shared; a passing test never waits this long
+QUIET = 0.5  # how long "nothing more happens" is watched for
+
+
+class Recorder:
+    """A sink that keeps every event and lets the test wait for one."""
+
+    def __init__(self) -> None:
+        self.events: list = []
+        self._cond = threading.Condition()
+
+    def __call__(self, event) -> None:
+        with self._cond:
+            self.events.append(event)
+            self._cond.notify_all()
+
+    def wait_for(self, predicate, after: int = 0, timeout: float = WAIT) -> tuple[int, object]:
+        """Index and event of the first event at or after ``after`` that matches."""
+        found: list = []
+
+        def match() -> bool:
+            for i in range(after, len(self.events)):
+                if predicate(self.events[i]):
+                    found.append((i, self.events[i]))
+                    return True
+            return False
+
+        with self._cond:
+            if not self._cond.wait_for(match, timeout):
+                names = [(e.name, getattr(e, "state", getattr(e, "epoch", ""))) for e in self.events[-8:]]
+                raise AssertionError(f"timed out waiting; last events: {names}")
+        return found[0]
+
+    def snapshot(self) -> list:
+        with self._cond:
+            return list(self.events)
+
+    def __len__(self) -> int:
+        with self._cond:
+            return len(self.events)
+
+
+def is_state(state: str):
+    return lambda e: isinstance(e, State) and e.state == state
+
+
+def epoch_ends(events) -> list[EpochEnd]:
+    return [e for e in events if isinstance(e, EpochEnd)]
+
+
+LONG = RunConfig(series_length=300, look_back=5, epochs=100_000, device="cpu")
+SHORT = RunConfig(series_length=300, look_back=5, epochs=3, device="cpu")
+
+
+@pytest.fixture
+def start():
+    """Start a Session on the given sinks; every one is closed after the test."""
+    sessions: list[Session] = []
+
+    def _start(config: RunConfig, *sinks) -> Session:
+        session = Session(config, list(sinks)).start()
+        sessions.append(session)
+        return session
+
+    yield _start
+    for session in sessions:
+        session.close(timeout=5)
+
+
+def test_a_run_starts_trains_every_epoch_of_both_models_and_finishes(start):
+    rec = Recorder()
+    session = start(SHORT, rec)
+    rec.wait_for(is_state("finished"))
+    events = rec.snapshot()
+    assert isinstance(events[0], RunStarted)
+    assert isinstance(events[1], State) and events[1].state == "running"
+    assert [(e.model, e.epoch) for e in epoch_ends(events)] == [
+        (m, k) for k in (1, 2, 3) for m in ("lstm", "rnn")
+    ]
+    finished = [e for e in events if isinstance(e, RunFinished)]
+    assert len(finished) == 1 and set(finished[0].summary) == {"lstm", "rnn"}
+    assert events[-1].epoch == 3
+    assert session.state == "finished" and session.alive
+
+
+def test_pause_stops_the_epoch_count(start):
+    rec = Recorder()
+    session = start(LONG, rec)
+    rec.wait_for(lambda e: isinstance(e, EpochEnd) and e.epoch >= 2)
+    session.pause()
+    at, paused = rec.wait_for(is_state("paused"))
+    assert paused.reason == "paused by user"
+    time.sleep(QUIET)
+    assert epoch_ends(rec.snapshot()[at:]) == []
+    assert session.state == "paused"
+
+
+def test_pause_takes_effect_between_batches_not_at_the_end_of_the_epoch(start):
+    # batch size 1: each model's epoch is ~1,600 updates, far longer than a pause takes
+    rec = Recorder()
+    session = start(RunConfig(series_length=2_000, look_back=5, batch_size=1, device="cpu"), rec)
+    rec.wait_for(is_state("running"))
+    session.pause()
+    at, paused = rec.wait_for(is_state("paused"))
+    assert paused.epoch == 0
+    assert epoch_ends(rec.snapshot()) == []
+    session.resume()
+    rec.wait_for(is_state("running"), after=at)
+    assert epoch_ends(rec.snapshot()) == []  # still inside the first epoch
+
+
+def test_step_while_paused_trains_exactly_one_epoch_and_pauses_again(start):
+    rec = Recorder()
+    session = start(LONG, rec)
+    rec.wait_for(lambda e: isinstance(e, EpochEnd) and e.epoch >= 2)
+    session.pause()
+    at, paused = rec.wait_for(is_state("paused"))
+    k = paused.epoch  # epochs both models have completed
+    session.step()
+    after, stepped = rec.wait_for(is_state("paused"), after=at + 1)
+    assert stepped.epoch == k + 1
+    time.sleep(QUIET)
+    events = rec.snapshot()
+    # after the pause, only what was left of epoch k+1 was trained (all of it, if the pause
+    # came between epochs)...
+    assert {e.epoch for e in epoch_ends(events[at:])} == {k + 1}
+    # ...so each model finished epoch k+1 exactly once, and nothing after
+    assert sorted((e.model, e.epoch) for e in epoch_ends(events) if e.epoch > k) == [
+        ("lstm", k + 1),
+        ("rnn", k + 1),
+    ]
+    assert session.state == "paused"
+
+
+def test_resume_continues_training(start):
+    rec = Recorder()
+    session = start(LONG, rec)
+    rec.wait_for(lambda e: isinstance(e, EpochEnd))
+    session.pause()
+    at, paused = rec.wait_for(is_state("paused"))
+    session.resume()
+    rec.wait_for(is_state("running"), after=at)
+    rec.wait_for(lambda e: isinstance(e, EpochEnd) and e.epoch >= paused.epoch + 2, after=at)
+    assert session.state == "running"
+
+
+def test_stop_ends_the_run_and_no_epoch_follows(start):
+    rec = Recorder()
+    session = start(LONG, rec)
+    rec.wait_for(lambda e: isinstance(e, EpochEnd))
+    session.stop()
+    at, _ = rec.wait_for(is_state("stopped"))
+    time.sleep(QUIET)
+    assert epoch_ends(rec.snapshot()[at:]) == []
+    assert session.state == "stopped"
+    assert session.alive  # waiting for a restart
+
+
+def test_restart_starts_again_from_epoch_one(start):
+    rec = Recorder()
+    session = start(LONG, rec)
+    rec.wait_for(lambda e: isinstance(e, EpochEnd) and e.epoch >= 3)
+    session.restart()
+    at, started = rec.wait_for(lambda e: isinstance(e, RunStarted), after=1)
+    assert started.config == LONG.to_dict()
+    _, first = rec.wait_for(lambda e: isinstance(e, EpochEnd), after=at)
+    assert (first.model, first.epoch) == ("lstm", 1)
+
+
+def test_restart_with_a_new_config_uses_it(start):
+    rec = Recorder()
+    session = start(LONG, rec)
+    rec.wait_for(lambda e: isinstance(e, EpochEnd))
+    new = SHORT.replace(hidden=4, look_back=7)
+    session.restart(new)
+    at, started = rec.wait_for(lambda e: isinstance(e, RunStarted), after=1)
+    assert started.config == new.to_dict()
+    assert started.parameters["lstm"] == 4 * 4 * (3 + 4 + 2) + 4 * 3 + 3
+    rec.wait_for(is_state("finished"), after=at)
+    assert session.config == new
+    assert [e.epoch for e in epoch_ends(rec.snapshot()[at:])] == [1, 1, 2, 2, 3, 3]
+
+
+def test_restart_after_the_run_finished_runs_again(start):
+    rec = Recorder()
+    session = start(SHORT, rec)
+    at, _ = rec.wait_for(is_state("finished"))
+    session.restart()
+    rec.wait_for(is_state("finished"), after=at + 1)
+    assert len([e for e in rec.snapshot() if isinstance(e, RunStarted)]) == 2
+
+
+def test_scale_lr_halves_the_lr_of_the_next_epoch_and_says_so(start):
+    rec = Recorder()
+    session = start(LONG, rec)
+    rec.wait_for(lambda e: isinstance(e, EpochEnd))
+    session.scale_lr(0.5)
+    at, command = rec.wait_for(lambda e: isinstance(e, CommandApplied))
+    assert command.command == "scale_lr"
+    assert command.lr == pytest.approx(LONG.lr / 2)
+    _, next_epoch = rec.wait_for(lambda e: isinstance(e, EpochEnd), after=at)
+    assert next_epoch.lr == pytest.approx(LONG.lr / 2)
+    assert all(e.lr == LONG.lr for e in epoch_ends(rec.snapshot()[:at]))
+
+
+def test_a_sink_that_raises_does_not_stop_training(start):
+    def broken(event):
+        raise RuntimeError("listener bug")
+
+    rec = Recorder()
+    start(SHORT, broken, rec)
+    rec.wait_for(lambda e: isinstance(e, RunFinished))
+    assert len(epoch_ends(rec.snapshot())) == 6
+
+
+def test_a_slow_sink_does_not_slow_training(start):
+    done = threading.Event()
+    slow_seen: list = []
+
+    def slow(event):
+        slow_seen.append(event)
+        done.wait(0.5)
+
+    rec = Recorder()
+    start(SHORT, slow, rec)
+    _, finished = rec.wait_for(lambda e: isinstance(e, RunFinished))
+    behind = len(slow_seen)
+    done.set()
+    started = rec.snapshot()[0]
+    # 16 events at 0.5 s each would take 8 s: training went on without waiting for them
+    assert behind < len(rec) - 5
+    assert finished.time - started.time < 0.5 * (len(rec) - 5)
+
+
+def test_an_exception_in_training_fails_the_run_and_a_restart_still_works(start, monkeypatch):
+    def boom(self, between_batches, emit):
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(Trainer, "run_epoch", boom)
+    rec = Recorder()
+    session = start(SHORT, rec)
+    at, failed = rec.wait_for(is_state("failed"))
+    assert "kaboom" in failed.reason
+    failures = [e for e in rec.snapshot()[:at] if isinstance(e, RunFailed)]
+    assert len(failures) == 1 and "kaboom" in failures[0].message and "Traceback" in failures[0].traceback
+    assert session.state == "failed" and session.alive
+
+    monkeypatch.undo()
+    session.restart()
+    rec.wait_for(is_state("finished"), after=at)
+    assert len(epoch_ends(rec.snapshot()[at:])) == 6
+
+
+def test_a_non_finite_loss_alerts_and_pauses_and_the_session_lives_on(start, monkeypatch):
+    class NanTrainer(Trainer):
+        def __init__(self, cfg, device):
+            super().__init__(cfg, device)
+            self.loss_fn = lambda logits, targets: (
+                torch.nn.functional.cross_entropy(logits, targets, reduction="sum") * float("nan")
+            )
+
+    monkeypatch.setattr(engine.session, "Trainer", NanTrainer)
+    rec = Recorder()
+    session = start(SHORT, rec)
+    at, paused = rec.wait_for(is_state("paused"))
+    assert "non-finite" in paused.reason
+    alerts = [e for e in rec.snapshot()[:at] if isinstance(e, Alert)]
+    assert len(alerts) == 1 and alerts[0].level == "error"
+    assert epoch_ends(rec.snapshot()) == []
+    time.sleep(QUIET)
+    assert session.alive and session.state == "paused"
+
+    monkeypatch.undo()
+    session.restart()
+    rec.wait_for(is_state("finished"), after=at)
+
+
+def test_close_ends_the_worker_thread_within_a_second(start):
+    rec = Recorder()
+    session = start(LONG, rec)
+    rec.wait_for(lambda e: isinstance(e, EpochEnd) and e.epoch >= 2)
+    began = time.monotonic()
+    session.close()
+    assert time.monotonic() - began < 1.0
+    assert not session.alive
+    assert rec.snapshot()[-1] == State(
+        state="stopped", reason="closed", epoch=session.epoch, time=rec.snapshot()[-1].time
+    )
+
+
+def test_close_while_paused_ends_the_worker_thread(start):
+    rec = Recorder()
+    session = start(LONG, rec)
+    rec.wait_for(lambda e: isinstance(e, EpochEnd))
+    session.pause()
+    rec.wait_for(is_state("paused"))
+    began = time.monotonic()
+    session.close()
+    assert time.monotonic() - began < 1.0
+    assert not session.alive

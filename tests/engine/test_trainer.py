@@ -1,0 +1,318 @@
+"""Trainer: the seed's loop, made chunkable, validated and safe against a non-finite loss."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from engine.config import RunConfig
+from engine.events import EpochEnd, Prediction
+from engine.trainer import NonFiniteLoss, Trainer
+
+
+def create_dataset(data, look_back):  # the seed's, verbatim
+    data_x, data_y = [], []
+    for i in range(len(data) - look_back):
+        seq = data[i : (i + look_back)]
+        target = data[i + look_back]
+        data_x.append(seq)
+        data_y.append(target)
+
+    return np.array(data_x), np.array(data_y)
+
+
+class SeedLSTM(nn.Module):  # the seed's class, verbatim but for names
+    def __init__(self, input_size, hidden_size, output_size):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.lstm = nn.LSTM(input_size, hidden_size, batch_first=False)
+        self.fc = nn.Linear(hidden_size, output_size)
+
+    def forward(self, x):
+        h0 = torch.zeros(1, x.size(1), self.hidden_size)
+        c0 = torch.zeros(1, x.size(1), self.hidden_size)
+        o, (hn, cn) = self.lstm(x, (h0, c0))
+        return self.fc(o[-1, :, :])
+
+
+class SeedRNN(nn.Module):
+    def __init__(self, input_size, hidden_size, output_size):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.rnn = nn.RNN(input_size, hidden_size, batch_first=False)
+        self.fc = nn.Linear(hidden_size, output_size)
+
+    def forward(self, x):
+        o, hn = self.rnn(x, torch.zeros(1, x.size(1), self.hidden_size))
+        return self.fc(o[-1, :, :])
+
+
+def one_hot_seq_first(x: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.eye(3, dtype=np.float32)[x]).permute(1, 0, 2)
+
+
+def run_epochs(trainer: Trainer, n: int = 1) -> list:
+    events: list = []
+    for _ in range(n):
+        trainer.run_epoch(lambda: None, events.append)
+    return events
+
+
+def epoch_ends(events, model=None) -> list[EpochEnd]:
+    return [e for e in events if isinstance(e, EpochEnd) and (model is None or e.model == model)]
+
+
+def params(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def assert_params_equal(a: dict, b: dict, **tol) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], **tol, msg=lambda m, k=key: f"{k}: {m}")
+
+
+# -- the seed's training loop, reproduced ------------------------------------------------------
+
+
+def test_full_batch_lstm_losses_equal_a_bare_seed_style_loop(cpu):
+    cfg = RunConfig(series_length=300, look_back=5, epochs=3, val_fraction=0.0, device="cpu")
+    trainer = Trainer(cfg, cpu)
+    ours = [e.train_loss for e in epoch_ends(run_epochs(trainer, 3), "lstm")]
+
+    state = np.random.get_state()
+    np.random.seed(42)
+    raw_data = np.random.randint(0, 3, size=300)
+    np.random.set_state(state)
+    x, y = create_dataset(raw_data, 5)
+    input_tensor = one_hot_seq_first(x)
+    target_tensor = torch.from_numpy(y).long()
+    torch.manual_seed(42)
+    model = SeedLSTM(input_size=3, hidden_size=10, output_size=3)
+    criterion = nn.CrossEntropyLoss()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    seed_losses = []
+    for _ in range(3):
+        optimizer.zero_grad()
+        loss = criterion(model(input_tensor), target_tensor)
+        loss.backward()
+        optimizer.step()
+        seed_losses.append(loss.item())
+
+    assert ours == pytest.approx(seed_losses, rel=1e-5)
+    assert_params_equal(params(trainer.models["lstm"]), params(model), rtol=1e-5, atol=1e-6)
+
+
+def test_both_models_start_from_the_run_seed_lstm_first_then_rnn(tiny, cpu):
+    trainer = Trainer(tiny, cpu)
+    torch.manual_seed(tiny.seed)
+    lstm = SeedLSTM(3, 10, 3)
+    rnn = SeedRNN(3, 10, 3)
+    assert_params_equal(params(trainer.models["lstm"]), params(lstm), rtol=0, atol=0)
+    assert_params_equal(params(trainer.models["rnn"]), params(rnn), rtol=0, atol=0)
+
+
+# -- chunked gradient accumulation ----------------------------------------------------------
+
+
+def test_chunked_gradient_accumulation_gives_the_full_batch_update(cpu):
+    # hidden 32, look_back 10: about 20 KB a window, so the 1 MiB minimum budget holds ~50
+    cfg = RunConfig(series_length=300, look_back=10, hidden=32, epochs=1, device="cpu")
+    full = Trainer(cfg, cpu)
+    chunked = Trainer(cfg.replace(memory_budget=2**20), cpu)
+    assert full.chunk >= len(full.data.train)
+    assert chunked.chunk < len(chunked.data.train) / 2  # several chunks
+    full_events = run_epochs(full)
+    chunked_events = run_epochs(chunked)
+    for name in ("lstm", "rnn"):
+        # the accumulated gradient (left in .grad by the epoch's one step) is the full one
+        for (key, a), b in zip(full.models[name].named_parameters(), chunked.models[name].parameters()):
+            torch.testing.assert_close(b.grad, a.grad, rtol=1e-5, atol=1e-7, msg=lambda m, k=key: f"{k}: {m}")
+        # Adam's first step is lr * g / (|g| + 1e-8): where |g| is near 1e-8 it turns float noise
+        # in g into ~1e-6 in the weight, so the step is compared at 1e-5 (0.1 % of lr).
+        assert_params_equal(params(full.models[name]), params(chunked.models[name]), rtol=0, atol=1e-5)
+    for a, b in zip(epoch_ends(full_events), epoch_ends(chunked_events), strict=True):
+        assert a.train_loss == pytest.approx(b.train_loss, rel=1e-5)
+        assert a.grad_norm == pytest.approx(b.grad_norm, rel=1e-5)
+        assert a.val_loss == pytest.approx(b.val_loss, rel=1e-5)
+        assert a.val_acc == b.val_acc
+
+
+def test_chunked_mini_batches_match_unchunked_mini_batches(cpu):
+    cfg = RunConfig(series_length=600, look_back=10, hidden=32, epochs=1, batch_size=200, device="cpu")
+    whole = Trainer(cfg, cpu)
+    chunked = Trainer(cfg.replace(memory_budget=2**20), cpu)
+    assert chunked.chunk < cfg.batch_size <= whole.chunk
+    run_epochs(whole)
+    run_epochs(chunked)
+    for name in ("lstm", "rnn"):
+        assert_params_equal(params(whole.models[name]), params(chunked.models[name]), rtol=0, atol=1e-5)
+
+
+# -- lockstep and determinism ---------------------------------------------------------------
+
+
+def test_two_trainers_with_the_same_config_train_identically(tiny, cpu):
+    cfg = tiny.replace(batch_size=32)  # mini-batches: the shuffle must be seeded too
+    a, b = Trainer(cfg, cpu), Trainer(cfg, cpu)
+    ea, eb = epoch_ends(run_epochs(a, 2)), epoch_ends(run_epochs(b, 2))
+    assert [(e.model, e.epoch, e.train_loss, e.val_loss) for e in ea] == [
+        (e.model, e.epoch, e.train_loss, e.val_loss) for e in eb
+    ]
+
+
+def test_both_models_see_the_same_mini_batches_in_the_same_order(tiny, cpu, monkeypatch):
+    trainer = Trainer(tiny.replace(batch_size=32), cpu)
+    seen: dict[str, list[torch.Tensor]] = {"lstm": [], "rnn": []}
+    original_train_one = trainer._train_one
+
+    def train_one(name, epoch, batches, between):
+        seen[name].extend(b.clone() for b in batches)
+        return original_train_one(name, epoch, batches, between)
+
+    monkeypatch.setattr(trainer, "_train_one", train_one)
+    run_epochs(trainer, 2)
+    assert len(seen["lstm"]) == len(seen["rnn"]) == 2 * math.ceil(len(trainer.data.train) / 32)
+    for a, b in zip(seen["lstm"], seen["rnn"], strict=True):
+        assert torch.equal(a, b)
+    # every training window once per epoch, in a shuffled order
+    first_epoch = torch.cat(seen["lstm"][: len(seen["lstm"]) // 2])
+    assert torch.equal(first_epoch.sort().values, trainer.data.train.starts)
+    assert not torch.equal(first_epoch, trainer.data.train.starts)
+
+
+def test_an_epoch_emits_lstm_then_rnn_each_with_its_prediction(tiny, cpu):
+    trainer = Trainer(tiny, cpu)
+    events = run_epochs(trainer)
+    assert [(type(e).__name__, e.model, e.epoch) for e in events] == [
+        ("EpochEnd", "lstm", 1),
+        ("Prediction", "lstm", 1),
+        ("EpochEnd", "rnn", 1),
+        ("Prediction", "rnn", 1),
+    ]
+    assert trainer.epoch == 1
+
+
+def test_between_batches_is_called_before_every_model_trains(tiny, cpu):
+    trainer = Trainer(tiny, cpu)
+    calls = []
+    trainer.run_epoch(lambda: calls.append(1), lambda e: None)
+    assert len(calls) == 2  # one full batch, one chunk, two models
+
+
+def test_epoch_end_reports_lr_and_finite_metrics(tiny, cpu):
+    trainer = Trainer(tiny, cpu)
+    for e in epoch_ends(run_epochs(trainer)):
+        assert e.lr == tiny.lr
+        assert math.isfinite(e.train_loss) and math.isfinite(e.grad_norm) and e.grad_norm > 0
+        assert 0 <= e.val_acc <= 1
+        assert e.seconds > 0 and e.samples_per_s > 0
+
+
+def test_scale_lr_scales_both_optimisers(tiny, cpu):
+    trainer = Trainer(tiny, cpu)
+    assert trainer.scale_lr(0.5) == pytest.approx(tiny.lr / 2)
+    for optimizer in trainer.optimizers.values():
+        assert optimizer.param_groups[0]["lr"] == pytest.approx(tiny.lr / 2)
+
+
+def test_run_started_describes_the_run(tiny, cpu):
+    trainer = Trainer(tiny, cpu)
+    started = trainer.started_event()
+    assert started.config == tiny.to_dict()
+    assert started.train_windows == len(trainer.data.train)
+    assert started.val_windows == len(trainer.data.val)
+    assert started.data_sha256 == trainer.data.sha256
+    assert started.chance_loss == pytest.approx(math.log(3))
+    assert started.batches_per_epoch == 1 and started.chunks_per_batch == 1
+
+
+# -- evaluation and prediction ---------------------------------------------------------------
+
+
+def test_evaluate_matches_an_independent_computation_on_the_held_out_tail(tiny, cpu):
+    trainer = Trainer(tiny, cpu)
+    run_epochs(trainer)
+    x, y = create_dataset(trainer.data.series, tiny.look_back)
+    val = trainer.data.val.starts.numpy()
+    for name, model in trainer.models.items():
+        with torch.no_grad():
+            logits = model(one_hot_seq_first(x[val]))
+        target = torch.from_numpy(y[val])
+        loss, acc = trainer.evaluate(name)
+        assert loss == pytest.approx(nn.functional.cross_entropy(logits, target).item(), rel=1e-5)
+        assert acc == pytest.approx((logits.argmax(1) == target).float().mean().item())
+
+
+def test_evaluate_without_a_validation_split_is_none(tiny, cpu):
+    trainer = Trainer(tiny.replace(val_fraction=0.0), cpu)
+    assert trainer.evaluate("lstm") == (None, None)
+
+
+def test_prediction_is_the_softmax_over_the_last_look_back_days(tiny, cpu):
+    trainer = Trainer(tiny, cpu)
+    run_epochs(trainer)
+    window = one_hot_seq_first(trainer.data.series[None, -tiny.look_back :])
+    for name, model in trainer.models.items():
+        prediction = trainer.predict(name, 1)
+        assert isinstance(prediction, Prediction)
+        assert sum(prediction.probabilities) == pytest.approx(1.0, abs=1e-6)
+        with torch.no_grad():
+            expected = torch.softmax(model(window), dim=1)[0].tolist()
+        assert prediction.probabilities == pytest.approx(expected, abs=1e-6)
+        assert prediction.predicted == int(np.argmax(expected))
+        assert prediction.true == trainer.data.tomorrow
+
+
+# -- a non-finite loss ----------------------------------------------------------------------
+
+
+def _nan_loss(logits, targets):
+    return nn.functional.cross_entropy(logits, targets, reduction="sum") * float("nan")
+
+
+def test_non_finite_loss_raises_and_restores_the_epoch_start_parameters(tiny, cpu):
+    trainer = Trainer(tiny, cpu)
+    run_epochs(trainer)
+    before = {name: params(m) for name, m in trainer.models.items()}
+    adam_steps = trainer.optimizers["lstm"].state_dict()["state"][0]["step"].item()
+    trainer.loss_fn = _nan_loss
+    with pytest.raises(NonFiniteLoss) as info:
+        run_epochs(trainer)
+    assert info.value.model == "lstm" and info.value.epoch == 2
+    assert trainer.epoch == 1
+    assert_params_equal(params(trainer.models["lstm"]), before["lstm"], rtol=0, atol=0)
+    assert trainer.optimizers["lstm"].state_dict()["state"][0]["step"].item() == adam_steps
+
+
+def test_after_a_rollback_the_epoch_can_be_retried(tiny, cpu):
+    trainer = Trainer(tiny, cpu)
+    good_loss = trainer.loss_fn
+    trainer.loss_fn = _nan_loss
+    with pytest.raises(NonFiniteLoss):
+        run_epochs(trainer)
+    trainer.loss_fn = good_loss
+    events = run_epochs(trainer)
+    assert [(e.model, e.epoch) for e in epoch_ends(events)] == [("lstm", 1), ("rnn", 1)]
+    reference = Trainer(tiny, cpu)
+    assert epoch_ends(events)[0].train_loss == epoch_ends(run_epochs(reference))[0].train_loss
+
+
+def test_a_non_finite_rnn_rolls_back_both_models_so_they_stay_in_lockstep(tiny, cpu):
+    """If the RNN fails after the LSTM finished epoch k, retrying epoch k must not train the
+    LSTM on it twice: both models go back to the start of the epoch."""
+    trainer = Trainer(tiny, cpu)
+    run_epochs(trainer)
+    before = {name: params(m) for name, m in trainer.models.items()}
+    hook = trainer.models["rnn"].register_forward_hook(lambda m, args, out: out * float("nan"))
+    with pytest.raises(NonFiniteLoss) as info:
+        run_epochs(trainer)
+    hook.remove()
+    assert info.value.model == "rnn"
+    assert trainer.epoch == 1
+    assert_params_equal(params(trainer.models["rnn"]), before["rnn"], rtol=0, atol=0)
+    assert_params_equal(params(trainer.models["lstm"]), before["lstm"], rtol=0, atol=0)

@@ -1,0 +1,197 @@
+"""The `lstm-tui` command: the dashboard by default, `train` headless, `bench` for figures.
+
+Only engine.config is imported up front (no torch), so the dashboard's first frame does not
+wait for PyTorch to load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, NoReturn
+
+from engine.config import PRESETS, TASKS, ConfigError, RunConfig, format_size, parse_size
+
+COMMANDS = ("train", "bench")
+DEFAULTS = RunConfig()
+
+
+class CliError(Exception):
+    """A bad invocation: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, no usage dump: the message already names the option.
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _whole(text: str) -> int:
+    try:
+        return int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+def _batch(text: str) -> int | str:
+    return "full" if text.strip().lower() == "full" else _whole(text)
+
+
+def _bias(text: str) -> float | str:
+    return "default" if text.strip().lower() == "default" else _number(text)
+
+
+def _size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc).split(": ", 1)[1]) from None
+
+
+def _hz(text: str) -> float:
+    value = _number(text)
+    if not (math.isfinite(value) and 0.5 <= value <= 60):
+        raise argparse.ArgumentTypeError(f"{text} is out of range (allowed 0.5..60)")
+    return value
+
+
+def _default(name: str) -> str:
+    value = getattr(DEFAULTS, name)
+    if name == "batch_size" and value is None:
+        return "full"
+    if name == "forget_bias" and value is None:
+        return "default: PyTorch's init"
+    if name == "memory_budget":
+        return format_size(value)
+    return str(value)
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The options every run takes; names match RunConfig fields and config.json keys."""
+    g = parser.add_argument_group("run options (a preset's values, then these flags)")
+    g.add_argument("--preset", choices=list(PRESETS), help="named settings: " + "; ".join(
+        f"{name}: " + ", ".join(f"{k.replace('_', '-')} {v}" for k, v in values.items())
+        for name, values in PRESETS.items()))
+    g.add_argument("--task", choices=TASKS, help=f"seed: the article's random weather; echo: the day "
+                   f"LAG steps back returns with probability ECHO_P (default: {_default('task')})")
+
+    def opt(flag: str, kind: Callable[[str], Any], meta: str, text: str) -> None:
+        name = flag[2:].replace("-", "_")
+        g.add_argument(flag, type=kind, metavar=meta, help=f"{text} (default: {_default(name)})")
+
+    opt("--series-length", _whole, "N", "days in the weather series")
+    opt("--look-back", _whole, "N", "window length: days each prediction sees")
+    opt("--lag", _whole, "N", "echo task: how far back the echoed day lies")
+    opt("--echo-p", _number, "P", "echo task: probability that the day LAG back returns")
+    opt("--hidden", _whole, "N", "hidden units of each model")
+    opt("--layers", _whole, "N", "stacked recurrent layers")
+    opt("--forget-bias", _bias, "X|default", "LSTM forget-gate bias at start; default keeps "
+        "PyTorch's random init, as the seed does")
+    opt("--epochs", _whole, "N", "epochs to train")
+    opt("--lr", _number, "X", "Adam learning rate")
+    opt("--batch-size", _batch, "N|full", "windows per update; full = the whole training split")
+    opt("--val-fraction", _number, "F", "share of the series' tail held out for validation")
+    opt("--seed", _whole, "N", "random seed for data, initial weights and batch order")
+    opt("--device", str, "DEV", "auto, cpu, cuda, cuda:N or mps")
+    opt("--memory-budget", _size, "SIZE", "most memory one forward/backward may use; a bigger "
+        "full batch is split into chunks with accumulated gradients")
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """A preset's values, then every flag given on the command line."""
+    values: dict[str, Any] = {}
+    if args.preset:
+        values.update(PRESETS[args.preset], preset=args.preset)
+    for f in fields(RunConfig):
+        given = getattr(args, f.name, None)
+        if given is not None and f.name != "preset":
+            values[f.name] = given
+    if values.get("batch_size") == "full":
+        values["batch_size"] = None
+    if values.get("forget_bias") == "default":
+        values["forget_bias"] = None
+    if args.preset and values.get("task", PRESETS[args.preset]["task"]) != PRESETS[args.preset]["task"]:
+        values["preset"] = None  # the task no longer matches the preset's name
+    return RunConfig(**values)
+
+
+def check_device(config: RunConfig) -> None:
+    """Fail fast on a device that is not there (imports torch, so only when one is named)."""
+    if config.device in ("auto", "cpu"):
+        return
+    from engine.device import resolve_device
+
+    resolve_device(config.device)
+
+
+def build_parser(command: str | None) -> argparse.ArgumentParser:
+    if command is None:
+        parser = _Parser(
+            prog="lstm-tui",
+            usage="lstm-tui [train|bench] [options]",
+            description="Watch the seed article's LSTM and vanilla RNN learn side by side. With no "
+            "command, opens the live dashboard. Commands: train (headless, Rich progress), "
+            "bench (speed figures). `lstm-tui COMMAND --help` for each.",
+        )
+        add_run_options(parser)
+        ui = parser.add_argument_group("dashboard options")
+        ui.add_argument("--refresh-hz", type=_hz, default=10.0, metavar="HZ",
+                        help="most screen redraws per second (default: 10)")
+        ui.add_argument("--run-dir", type=Path, metavar="DIR",
+                        help="write config.json and events.jsonl here")
+        return parser
+    if command == "train":
+        parser = _Parser(prog="lstm-tui train", description="Train both models without the dashboard: "
+                         "Rich progress on the terminal, a final table, and a run log with --run-dir.")
+        add_run_options(parser)
+        parser.add_argument("--run-dir", type=Path, metavar="DIR",
+                            help="write config.json and events.jsonl (flushed every epoch) here")
+        return parser
+    parser = _Parser(prog="lstm-tui bench", description="Time the engine against a bare training loop "
+                     "written like the seed's, in one process, and print the ratio.")
+    add_run_options(parser)
+    parser.add_argument("--rounds", type=_whole, default=3, metavar="N",
+                        help="alternating bare/engine rounds; the median is reported (default: 3)")
+    parser.add_argument("--bench-epochs", type=_whole, default=30, metavar="N",
+                        help="epochs timed per round (default: 30)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = argv[0] if argv and argv[0] in COMMANDS else None
+    parser = build_parser(command)
+    args = parser.parse_args(argv[1:] if command else argv)
+    try:
+        config = config_from_args(args)
+        if command == "bench":
+            from tui.bench import run_bench
+
+            return run_bench(config, rounds=args.rounds, epochs=args.bench_epochs, as_json=args.json)
+        check_device(config)
+        if command == "train":
+            from tui.headless import run_headless
+
+            return run_headless(config, run_dir=args.run_dir)
+        from tui.app import run_dashboard
+
+        return run_dashboard(config, refresh_hz=args.refresh_hz, run_dir=args.run_dir)
+    except (ConfigError, CliError) as exc:
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
