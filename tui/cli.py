@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from engine.config import PRESETS, TASKS, ConfigError, RunConfig, format_size, parse_size
+from engine.runlog import RunDirError
 
 COMMANDS = ("train", "bench")
 DEFAULTS = RunConfig()
@@ -188,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tui.app import run_dashboard
 
         return run_dashboard(config, refresh_hz=args.refresh_hz, run_dir=args.run_dir)
-    except (ConfigError, CliError) as exc:
+    except (ConfigError, CliError, RunDirError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -1,0 +1,47 @@
+"""Helpers for the dashboard tests: waiting on the app, made-up runs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from textual.geometry import Region
+from textual.pilot import Pilot
+from textual.widget import Widget
+
+from engine.config import RunConfig
+from engine.events import EpochEnd, Prediction, RunStarted, State
+
+
+async def wait_until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
+    """Let the app run until ``condition()`` holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        await pilot.pause(0.05)
+
+
+def synthetic_run(config: RunConfig, epochs: int) -> list:
+    """The events of a short, made-up run of both models, for tests without torch."""
+    events: list = [
+        RunStarted(config=config.to_dict(), device="cpu", device_name="test CPU", parameters={"lstm": 1, "rnn": 1},
+                   train_windows=200, val_windows=50, data_sha256="0", chance_loss=1.0986, best_loss=0.29,
+                   batches_per_epoch=1, chunks_per_batch=1),
+        State(state="running"),
+    ]
+    for epoch in range(1, epochs + 1):
+        for i, model in enumerate(("lstm", "rnn")):
+            loss = 1.1 - 0.02 * epoch / (1 + i)
+            events.append(EpochEnd(model=model, epoch=epoch, train_loss=loss, val_loss=loss + 0.01,
+                                   val_acc=0.4 + 0.01 * epoch, grad_norm=0.1, lr=config.lr, seconds=0.01,
+                                   samples_per_s=1000.0))
+            events.append(Prediction(model=model, epoch=epoch, probabilities=[0.2, 0.5, 0.3],
+                                     predicted=1, true=2))
+    return events
+
+
+def visible_text(widget: Widget) -> str:
+    """The widget's lines as they are on screen, border included."""
+    region = Region(0, 0, widget.outer_size.width, widget.outer_size.height)
+    return "\n".join(strip.text for strip in widget.render_lines(region))

@@ -1,0 +1,382 @@
+"""The dashboard: both models side by side while a Session trains them.
+
+Nothing here imports torch at module level: the first frame shows while a worker thread
+imports the engine's session (and with it torch), then starts the run.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from engine.config import RunConfig, from_preset
+from engine.events import Alert, Event, RunFailed, RunFinished
+from tui.screens.config_form import ConfigForm
+from tui.screens.help import HelpScreen
+from tui.screens.quit_confirm import QuitConfirm
+from tui.state import MODELS, DashboardState
+from tui.widgets.header import RunHeader
+from tui.widgets.loss_chart import LossChart
+from tui.widgets.prediction import PredictionPanel
+
+if TYPE_CHECKING:
+    from engine.runlog import RunLog
+    from engine.session import Session
+
+TITLES = {"lstm": "LSTM", "rnn": "RNN"}
+ALERT_SEVERITY = {"info": "information", "warning": "warning", "error": "error"}
+FRAME_SHARE = 0.2  # redraws may take at most this share of the UI thread's time
+
+
+class EngineEvent(Message):
+    """One engine event (tests and other sources post these directly)."""
+
+    def __init__(self, event: Event) -> None:
+        super().__init__()
+        self.event = event
+
+
+class EngineWake(Message):
+    """Events are waiting in the app's inbox."""
+
+
+def _b(key: str, action: str, short: str, long: str, *, show: bool = True, display: str | None = None) -> Binding:
+    """A binding with a short footer label and a full description for help and the palette."""
+    return Binding(key, action, short, show=show, key_display=display, tooltip=long)
+
+
+class DashboardApp(App[int]):
+    """Runs one Session and shows the LSTM and the RNN side by side."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "lstm-tui"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-tiny"), (20, "-short"), (34, "-tall")]
+    BINDINGS = [
+        _b("space", "toggle_pause", "Pause", "Pause or resume training"),
+        _b("n", "step", "Step", "Train one epoch, then pause"),
+        _b("s", "stop", "Stop", "Stop the run", show=False),
+        _b("r", "restart", "Restart", "Restart the run from epoch 0"),
+        _b("left_square_bracket", "scale_lr(0.5)", "lr÷2", "Halve the learning rate", show=False, display="["),
+        _b("right_square_bracket", "scale_lr(2.0)", "lr×2", "Double the learning rate", show=False,
+           display="]"),
+        _b("c", "configure", "Config", "Configure the run and restart it"),
+        _b("1", "preset('seed-10k')", "seed-10k", "Restart with the seed-10k preset", show=False),
+        _b("2", "preset('seed-50k')", "seed-50k", "Restart with the seed-50k preset", show=False),
+        _b("3", "preset('seed-100k')", "seed-100k", "Restart with the seed-100k preset", show=False),
+        _b("4", "preset('echo')", "echo", "Restart with the echo task preset", show=False),
+        _b("l", "toggle_log", "Log y", "Toggle a log scale on the loss charts"),
+        _b("z", "zoom", "Zoom", "Zoom the focused panel to full screen and back"),
+        _b("question_mark", "help", "Help", "Show every key", display="?"),
+        _b("q", "quit", "Quit", "Quit (asks while a run is active)"),
+    ]
+
+    def __init__(
+        self,
+        config: RunConfig,
+        *,
+        refresh_hz: float = 10.0,
+        run_dir: Path | None = None,
+        start: bool = True,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.refresh_hz = max(0.5, float(refresh_hz))
+        self.start_engine = start
+        self.state = DashboardState(config)
+        self.session: Session | None = None
+        self.runlog: RunLog | None = None
+        self.log_scale = False
+        self.frame_seconds = 0.0  # cost of the last redraw, widgets' own builds included
+        self._drawn: dict[str, int] = {}
+        self._header_second = -1
+        self._lock = threading.Lock()  # orders engine start-up against shutdown
+        self._shutting_down = False
+        self._closed_session: Session | None = None
+        self._inbox: deque[Event] = deque()
+        self._inbox_lock = threading.Lock()
+        self._wake_pending = False
+        if run_dir is not None:
+            from engine.runlog import RunLog  # torch-free; raises RunDirError for a bad directory
+
+            self.runlog = RunLog(run_dir, config)
+        if not start:
+            self.state.run_state, self.state.reason = "stopped", "not started"
+
+    # -- layout ---------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield RunHeader(id="header")
+        with Horizontal(id="columns"):
+            for model in MODELS:
+                with Vertical(id=f"column-{model}", classes="column"):
+                    yield LossChart(model, TITLES[model], id=f"loss-{model}")
+                    # Receives the gate heatmap of the next issue; empty, it takes no room.
+                    yield Vertical(id=f"gates-{model}", classes="slot")
+                    yield PredictionPanel(model, f"{TITLES[model]} prediction", id=f"prediction-{model}")
+        # Receives the gradient-flow chart and its history, spanning both columns.
+        yield Vertical(id="gradients", classes="slot")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        # Kept by reference: while a dialog is open, app-level queries would search the dialog.
+        self.header = self.query_one(RunHeader)
+        self.charts = {model: self.query_one(f"#loss-{model}", LossChart) for model in MODELS}
+        self.predictions = {model: self.query_one(f"#prediction-{model}", PredictionPanel) for model in MODELS}
+        self._redraw(force=True)
+        self.set_timer(1 / self.refresh_hz, self._tick)
+        if self.start_engine:
+            self._start_engine()
+
+    # -- the engine -----------------------------------------------------------------------------
+
+    def _receive(self, event: Event) -> None:
+        """The Session's sink, called on its delivery thread.
+
+        Events queue in an inbox and at most one wake-up message is in flight: a run of
+        millisecond epochs would otherwise flood the message queue and starve key presses.
+        """
+        self._inbox.append(event)
+        with self._inbox_lock:
+            if self._wake_pending:
+                return
+            self._wake_pending = True
+        self.post_message(EngineWake())
+
+    def on_engine_wake(self) -> None:
+        with self._inbox_lock:
+            self._wake_pending = False
+        while self._inbox:
+            self._handle(self._inbox.popleft())
+
+    def _sinks(self) -> list[Callable[[Event], None]]:
+        sinks: list[Callable[[Event], None]] = [self._receive]
+        if self.runlog is not None:
+            sinks.append(self.runlog)
+        return sinks
+
+    @work(thread=True, exclusive=True, group="engine", exit_on_error=False)
+    def _start_engine(self) -> None:
+        try:
+            from engine.session import Session  # imports torch, which takes seconds
+        except Exception as exc:  # a broken install shows in the header, not as a traceback
+            self.post_message(EngineEvent(RunFailed(message=f"cannot load the engine: {exc}", traceback="")))
+            return
+        with self._lock:
+            if self._shutting_down:
+                return
+            self.session = Session(self.config, self._sinks()).start()
+
+    def on_engine_event(self, message: EngineEvent) -> None:
+        self._handle(message.event)
+
+    def _handle(self, event: Event) -> None:
+        self.state.apply(event)
+        match event:
+            case Alert():
+                self.notify(event.message, title="Alert", severity=ALERT_SEVERITY.get(event.level, "warning"))
+            case RunFailed():
+                self.notify(event.message, title="Run failed", severity="error", timeout=10)
+            case RunFinished():
+                self.notify(_summary_line(event), title="Run finished")
+
+    def shutdown(self) -> None:
+        """Stop the worker (within a second), flush the sinks, then close the run log."""
+        with self._lock:
+            self._shutting_down = True
+            session, self.session = self.session, None
+        if session is not None:
+            self._closed_session = session
+            session.close(timeout=1.0)
+        if self.runlog is not None:
+            self.runlog.close()
+
+    def wait_for_worker(self, timeout: float) -> bool:
+        """After shutdown: wait for a worker still inside a long batch; True once it has ended.
+
+        Leaving the interpreter while torch computes on the daemon thread aborts the process.
+        """
+        session = self._closed_session
+        if session is None:
+            return True
+        session.join(timeout)
+        return not session.alive
+
+    def on_unmount(self) -> None:
+        self.shutdown()
+
+    # -- redraws --------------------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        started = time.perf_counter()
+        self._redraw()
+        builds = sum(chart.build_seconds for chart in self.charts.values())
+        self.frame_seconds = time.perf_counter() - started + builds
+        # Back off when frames are costly, so drawing never crowds out event handling.
+        interval = max(1 / self.refresh_hz, self.frame_seconds / FRAME_SHARE)
+        self.set_timer(interval, self._tick)
+
+    def _changed(self, panel: str) -> bool:
+        version = self.state.versions[panel]
+        if self._drawn.get(panel) == version:
+            return False
+        self._drawn[panel] = version
+        return True
+
+    def _redraw(self, force: bool = False) -> None:
+        state = self.state
+        now = time.time()
+        second = int(state.elapsed(now))
+        if self._changed("header") or force or second != self._header_second:
+            self._header_second = second
+            self.header.show(state, now)
+        for model in MODELS:
+            if self._changed(f"chart:{model}") or force:
+                self.charts[model].show(state)
+            if self._changed(f"prediction:{model}") or force:
+                self.predictions[model].show(state.models[model])
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def _live_session(self) -> Session | None:
+        if self.session is None:
+            self.notify("The engine is still loading." if self.start_engine else "No run is attached.",
+                        severity="warning")
+        return self.session
+
+    def _idle_note(self, session: Session) -> None:
+        self.notify(f"The run is {session.state}: press r to restart it.", severity="warning")
+
+    def action_toggle_pause(self) -> None:
+        if (session := self._live_session()) is None:
+            return
+        if session.state == "paused":
+            session.resume()
+        elif session.state in ("running", "idle"):
+            session.pause()
+        else:
+            self._idle_note(session)
+
+    def action_step(self) -> None:
+        if (session := self._live_session()) is None:
+            return
+        if session.active:
+            session.step()
+        else:
+            self._idle_note(session)
+
+    def action_stop(self) -> None:
+        if (session := self._live_session()) is not None and session.active:
+            session.stop()
+
+    def action_restart(self) -> None:
+        self._restart(None)
+
+    def _restart(self, config: RunConfig | None) -> None:
+        if config is not None:
+            self.config = config
+            if self.runlog is not None and hasattr(self.runlog, "update_config"):
+                self.runlog.update_config(config)
+            self.state.total_epochs = config.epochs
+            self.state.label = config.label
+            self.state.bump("header")
+        if (session := self._live_session()) is not None:
+            session.restart(config)
+
+    def action_scale_lr(self, factor: float) -> None:
+        if (session := self._live_session()) is None:
+            return
+        if session.active:
+            session.scale_lr(factor)
+        else:
+            self._idle_note(session)
+
+    def action_configure(self) -> None:
+        def apply(config: RunConfig | None) -> None:
+            if config is not None:
+                self._restart(config)
+
+        self.push_screen(ConfigForm(self.config), apply)
+
+    def action_preset(self, name: str) -> None:
+        # The device is a property of the machine, not of the preset: keep the one chosen.
+        self._restart(from_preset(name, device=self.config.device))
+
+    def action_toggle_log(self) -> None:
+        self.log_scale = not self.log_scale
+        for chart in self.charts.values():
+            chart.set_log_scale(self.log_scale)
+
+    def action_zoom(self) -> None:
+        screen = self.screen
+        if screen.maximized is not None:
+            screen.minimize()
+        elif screen.focused is not None:
+            screen.maximize(screen.focused, container=False)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.key_rows()))
+
+    async def action_quit(self) -> None:
+        if self.session is not None and self.session.active:
+            def answer(quit_app: bool | None) -> None:
+                if quit_app:
+                    self.exit(0)
+
+            self.push_screen(QuitConfirm(), answer)
+        else:
+            self.exit(0)
+
+    # -- keys listed for help and the command palette ----------------------------------------
+
+    def key_rows(self) -> list[tuple[str, str]]:
+        rows = []
+        for binding in self.BINDINGS:
+            assert isinstance(binding, Binding)
+            rows.append((binding.key_display or binding.key, binding.tooltip or binding.description))
+        return rows
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        for binding in self.BINDINGS:
+            assert isinstance(binding, Binding)
+            if binding.action == "quit":
+                continue  # Textual's own Quit command calls action_quit
+            key = binding.key_display or binding.key
+            yield SystemCommand(binding.tooltip or binding.description, f"key: {key}",
+                                partial(self.run_action, binding.action))
+        yield from super().get_system_commands(screen)
+
+
+def _summary_line(event: RunFinished) -> str:
+    parts = []
+    for model, metrics in event.summary.items():
+        acc = metrics.get("val_acc")
+        loss = metrics.get("val_loss")
+        acc_text = "--" if acc is None else f"{acc:.1%}"
+        loss_text = "--" if loss is None else f"{loss:.4f}"
+        parts.append(f"{TITLES.get(model, model)} val loss {loss_text}, acc {acc_text}")
+    return "; ".join(parts)
+
+
+def run_dashboard(config: RunConfig, *, refresh_hz: float = 10.0, run_dir: Path | None = None) -> int:
+    """Run the dashboard until the user quits; the exit code for the command line."""
+    app = DashboardApp(config, refresh_hz=refresh_hz, run_dir=run_dir)
+    try:
+        result: Any = app.run()
+    finally:
+        app.shutdown()
+        app.wait_for_worker(timeout=30.0)
+    return result if isinstance(result, int) else (app.return_code or 0)

@@ -1,0 +1,180 @@
+"""The configuration form: edit a run's settings, see what is wrong next to the field, restart."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+from engine.config import PRESETS, TASKS, ConfigError, RunConfig, from_preset
+
+CUSTOM = "custom"
+
+# (field, label, kind); the labels are the CLI flags' words.
+FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("task", "task", "select"),
+    ("preset", "preset", "select"),
+    ("series_length", "series length", "int"),
+    ("look_back", "look-back", "int"),
+    ("lag", "lag", "int"),
+    ("echo_p", "echo probability", "float"),
+    ("hidden", "hidden size", "int"),
+    ("epochs", "epochs", "int"),
+    ("lr", "learning rate", "float"),
+    ("batch_size", "batch size", "batch"),
+    ("device", "device", "text"),
+)
+TEXT_FIELDS = tuple(name for name, _, kind in FIELDS if kind not in ("select",))
+
+
+def format_value(name: str, value: Any) -> str:
+    if name == "batch_size":
+        return "full" if value is None else str(value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def parse_value(name: str, kind: str, text: str) -> Any:
+    """Text of one input -> the RunConfig value; ConfigError names the field when it cannot."""
+    text = text.strip().replace("_", "").replace(",", "") if kind != "text" else text.strip()
+    if kind == "batch" and text.lower() in ("full", ""):
+        return None
+    if kind in ("int", "batch"):
+        try:
+            return int(text)
+        except ValueError:
+            extra = " or 'full'" if kind == "batch" else ""
+            raise ConfigError(name, f"{text!r} is not a whole number{extra}") from None
+    if kind == "float":
+        try:
+            return float(text)
+        except ValueError:
+            raise ConfigError(name, f"{text!r} is not a number") from None
+    return text
+
+
+class ConfigForm(ModalScreen[RunConfig | None]):
+    """Dismisses with the new RunConfig on submit, None on cancel."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "submit", "Apply and restart"),
+    ]
+
+    def __init__(self, config: RunConfig) -> None:
+        super().__init__()
+        self.base = config
+        self.result: RunConfig | None = None
+        self._preset_shown = config.preset or CUSTOM
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="config-dialog", classes="dialog") as dialog:
+            dialog.border_title = "Configure run"
+            dialog.border_subtitle = "enter/ctrl+s apply and restart · escape cancel"
+            for name, label, kind in FIELDS:
+                with Horizontal(classes="field-row"):
+                    yield Label(label, classes="field-label")
+                    yield self._field(name, kind)
+                yield Static("", id=f"error-{name}", classes="field-error")
+            yield Static("", id="error-general", classes="field-error")
+            with Horizontal(classes="buttons"):
+                yield Button("Apply and restart", variant="primary", id="config-apply")
+                yield Button("Cancel", id="config-cancel")
+
+    def _field(self, name: str, kind: str) -> Input | Select:
+        if name == "task":
+            return Select([(t, t) for t in TASKS], value=self.base.task, allow_blank=False,
+                          id="field-task", compact=True)
+        if name == "preset":
+            options = [(CUSTOM, CUSTOM), *[(p, p) for p in PRESETS]]
+            return Select(options, value=self.base.preset or CUSTOM, allow_blank=False,
+                          id="field-preset", compact=True)
+        return Input(format_value(name, getattr(self.base, name)), id=f"field-{name}", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#field-series_length", Input).focus()
+
+    # -- reading and checking the form ------------------------------------------------------
+
+    def values(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """The form's values by field, and parse errors by field."""
+        values: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        for name, _, kind in FIELDS:
+            if kind == "select":
+                values[name] = self.query_one(f"#field-{name}", Select).value
+                continue
+            try:
+                values[name] = parse_value(name, kind, self.query_one(f"#field-{name}", Input).value)
+            except ConfigError as exc:
+                errors[name] = str(exc)
+        return values, errors
+
+    def build(self) -> tuple[RunConfig | None, dict[str, str]]:
+        """(config, errors by field): the config when every field is valid."""
+        values, errors = self.values()
+        if errors:
+            return None, errors
+        preset = values.pop("preset")
+        try:
+            config = self.base.replace(**values, preset=None)
+        except ConfigError as exc:
+            return None, {exc.field: str(exc)}
+        if preset != CUSTOM:
+            # Keep the preset's name only while the form still holds the preset's values.
+            expected = from_preset(preset)
+            if all(getattr(expected, k) == v for k, v in values.items() if k != "device"):
+                config = config.replace(preset=preset)
+        return config, {}
+
+    def check(self) -> RunConfig | None:
+        """Build the config and show each problem under the field it names."""
+        config, errors = self.build()
+        for error in self.query(".field-error").results(Static):
+            error.update("")
+            error.remove_class("shown")
+        for field, message in errors.items():
+            target = self.query(f"#error-{field}")
+            error = target.first(Static) if target else self.query_one("#error-general", Static)
+            # Beside its field the message need not repeat the field's name.
+            prefix = f"{field.replace('_', '-')}: "
+            error.update(message.removeprefix(prefix) if target else message)
+            error.add_class("shown")
+        return config
+
+    # -- events ---------------------------------------------------------------------------------
+
+    @on(Select.Changed, "#field-preset")
+    def _preset_chosen(self, event: Select.Changed) -> None:
+        # Select posts Changed for its initial value too: only a new choice refills the form.
+        if event.value == self._preset_shown:
+            return
+        self._preset_shown = str(event.value)
+        if event.value == CUSTOM:
+            return
+        preset = from_preset(str(event.value))
+        for name in TEXT_FIELDS:
+            if name != "device":
+                self.query_one(f"#field-{name}", Input).value = format_value(name, getattr(preset, name))
+        self.query_one("#field-task", Select).value = preset.task
+
+    @on(Input.Changed)
+    @on(Select.Changed, "#field-task")
+    def _changed(self) -> None:
+        self.check()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#config-apply")
+    def action_submit(self) -> None:
+        config = self.check()
+        if config is not None:
+            self.result = config
+            self.dismiss(config)
+
+    @on(Button.Pressed, "#config-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,56 @@
+"""Every key of the dashboard, listed from the app's own bindings so it cannot drift."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+# Keys that Textual handles itself and the dashboard relies on.
+BUILTIN_KEYS = (
+    ("tab / shift+tab", "Move focus between panels"),
+    ("ctrl+p", "Command palette: every command by name"),
+)
+
+
+def key_label(key: str) -> str:
+    names = {"space": "space", "left_square_bracket": "[", "right_square_bracket": "]",
+             "question_mark": "?"}
+    return " / ".join(names.get(k.strip(), k.strip()) for k in key.split(","))
+
+
+def keys_table(bindings: list[tuple[str, str]]) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(justify="right", style="bold")
+    table.add_column()
+    for key, description in bindings:
+        table.add_row(Text(key, "bold cyan"), description)
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    """A modal list of keys; any of escape, q or ? closes it."""
+
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close help")]
+
+    def __init__(self, bindings: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.rows = [*bindings, *BUILTIN_KEYS]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-dialog", classes="dialog") as scroll:
+            scroll.border_title = "Keys"
+            scroll.border_subtitle = "escape closes"
+            yield Static(
+                "LSTM vs RNN trains both models side by side on the same weather data. "
+                "Loss charts show train and validation cross-entropy against chance (ln 3).",
+                id="help-intro",
+            )
+            yield Static(keys_table(self.rows), id="help-keys")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

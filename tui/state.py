@@ -1,0 +1,312 @@
+"""DashboardState: folds engine events into what the panels show. Pure Python, no Textual.
+
+Each panel has a version counter that goes up when its data changes; the app's refresh
+timer redraws a panel only when its counter moved since the last frame. Chart history is
+kept in min/max-preserving buckets, so memory and redraw cost stay flat however long the run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.config import CHANCE_LOSS, RunConfig
+from engine.events import (
+    Alert,
+    CommandApplied,
+    EpochEnd,
+    Event,
+    Prediction,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    State,
+)
+
+MODELS = ("lstm", "rnn")
+HISTORY_BUCKETS = 1024  # per curve; two points (min and max) at most per bucket
+PREDICTION_HISTORY = 12  # epochs of "how the prediction changed"
+RATE_WINDOW = 20  # epochs used to measure epochs/s
+
+
+@dataclass
+class _Bucket:
+    lo_x: float
+    lo: float
+    hi_x: float
+    hi: float
+    n: int = 1
+
+    def merge(self, other: _Bucket) -> None:
+        if other.lo < self.lo:
+            self.lo, self.lo_x = other.lo, other.lo_x
+        if other.hi > self.hi:
+            self.hi, self.hi_x = other.hi, other.hi_x
+        self.n += other.n
+
+
+class MinMaxSeries:
+    """A curve of (x, y) points with bounded memory.
+
+    Points land in buckets of ``stride`` consecutive points; each bucket keeps its lowest
+    and highest point. When the buckets exceed ``capacity`` neighbours are merged pairwise
+    and the stride doubles, so every extreme of the curve survives at any length.
+    """
+
+    def __init__(self, capacity: int = HISTORY_BUCKETS) -> None:
+        if capacity < 2:
+            raise ValueError("capacity must be at least 2")
+        self.capacity = capacity
+        self.stride = 1
+        self.count = 0  # finite points added
+        self.skipped = 0  # non-finite points, which a chart cannot place
+        self.last: tuple[float, float] | None = None
+        self._buckets: list[_Bucket] = []
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def add(self, x: float, y: float) -> None:
+        if not math.isfinite(y):
+            self.skipped += 1
+            return
+        self.count += 1
+        self.last = (x, y)
+        tail = self._buckets[-1] if self._buckets else None
+        if tail is not None and tail.n < self.stride:
+            tail.merge(_Bucket(x, y, x, y))
+            return
+        self._buckets.append(_Bucket(x, y, x, y))
+        if len(self._buckets) > self.capacity:
+            self._halve()
+
+    def _halve(self) -> None:
+        merged: list[_Bucket] = []
+        for i in range(0, len(self._buckets), 2):
+            bucket = self._buckets[i]
+            if i + 1 < len(self._buckets):
+                bucket.merge(self._buckets[i + 1])
+            merged.append(bucket)
+        self._buckets = merged
+        self.stride *= 2
+
+    @property
+    def low(self) -> float | None:
+        return min((b.lo for b in self._buckets), default=None)
+
+    @property
+    def high(self) -> float | None:
+        return max((b.hi for b in self._buckets), default=None)
+
+    def points(self, max_points: int | None = None) -> tuple[list[float], list[float]]:
+        """The curve as x and y lists, at most ``max_points`` long, extremes kept."""
+        buckets = self._buckets
+        if max_points is not None and max_points >= 2 and 2 * len(buckets) > max_points:
+            group = math.ceil(len(buckets) / (max_points // 2))
+            regrouped = []
+            for i in range(0, len(buckets), group):
+                first = buckets[i]
+                acc = _Bucket(first.lo_x, first.lo, first.hi_x, first.hi, first.n)
+                for other in buckets[i + 1 : i + group]:
+                    acc.merge(other)
+                regrouped.append(acc)
+            buckets = regrouped
+        xs: list[float] = []
+        ys: list[float] = []
+        for b in buckets:
+            pairs = sorted({(b.lo_x, b.lo), (b.hi_x, b.hi)})
+            for x, y in pairs:
+                xs.append(x)
+                ys.append(y)
+        return xs, ys
+
+
+@dataclass
+class ModelState:
+    """What one model's column shows."""
+
+    name: str
+    train: MinMaxSeries = field(default_factory=MinMaxSeries)
+    val: MinMaxSeries = field(default_factory=MinMaxSeries)
+    epoch: int = 0
+    train_loss: float | None = None
+    val_loss: float | None = None
+    val_acc: float | None = None
+    probabilities: list[float] | None = None
+    predicted: int | None = None
+    true: int | None = None
+    prediction_epoch: int = 0
+    # (epoch, predicted class, its probability) for the last few epochs
+    recent: deque[tuple[int, int, float]] = field(default_factory=lambda: deque(maxlen=PREDICTION_HISTORY))
+
+
+def _panel_keys() -> dict[str, int]:
+    keys = {"header": 0}
+    for model in MODELS:
+        keys[f"chart:{model}"] = 0
+        keys[f"prediction:{model}"] = 0
+    return keys
+
+
+class DashboardState:
+    """Everything the dashboard shows, folded from engine events in arrival order."""
+
+    def __init__(self, config: RunConfig | None = None) -> None:
+        self.config: dict[str, Any] = config.to_dict() if config else {}
+        self.label = config.label if config else ""
+        self.total_epochs = config.epochs if config else 0
+        self.lr: float | None = config.lr if config else None
+        self.run_state = "loading"  # until the engine says otherwise
+        self.reason = "loading torch…"
+        self.device = ""
+        self.device_name = ""
+        self.chance_loss = CHANCE_LOSS
+        self.best_loss: float | None = None
+        self.runs = 0  # RunStarted events seen: 1 after the first start, +1 per restart
+        self.failure: str | None = None
+        self.last_alert: Alert | None = None
+        self.versions = _panel_keys()
+        self.models = {name: ModelState(name) for name in MODELS}
+        self._epoch_times: deque[tuple[float, int]] = deque(maxlen=RATE_WINDOW)
+        self._clock_started: float | None = None  # wall time the running clock last started
+        self._clock_accum = 0.0  # seconds spent running before that
+
+    # -- derived figures ------------------------------------------------------------------
+
+    @property
+    def epoch(self) -> int:
+        """Epochs completed by both models."""
+        return min(m.epoch for m in self.models.values())
+
+    @property
+    def task(self) -> str:
+        return str(self.config.get("task", ""))
+
+    def elapsed(self, now: float | None = None) -> float:
+        """Seconds spent running (pauses do not count)."""
+        if self._clock_started is None:
+            return self._clock_accum
+        return self._clock_accum + max(0.0, (now if now is not None else time.time()) - self._clock_started)
+
+    @property
+    def epochs_per_s(self) -> float | None:
+        if len(self._epoch_times) < 2:
+            return None
+        (t0, e0), (t1, e1) = self._epoch_times[0], self._epoch_times[-1]
+        if t1 <= t0:
+            return None
+        return (e1 - e0) / (t1 - t0)
+
+    def eta(self) -> float | None:
+        """Seconds to the last epoch at the current pace, while running."""
+        rate = self.epochs_per_s
+        if self.run_state != "running" or not rate:
+            return None
+        return max(0, self.total_epochs - self.epoch) / rate
+
+    # -- folding events -------------------------------------------------------------------
+
+    def bump(self, *panels: str) -> None:
+        for panel in panels:
+            self.versions[panel] += 1
+
+    def apply_all(self, events: Iterable[Event]) -> None:
+        for event in events:
+            self.apply(event)
+
+    def apply(self, event: Event) -> None:
+        match event:
+            case RunStarted():
+                self._run_started(event)
+            case EpochEnd():
+                self._epoch_end(event)
+            case Prediction():
+                self._prediction(event)
+            case State():
+                self._state(event)
+            case CommandApplied():
+                if event.lr is not None:
+                    self.lr = event.lr
+                    self.bump("header")
+            case Alert():
+                self.last_alert = event
+                self.bump("header")
+            case RunFailed():
+                self.failure = event.message
+                self.run_state = "failed"
+                self.reason = event.message
+                self._stop_clock(event.time)
+                self.bump("header")
+            case RunFinished():
+                self.bump("header")
+
+    def _run_started(self, event: RunStarted) -> None:
+        self.config = dict(event.config)
+        preset = self.config.get("preset")
+        task = self.config.get("task", "seed")
+        self.label = preset or (f"echo lag {self.config.get('lag')}" if task == "echo" else "seed")
+        self.total_epochs = int(self.config.get("epochs", 0))
+        self.lr = self.config.get("lr", self.lr)
+        self.device = event.device
+        self.device_name = event.device_name
+        self.chance_loss = event.chance_loss
+        self.best_loss = event.best_loss if task == "echo" else None
+        self.runs += 1
+        self.failure = None
+        self.models = {name: ModelState(name) for name in MODELS}
+        self._epoch_times.clear()
+        self._clock_started = None
+        self._clock_accum = 0.0
+        self.bump(*self.versions)
+
+    def _epoch_end(self, event: EpochEnd) -> None:
+        model = self.models.get(event.model)
+        if model is None:
+            return
+        before = self.epoch
+        model.epoch = event.epoch
+        model.train_loss = event.train_loss
+        model.val_loss = event.val_loss
+        model.val_acc = event.val_acc
+        model.train.add(event.epoch, event.train_loss)
+        if event.val_loss is not None:
+            model.val.add(event.epoch, event.val_loss)
+        self.lr = event.lr
+        if self.epoch != before:
+            self._epoch_times.append((event.time, self.epoch))
+        self.bump("header", f"chart:{event.model}", f"prediction:{event.model}")
+
+    def _prediction(self, event: Prediction) -> None:
+        model = self.models.get(event.model)
+        if model is None:
+            return
+        model.probabilities = list(event.probabilities)
+        model.predicted = event.predicted
+        model.true = event.true
+        model.prediction_epoch = event.epoch
+        model.recent.append((event.epoch, event.predicted, float(event.probabilities[event.predicted])))
+        self.bump(f"prediction:{event.model}")
+
+    def _state(self, event: State) -> None:
+        self.run_state = event.state
+        if event.state == "failed" and not event.reason and self.failure:
+            self.reason = self.failure
+        else:
+            self.reason = event.reason
+        if event.state == "running":
+            if self._clock_started is None:
+                self._clock_started = event.time
+            # A resume restarts the pace measurement: the pause is not part of it.
+            self._epoch_times.clear()
+        else:
+            self._stop_clock(event.time)
+        self.bump("header")
+
+    def _stop_clock(self, when: float) -> None:
+        if self._clock_started is not None:
+            self._clock_accum += max(0.0, when - self._clock_started)
+            self._clock_started = None

@@ -1,0 +1,79 @@
+"""The one-line (two when narrow) run header: what runs where, how far, how fast."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from tui.state import DashboardState
+
+STATE_STYLES = {
+    "loading": "bold cyan",
+    "running": "bold green",
+    "paused": "bold yellow",
+    "stopped": "bold magenta",
+    "finished": "bold blue",
+    "failed": "bold red",
+}
+
+
+# Reasons that only repeat what the user just did: the state word says it all.
+QUIET_REASONS = ("paused by user", "stopped by user")
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "--:--"
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def format_lr(lr: float | None) -> str:
+    return "?" if lr is None else f"{lr:.3g}"
+
+
+def header_text(state: DashboardState, now: float | None = None, *, compact: bool = False) -> Text:
+    """The header as styled text, built from the state alone; compact fits 80 columns."""
+    sep = ("  " if compact else " │ ", "dim")
+    text = Text(no_wrap=False, overflow="fold")
+    text.append(state.label or "?", "bold")
+    if state.device:
+        text.append(*sep)
+        text.append(state.device)
+        if state.device.startswith("cuda") and state.device_name:
+            text.append(f" {state.device_name}", "dim")
+    text.append(*sep)
+    text.append(f"epoch {state.epoch}/{state.total_epochs}")
+    text.append(*sep)
+    words = "loading torch…" if state.run_state == "loading" else state.run_state.upper()
+    text.append(words, STATE_STYLES.get(state.run_state, "bold"))
+    if state.reason and state.run_state not in ("loading", "running") and state.reason not in QUIET_REASONS:
+        text.append(f" ({state.reason})", STATE_STYLES.get(state.run_state, ""))
+    text.append(*sep)
+    text.append(f"lr {format_lr(state.lr)}")
+    rate = state.epochs_per_s
+    text.append(*sep)
+    text.append(f"{rate:.3g} ep/s" if rate else "-- ep/s")
+    text.append(*sep)
+    text.append(format_duration(state.elapsed(now)))
+    text.append(" ETA ", "dim")
+    text.append(format_duration(state.eta()))
+    return text
+
+
+COMPACT_BELOW = 100  # columns
+
+
+class RunHeader(Static):
+    """Shows ``header_text`` for the dashboard state it is given."""
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
+        super().__init__("", id=id)
+        self.plain = ""
+
+    def show(self, state: DashboardState, now: float | None = None) -> None:
+        text = header_text(state, now, compact=0 < self.size.width < COMPACT_BELOW)
+        self.plain = text.plain
+        self.update(text)
