@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -29,8 +30,8 @@ def _seed_dataset(series, look_back: int, device: torch.device) -> tuple[torch.T
     for i in range(len(series) - look_back):
         xs.append(series[i : i + look_back])
         ys.append(series[i + look_back])
-    x = torch.nn.functional.one_hot(torch.tensor(xs), NUM_CLASSES).float().permute(1, 0, 2)
-    return x.contiguous().to(device), torch.tensor(ys).long().to(device)
+    x = torch.nn.functional.one_hot(torch.from_numpy(np.array(xs)), NUM_CLASSES).float().permute(1, 0, 2)
+    return x.contiguous().to(device), torch.from_numpy(np.array(ys)).long().to(device)
 
 
 def bare_seconds_per_epoch(cfg: RunConfig, epochs: int) -> float:
@@ -100,6 +101,10 @@ class _Done:
         self._event.wait()
 
 
+def _p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[-1] if len(values) >= 2 else values[0]
+
+
 def run_bench(config: RunConfig, *, rounds: int = 3, epochs: int = 30, as_json: bool = False) -> int:
     if config.preset is None and config == RunConfig():
         config = config.replace(preset="seed-10k")
@@ -118,24 +123,143 @@ def run_bench(config: RunConfig, *, rounds: int = 3, epochs: int = 30, as_json: 
         "epochs_per_round": epochs,
         "rounds": rounds,
     }
-    bare, engine = [], []
+    # Alternating rounds: a shared machine's slow spells hit all three loops alike.
+    bare, engine, dashboard = [], [], []
     for _ in range(rounds):
         bare.append(1 / bare_seconds_per_epoch(config, epochs))
         engine.append(1 / engine_seconds_per_epoch(config, epochs))
-    ratios = [e / b for e, b in zip(engine, bare)]
+        dashboard.append(1 / dashboard_seconds_per_epoch(config, epochs))
+    engine_ratios = [e / b for e, b in zip(engine, bare)]
+    dashboard_ratios = [d / e for d, e in zip(dashboard, engine)]
+    first_frames = [first_frame_seconds() for _ in range(3)]
+    latencies = key_latencies(config, presses=60)
     figures.update(
         bare_epochs_per_s=statistics.median(bare),
         engine_epochs_per_s=statistics.median(engine),
-        engine_over_bare=statistics.median(ratios),
-        engine_over_bare_each_round=ratios,
+        dashboard_epochs_per_s=statistics.median(dashboard),
+        engine_over_bare=statistics.median(engine_ratios),
+        engine_over_bare_each_round=engine_ratios,
+        dashboard_over_engine=statistics.median(dashboard_ratios),
+        dashboard_over_engine_each_round=dashboard_ratios,
+        first_frame_s=statistics.median(f for f, _ in first_frames),
+        engine_ready_s=statistics.median(r for _, r in first_frames),
+        key_to_screen_p50_ms=1000 * statistics.median(latencies),
+        key_to_screen_p95_ms=1000 * _p95(latencies),
     )
     if as_json:
         print(json.dumps(figures, indent=2))
         return 0
+    each = lambda values: ", ".join(f"{v:.3f}" for v in values)  # noqa: E731
     print(f"lstm-tui bench — {figures['setting']} on {figures['device_name']} ({figures['device']}), "
           f"torch {figures['torch']}, {rounds} rounds x {epochs} epochs, both models per epoch")
-    print(f"  bare seed-style loop   {figures['bare_epochs_per_s']:8.2f} epochs/s")
-    print(f"  engine, headless       {figures['engine_epochs_per_s']:8.2f} epochs/s")
-    print(f"  engine / bare          {figures['engine_over_bare']:8.3f}   (target >= 0.95; rounds: "
-          + ", ".join(f"{r:.3f}" for r in ratios) + ")")
+    print(f"  bare seed-style loop      {figures['bare_epochs_per_s']:8.2f} epochs/s")
+    print(f"  engine, headless          {figures['engine_epochs_per_s']:8.2f} epochs/s")
+    print(f"  engine + dashboard 10 Hz  {figures['dashboard_epochs_per_s']:8.2f} epochs/s")
+    print(f"  engine / bare             {figures['engine_over_bare']:8.3f}   (target >= 0.95; rounds: "
+          f"{each(engine_ratios)})")
+    print(f"  dashboard / engine        {figures['dashboard_over_engine']:8.3f}   (target >= 0.95; rounds: "
+          f"{each(dashboard_ratios)})")
+    print(f"  first frame               {figures['first_frame_s']:8.2f} s   (engine and torch ready at "
+          f"{figures['engine_ready_s']:.2f} s)")
+    print(f"  key to screen, training   {figures['key_to_screen_p95_ms']:8.1f} ms p95   (target <= 50; "
+          f"median {figures['key_to_screen_p50_ms']:.1f} ms, {len(latencies)} presses)")
     return 0
+
+
+# -- the dashboard's cost (issue: live and light) ---------------------------------------------
+
+
+def dashboard_seconds_per_epoch(cfg: RunConfig, epochs: int, refresh_hz: float = 10.0) -> float:
+    """The same run with the dashboard drawing at ``refresh_hz`` (headless, 120x40)."""
+    import asyncio
+
+    from engine.runlog import read_events
+    from tui.app import DashboardApp
+
+    async def drive(run_dir: Path) -> None:
+        app = DashboardApp(cfg.replace(epochs=epochs + 1), refresh_hz=refresh_hz, run_dir=run_dir)
+        async with app.run_test(headless=True, size=(120, 40)) as pilot:
+            while app.state.run_state not in ("finished", "failed"):
+                await pilot.pause(0.05)
+        app.wait_for_worker(timeout=30)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        asyncio.run(drive(Path(tmp)))
+        ends = [e.time for e in read_events(Path(tmp) / "events.jsonl")
+                if e.name == "epoch_end" and e.model == "rnn"]
+    if len(ends) < epochs + 1:
+        raise RuntimeError("the dashboard run ended early")
+    return (ends[-1] - ends[0]) / epochs
+
+
+_FIRST_FRAME_CHILD = """
+import asyncio, time
+from engine.config import from_preset
+from tui.app import DashboardApp
+
+async def main():
+    app = DashboardApp(from_preset("seed-10k"))
+    async with app.run_test(headless=True, size=(120, 40)) as pilot:
+        first = time.time()  # run_test yields once the first frame is composed and painted
+        while app.session is None:  # the worker thread is still importing torch
+            await pilot.pause(0.02)
+        print(first, time.time())
+    app.wait_for_worker(timeout=30)
+
+asyncio.run(main())
+"""
+
+
+def first_frame_seconds() -> tuple[float, float]:
+    """Seconds from launching a fresh interpreter to the dashboard's first frame, and to the
+    engine (torch included) being loaded and the run started."""
+    import subprocess
+    import sys
+
+    launched = time.time()
+    out = subprocess.run([sys.executable, "-c", _FIRST_FRAME_CHILD], capture_output=True, text=True,
+                         check=True, timeout=120).stdout.split()
+    first, ready = float(out[0]), float(out[1])
+    return first - launched, ready - launched
+
+
+def key_latencies(cfg: RunConfig, presses: int = 40) -> list[float]:
+    """Seconds from a key press (l: log scale) to the loss chart's repaint, while training runs."""
+    import asyncio
+
+    from textual import events
+
+    from tui.app import DashboardApp
+    from tui.widgets.loss_chart import LossChart
+
+    latencies: list[float] = []
+
+    async def drive() -> None:
+        app = DashboardApp(cfg.replace(epochs=10_000_000))
+        async with app.run_test(headless=True, size=(120, 40)) as pilot:
+            while not app.state.models["rnn"].train.points(10)[0]:
+                await pilot.pause(0.05)
+            chart = app.query_one("#loss-lstm", LossChart)
+            painted: list[float] = []
+            render = chart.render
+
+            def timed_render():  # type: ignore[no-untyped-def]
+                painted.append(time.perf_counter())
+                return render()
+
+            chart.render = timed_render  # type: ignore[method-assign]
+            for _ in range(presses):
+                pressed = time.perf_counter()
+                # Straight into the app's queue as a terminal's key would arrive; the Pilot's
+                # press() also waits for the app to go idle, which a live run never does.
+                app.post_message(events.Key("l", "l"))
+                deadline = pressed + 2.0
+                while not (painted and painted[-1] >= pressed) and time.perf_counter() < deadline:
+                    await asyncio.sleep(0.001)
+                latencies.append((painted[-1] if painted and painted[-1] >= pressed else deadline) - pressed)
+                await pilot.pause(0.05)
+        app.shutdown()
+        app.wait_for_worker(timeout=30)
+
+    asyncio.run(drive())
+    return latencies

@@ -24,6 +24,7 @@ FIELDS: tuple[tuple[str, str, str], ...] = (
     ("lag", "lag", "int"),
     ("echo_p", "echo probability", "float"),
     ("hidden", "hidden size", "int"),
+    ("forget_bias", "forget bias", "bias"),
     ("epochs", "epochs", "int"),
     ("lr", "learning rate", "float"),
     ("batch_size", "batch size", "batch"),
@@ -35,6 +36,8 @@ TEXT_FIELDS = tuple(name for name, _, kind in FIELDS if kind not in ("select",))
 def format_value(name: str, value: Any) -> str:
     if name == "batch_size":
         return "full" if value is None else str(value)
+    if name == "forget_bias" and value is None:
+        return "default"
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -43,6 +46,10 @@ def parse_value(name: str, kind: str, text: str) -> Any:
     text = text.strip().replace("_", "").replace(",", "") if kind != "text" else text.strip()
     if kind == "batch" and text.lower() in ("full", ""):
         return None
+    if kind == "bias":
+        if text.lower() in ("default", ""):
+            return None
+        kind = "float"
     if kind in ("int", "batch"):
         try:
             return int(text)
