@@ -6,6 +6,7 @@ imports the engine's session (and with it torch), then starts the run.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import deque
@@ -38,7 +39,13 @@ if TYPE_CHECKING:
 
 TITLES = {"lstm": "LSTM", "rnn": "RNN"}
 ALERT_SEVERITY = {"info": "information", "warning": "warning", "error": "error"}
-FRAME_SHARE = 0.2  # redraws may take at most this share of the UI thread's time
+# The UI thread may use at most this share of one core. Every frame it draws holds the GIL
+# the training thread also needs, so on a busy box the charts slow down, not the training.
+UI_CPU_SHARE = 0.04
+SLOWEST_REDRAW_S = 2.0
+# Python hands the GIL over every 5 ms by default: a 40 ms chart build would then stall the
+# training thread between every pair of torch ops. 1 ms lets both threads through.
+GIL_SWITCH_INTERVAL_S = 0.001
 
 
 class EngineEvent(Message):
@@ -100,7 +107,9 @@ class DashboardApp(App[int]):
         self.session: Session | None = None
         self.runlog: RunLog | None = None
         self.log_scale = False
-        self.frame_seconds = 0.0  # cost of the last redraw, widgets' own builds included
+        self.redraw_interval = 1 / self.refresh_hz  # paced between 1/refresh_hz and SLOWEST_REDRAW_S
+        self._cpu_mark = (time.perf_counter(), time.thread_time())
+        self._switch_interval = sys.getswitchinterval()
         self._drawn: dict[str, int] = {}
         self._header_second = -1
         self._lock = threading.Lock()  # orders engine start-up against shutdown
@@ -132,11 +141,14 @@ class DashboardApp(App[int]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         # Kept by reference: while a dialog is open, app-level queries would search the dialog.
         self.header = self.query_one(RunHeader)
         self.charts = {model: self.query_one(f"#loss-{model}", LossChart) for model in MODELS}
         self.predictions = {model: self.query_one(f"#prediction-{model}", PredictionPanel) for model in MODELS}
         self._redraw(force=True)
+        self._cpu_mark = (time.perf_counter(), time.thread_time())  # start-up is not a frame
         self.set_timer(1 / self.refresh_hz, self._tick)
         if self.start_engine:
             self._start_engine()
@@ -217,17 +229,22 @@ class DashboardApp(App[int]):
 
     def on_unmount(self) -> None:
         self.shutdown()
+        sys.setswitchinterval(self._switch_interval)
 
     # -- redraws --------------------------------------------------------------------------------
 
     def _tick(self) -> None:
-        started = time.perf_counter()
         self._redraw()
-        builds = sum(chart.build_seconds for chart in self.charts.values())
-        self.frame_seconds = time.perf_counter() - started + builds
-        # Back off when frames are costly, so drawing never crowds out event handling.
-        interval = max(1 / self.refresh_hz, self.frame_seconds / FRAME_SHARE)
-        self.set_timer(interval, self._tick)
+        # Pace on what the UI thread really spent since the last tick (thread CPU time covers
+        # event handling, chart builds and Textual's compositing alike).
+        wall, cpu = time.perf_counter(), time.thread_time()
+        share = (cpu - self._cpu_mark[1]) / max(wall - self._cpu_mark[0], 1e-6)
+        self._cpu_mark = (wall, cpu)
+        if share > UI_CPU_SHARE:
+            self.redraw_interval = min(self.redraw_interval * 2, SLOWEST_REDRAW_S)
+        elif share < UI_CPU_SHARE / 2:
+            self.redraw_interval = max(self.redraw_interval / 1.25, 1 / self.refresh_hz)
+        self.set_timer(self.redraw_interval, self._tick)
 
     def _changed(self, panel: str) -> bool:
         version = self.state.versions[panel]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 from rich.text import Text
 from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
+from tui.plotext_text import figure_text
 from tui.state import DashboardState, ModelState
 
 TRAIN_COLOR = "cyan+"
@@ -27,7 +26,6 @@ class LossChart(PlotextPlot):
         self.model = model
         self.title = title
         self.log_scale = False
-        self.build_seconds = 0.0  # cost of the last figure build, for the app's frame pacing
         self._data: ModelState | None = None
         self._chance = 1.0986
         self._best: float | None = None
@@ -60,15 +58,21 @@ class LossChart(PlotextPlot):
         width, height = self.size.width, self.size.height
         key = (self._version, width, height, self.log_scale, self.app.theme)
         if key != self._cache_key or self._cache is None:
-            started = time.perf_counter()
             try:
                 self._draw(width)
-                self._cache = super().render()  # sizes, themes and builds the figure
+                self._cache = self._build_text(width, height)
             except Exception as exc:  # noqa: BLE001 - a plotting library's bug must not end the app
                 self._cache = Text(f"chart unavailable: {type(exc).__name__}: {exc}", "red")
-            self.build_seconds = time.perf_counter() - started
             self._cache_key = key
         return self._cache
+
+    def _build_text(self, width: int, height: int) -> Text:
+        """What PlotextPlot.render does, minus the ANSI round trip (see tui.plotext_text)."""
+        plot = self.plt
+        plot.plotsize(width, height)
+        plot._set_size(width, height)  # as textual-plotext does: resizing misbehaves without it
+        plot.theme(self._get_plotext_theme_name(self.app.theme))
+        return figure_text(plot)
 
     def _draw(self, width: int) -> None:
         plt = self.plt

@@ -1,0 +1,49 @@
+"""The direct matrix-to-Text path draws exactly what plotext's ANSI output would."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual_plotext.plot import Plot
+
+from tui.plotext_text import figure_text
+
+
+def _figure(log_scale: bool = False) -> Plot:
+    plot = Plot()
+    plot.plotsize(50, 14)
+    plot._set_size(50, 14)
+    plot.theme("pro")
+    plot.plot([1, 2, 3, 4, 5], [1.3, 1.2, 1.1, 1.05, 1.0], label="train", color="cyan+", marker="braille")
+    plot.plot([1, 2, 3, 4, 5], [1.2, 1.15, 1.12, 1.1, 1.11], label="val", color="yellow+", marker="braille")
+    plot.hline(1.0986, "red")
+    plot.text("chance ln 3", x=1, y=1.0986, color="red", alignment="left")
+    if log_scale:
+        plot.yscale("log")
+    return plot
+
+
+def _cells(text: Text) -> list[tuple[str, str]]:
+    """Every character with the style it is drawn in."""
+    cells = []
+    for line in text.split("\n"):
+        for offset, char in enumerate(line.plain):
+            style = line.get_style_at_offset(_CONSOLE, offset)
+            cells.append((char, str(style)))
+    return cells
+
+
+from rich.console import Console  # noqa: E402
+
+_CONSOLE = Console(color_system="truecolor", width=80)
+
+
+def test_figure_text_matches_plotext_ansi_output_cell_for_cell() -> None:
+    expected = Text.from_ansi(_figure().build())
+    actual = figure_text(_figure())
+    assert actual.plain == expected.plain
+    assert _cells(actual) == _cells(expected)
+
+
+def test_figure_text_matches_on_a_log_axis_too() -> None:
+    expected = Text.from_ansi(_figure(log_scale=True).build())
+    assert figure_text(_figure(log_scale=True)).plain == expected.plain
