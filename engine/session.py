@@ -9,6 +9,7 @@ raises never holds up training.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import traceback
@@ -24,6 +25,15 @@ Sink = Callable[[Event], None]
 log = logging.getLogger(__name__)
 
 SINK_QUEUE_LIMIT = 100_000  # events a sink may fall behind before it misses some
+
+
+def _lower_priority(niceness: int) -> None:
+    """Renice this thread; torch's worker threads, created from it later, inherit it."""
+    try:
+        thread = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + niceness)
+    except (AttributeError, OSError):  # not Linux, or not allowed: run at normal priority
+        pass
 
 
 @dataclass(frozen=True)
@@ -85,8 +95,13 @@ class SinkWorker:
 class Session:
     """Runs a Trainer on a worker thread and tells every sink what happens."""
 
-    def __init__(self, config: RunConfig, sinks: list[Sink] | tuple[Sink, ...] = ()) -> None:
+    def __init__(
+        self, config: RunConfig, sinks: list[Sink] | tuple[Sink, ...] = (), *, niceness: int = 0
+    ) -> None:
+        """``niceness`` > 0 lowers the training threads' CPU priority (Linux), so an interactive
+        front end on the same cores stays responsive; idle cores still go to training."""
         self.config = config
+        self.niceness = niceness
         self.state = "idle"
         self.epoch = 0
         self.trainer: Trainer | None = None
@@ -157,6 +172,8 @@ class Session:
         self._emit(State(state=state, reason=reason, epoch=self.epoch))
 
     def _run(self) -> None:
+        if self.niceness > 0:
+            _lower_priority(self.niceness)
         config = self.config
         try:
             while True:
