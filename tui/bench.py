@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,7 @@ def engine_seconds_per_epoch(cfg: RunConfig, epochs: int) -> float:
     ends: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         run_log = RunLog(Path(tmp), cfg)
-        done = _Done()
+        done = threading.Event()
 
         def timing(event: Any) -> None:
             if event.name == "epoch_end" and event.model == "rnn":
@@ -94,17 +95,6 @@ def engine_seconds_per_epoch(cfg: RunConfig, epochs: int) -> float:
     return (ends[-1] - ends[WARMUP_EPOCHS - 1]) / epochs
 
 
-class _Done:
-    def __init__(self) -> None:
-        import threading
-
-        self._event = threading.Event()
-        self.set = self._event.set
-
-    def wait(self) -> None:
-        self._event.wait()
-
-
 def _in_fresh_thread(fn: Any, *args: Any) -> Any:
     """Run ``fn`` on a new thread, as the Session runs training.
 
@@ -112,8 +102,6 @@ def _in_fresh_thread(fn: Any, *args: Any) -> Any:
     thread costs every other thread about 30% on 2 cores (measured here). So no loop runs on
     the main thread: bare and engine each start on equal footing.
     """
-    import threading
-
     result: list[Any] = []
     errors: list[BaseException] = []
 
