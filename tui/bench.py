@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -127,7 +128,8 @@ def run_bench(config: RunConfig, *, rounds: int = 3, epochs: int = 30, as_json: 
     if config.preset is None and config == RunConfig():
         config = config.replace(preset="seed-10k")
     if config.batch_size is not None:
-        print("lstm-tui bench: error: batch-size: the bare seed loop is full-batch; use --batch-size full")
+        print("lstm-tui bench: error: batch-size: the bare seed loop is full-batch; use --batch-size full",
+              file=sys.stderr)
         return 2
     device = resolve_device(config.device)
     figures: dict[str, Any] = {

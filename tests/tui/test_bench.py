@@ -1,0 +1,41 @@
+"""`lstm-tui bench`: each figure comes from a real run of the loop it names."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.config import RunConfig
+from tui.bench import (
+    _in_fresh_thread,
+    bare_seconds_per_epoch,
+    engine_seconds_per_epoch,
+    key_latencies,
+)
+from tui.cli import main
+
+TINY = RunConfig(series_length=300, look_back=5, device="cpu")
+
+
+def test_bare_and_engine_loops_time_their_epochs() -> None:
+    assert 0 < _in_fresh_thread(bare_seconds_per_epoch, TINY, 3) < 5
+    assert 0 < engine_seconds_per_epoch(TINY, 3) < 5
+
+
+def test_an_error_in_a_fresh_thread_reaches_the_caller() -> None:
+    def broken() -> None:
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        _in_fresh_thread(broken)
+
+
+def test_key_latency_is_measured_to_a_painted_frame() -> None:
+    latencies = key_latencies(TINY, "l", presses=3)
+    assert len(latencies) == 3
+    assert all(0 < t < 2.0 for t in latencies)  # 2 s is the give-up mark: every press was seen
+
+
+def test_bench_refuses_a_mini_batch_setting(capsys) -> None:
+    assert main(["bench", "--batch-size", "64"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "batch-size" in err
