@@ -119,17 +119,19 @@ class Trainer:
         shuffle_state = self.shuffle.get_state()
         batches = self._epoch_batches()
         try:
-            ends = [self._train_one(name, epoch, batches, between_batches) for name in MODEL_NAMES]
+            for name in MODEL_NAMES:
+                # Emitted as each model finishes, so a listener's view (and the order of events
+                # around a command applied mid-epoch) follows what really happened.
+                emit(self._train_one(name, epoch, batches, between_batches))
+                emit(self.predict(name, epoch))
         except NonFiniteLoss:
-            # Both models go back, so a retried epoch k is epoch k for both of them.
+            # Both models go back, so a retried epoch k is epoch k for both of them (the LSTM's
+            # epoch_end for k then appears again, for the retry).
             for rollback in self._rollback.values():
                 rollback.restore()
             self.shuffle.set_state(shuffle_state)
             raise
         self.epoch = epoch
-        for end in ends:
-            emit(end)
-            emit(self.predict(end.model, epoch))
 
     def _epoch_batches(self) -> list[torch.Tensor]:
         starts = self.data.train.starts
