@@ -47,9 +47,10 @@ SLOWEST_REDRAW_S = 2.0
 # Python hands the GIL over every 5 ms by default: a 40 ms chart build would then stall the
 # training thread between every pair of torch ops. 1 ms lets both threads through.
 GIL_SWITCH_INTERVAL_S = 0.001
-# Training threads yield the CPU to this (UI) thread when it has work: keys stay quick on a
-# box whose cores training keeps busy; the UI's own budget above keeps the cost small.
-TRAINING_NICENESS = 5
+# Training threads yield the CPU to this (UI) thread whenever it has work, so keys stay quick
+# on a box whose cores training keeps busy; the UI's own budget above keeps that work small.
+TRAINING_NICENESS = 19
+GC_THRESHOLDS = (5_000, 10, 10)  # CPython's default is (700, 10, 10)
 
 
 class EngineEvent(Message):
@@ -114,6 +115,7 @@ class DashboardApp(App[int]):
         self.redraw_interval = 1 / self.refresh_hz  # paced between 1/refresh_hz and SLOWEST_REDRAW_S
         self._cpu_mark = (time.perf_counter(), time.thread_time())
         self._switch_interval = sys.getswitchinterval()
+        self._gc_thresholds = gc.get_threshold()
         self._drawn: dict[str, int] = {}
         self._header_second = -1
         self._lock = threading.Lock()  # orders engine start-up against shutdown
@@ -190,8 +192,11 @@ class DashboardApp(App[int]):
             from engine.session import Session  # imports torch, which takes seconds
 
             # torch and Textual leave ~1M long-lived objects; a full collection walking them
-            # took 80-260 ms here, stalling keys. Frozen, they are no longer walked.
+            # took 80-260 ms here, stalling keys. Frozen, they are no longer walked; and
+            # younger collections less often (drawing makes many short-lived objects) keep
+            # the rest short.
             gc.freeze()
+            gc.set_threshold(*GC_THRESHOLDS)
         except Exception as exc:  # a broken install shows in the header, not as a traceback
             self.post_message(EngineEvent(RunFailed(message=f"cannot load the engine: {exc}", traceback="")))
             return
@@ -238,6 +243,7 @@ class DashboardApp(App[int]):
     def on_unmount(self) -> None:
         self.shutdown()
         sys.setswitchinterval(self._switch_interval)
+        gc.set_threshold(*self._gc_thresholds)
 
     # -- redraws --------------------------------------------------------------------------------
 
