@@ -113,8 +113,8 @@ class DashboardApp(App[int]):
         self.runlog: RunLog | None = None
         self.log_scale = False
         self.redraw_interval = 1 / self.refresh_hz  # paced between 1/refresh_hz and SLOWEST_REDRAW_S
-        self._cpu_mark = (time.perf_counter(), time.thread_time())
-        self._switch_interval = sys.getswitchinterval()
+        self._cpu_mark = (time.perf_counter(), time.thread_time())  # reset at mount
+        self._switch_interval = sys.getswitchinterval()  # restored at unmount
         self._gc_thresholds = gc.get_threshold()
         self._drawn: dict[str, int] = {}
         self._header_second = -1
@@ -147,7 +147,6 @@ class DashboardApp(App[int]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         # Kept by reference: while a dialog is open, app-level queries would search the dialog.
         self.header = self.query_one(RunHeader)
@@ -319,7 +318,7 @@ class DashboardApp(App[int]):
     def _restart(self, config: RunConfig | None) -> None:
         if config is not None:
             self.config = config
-            if self.runlog is not None and hasattr(self.runlog, "update_config"):
+            if self.runlog is not None:
                 self.runlog.update_config(config)
             self.state.total_epochs = config.epochs
             self.state.label = config.label
