@@ -64,6 +64,12 @@ class RunConfig:
     seed: int = 42
     device: str = "auto"
     memory_budget: int = 2 * 2**30
+    # Probes (engine/probes.py): after every k-th epoch, at most one per probe_seconds of wall
+    # time; the first and last epochs always. A probe costs ~10 ms at the seed presets and ~30 ms
+    # at echo (2-core CPU), so one a second stays near 1% of training time at every preset.
+    probe_every: int = 1  # 0 turns probes off
+    probe_seconds: float = 1.0  # 0: no time limit
+    probe_steps: int = 64  # most time steps a probe shows
     preset: str | None = None
 
     def __post_init__(self) -> None:
@@ -159,6 +165,9 @@ def validate(cfg: RunConfig) -> None:
     if not isinstance(cfg.device, str) or not _DEVICE_RE.match(cfg.device):
         raise ConfigError("device", f"{cfg.device!r} is not a device (auto, cpu, cuda, cuda:N, mps)")
     _int_field(cfg, "memory_budget", 2**20, 2**50)
+    _int_field(cfg, "probe_every", 0, 10_000_000)
+    _float_field(cfg, "probe_seconds", 0.0, 86_400.0)
+    _int_field(cfg, "probe_steps", 1, 100_000)
     if cfg.look_back >= cfg.series_length:
         raise ConfigError(
             "look_back", f"{cfg.look_back:,} must be shorter than the series ({cfg.series_length:,})"

@@ -106,9 +106,64 @@ class RunFinished(Event):
     summary: dict[str, dict[str, Any]]  # model -> final metrics and prediction
 
 
+# -- probes: inside the models after an epoch (engine/probes.py) ------------------------------
+# Arrays are [T][H]: the probe window's last T steps (oldest first), one value per hidden unit
+# of the top layer. Floats are rounded to 6 significant digits to keep the run log small.
+
+
+@dataclass(frozen=True, kw_only=True)
+class Gates(Event):
+    """The LSTM's gates, cell and hidden state on the seed's inference window."""
+
+    name: ClassVar[str] = "gates"
+    model: str  # "lstm"
+    epoch: int
+    window_start: int  # index in the series of the window's first day
+    window: list[int]  # the whole window as class indices, run from zero initial states
+    i: list[list[float]]  # input gate, in [0, 1]
+    f: list[list[float]]  # forget gate, in [0, 1]
+    g: list[list[float]]  # candidate, in [-1, 1]
+    o: list[list[float]]  # output gate, in [0, 1]
+    c: list[list[float]]  # cell state
+    h: list[list[float]]  # hidden state, in [-1, 1]
+    # gate -> {"low": [H], "high": [H]}: per unit, the share of the T steps with the gate < 0.1
+    # and > 0.9 for i, f, o; for the candidate g (tanh, in [-1, 1]) < -0.9 and > 0.9.
+    saturation: dict[str, dict[str, list[float]]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Hidden(Event):
+    """The vanilla RNN's hidden state on the seed's inference window."""
+
+    name: ClassVar[str] = "hidden"
+    model: str  # "rnn"
+    epoch: int
+    window_start: int
+    window: list[int]
+    h: list[list[float]]
+    saturation: float  # share of (step, unit) cells with |h| > 0.95
+    saturation_per_unit: list[float]  # [H], the same share per unit
+
+
+@dataclass(frozen=True, kw_only=True)
+class GradientFlow(Event):
+    """How far back the loss gradient reaches: ||dL/dh_t|| on a fixed probe batch."""
+
+    name: ClassVar[str] = "gradient_flow"
+    model: str
+    epoch: int
+    norms: list[float]  # ||dL/dh_t||, index 0 = the last step, then backwards (length T)
+    cell_norms: list[float] | None  # ||dL/dc_t|| likewise; LSTM only
+    horizon: int  # steps back before the norm falls below 1e-3 of its last-step value
+    cell_horizon: int | None
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.name: cls
-    for cls in (RunStarted, EpochEnd, Prediction, State, CommandApplied, Alert, RunFailed, RunFinished)
+    for cls in (
+        RunStarted, EpochEnd, Prediction, State, CommandApplied, Alert, RunFailed, RunFinished,
+        Gates, Hidden, GradientFlow,
+    )
 }
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from engine.config import RunConfig
 from engine.device import resolve_device
 from engine.events import Alert, CommandApplied, Event, RunFailed, RunFinished, State
+from engine.probes import Prober, ProbeSchedule, one_line
 from engine.trainer import NonFiniteLoss, Trainer
 
 Sink = Callable[[Event], None]
@@ -196,6 +197,8 @@ class Session:
             self.trainer = trainer = Trainer(config, resolve_device(config.device))
             self._emit(trainer.started_event())
             self._set_state("running")
+            schedule = ProbeSchedule(config)
+            prober = self._prober(trainer) if config.probe_every else None
             while trainer.epoch < config.epochs:
                 self._between_batches()
                 try:
@@ -206,6 +209,8 @@ class Session:
                     self._set_state("paused", f"non-finite loss in {exc.model.upper()}")
                     continue
                 self.epoch = trainer.epoch
+                if prober is not None and schedule.due(self.epoch):
+                    self._probe(prober, schedule)
                 if self._pause_after_epoch:
                     self._pause_after_epoch = False
                     self._paused = True
@@ -219,6 +224,24 @@ class Session:
         except Exception as exc:
             self._emit(RunFailed(message=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()))
             self._set_state("failed", f"{type(exc).__name__}: {exc}")
+
+    def _prober(self, trainer: Trainer) -> Prober | None:
+        """The run's probes, or None (and a warning) when their inputs cannot be built."""
+        try:
+            return Prober(trainer, trainer.cfg.probe_steps)
+        except Exception as exc:
+            self._emit(Alert(level="warning", message=f"probes are off for this run: {one_line(exc)}"))
+            return None
+
+    def _probe(self, prober: Prober, schedule: ProbeSchedule) -> None:
+        """Look inside both models after a completed epoch, outside its measured time.
+
+        A probe that raises becomes a warning (from Prober.probe); training goes on either way.
+        """
+        started = schedule.clock()
+        for event in prober.probe(self.epoch):
+            self._emit(event)
+        schedule.record(started, schedule.clock() - started)
 
     def _summary(self, trainer: Trainer) -> dict[str, dict]:
         summary = {}

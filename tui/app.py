@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -30,6 +30,9 @@ from tui.screens.config_form import ConfigForm
 from tui.screens.help import HelpScreen
 from tui.screens.quit_confirm import QuitConfirm
 from tui.state import MODELS, DashboardState
+from tui.widgets.gate_heatmap import LSTM_VIEWS, GatePanel
+from tui.widgets.gradient_flow import GradientFlowChart
+from tui.widgets.gradient_history import GradientHistory
 from tui.widgets.header import RunHeader
 from tui.widgets.loss_chart import LossChart
 from tui.widgets.prediction import PredictionPanel
@@ -90,8 +93,9 @@ class DashboardApp(App[int]):
         _b("2", "preset('seed-50k')", "seed-50k", "Restart with the seed-50k preset", show=False),
         _b("3", "preset('seed-100k')", "seed-100k", "Restart with the seed-100k preset", show=False),
         _b("4", "preset('echo')", "echo", "Restart with the echo task preset", show=False),
-        _b("l", "toggle_log", "Log y", "Toggle a log scale on the loss charts"),
-        _b("z", "zoom", "Zoom", "Zoom the focused panel to full screen and back"),
+        _b("g", "cycle_gate", "Gate", "Show the LSTM's next gate: i, f, g, o, then cell c and hidden h"),
+        _b("l", "toggle_log", "Log", "Toggle a log scale on the loss charts"),
+        _b("z", "zoom", "Zoom", "Zoom the focused panel to full screen and back", show=False),
         _b("question_mark", "help", "Help", "Show every key", display="?"),
         _b("q", "quit", "Quit", "Quit (asks while a run is active)"),
     ]
@@ -135,15 +139,19 @@ class DashboardApp(App[int]):
 
     def compose(self) -> ComposeResult:
         yield RunHeader(id="header")
-        with Horizontal(id="columns"):
-            for model in MODELS:
-                with Vertical(id=f"column-{model}", classes="column"):
-                    yield LossChart(model, TITLES[model], id=f"loss-{model}")
-                    # Receives the gate heatmap of the next issue; empty, it takes no room.
-                    yield Vertical(id=f"gates-{model}", classes="slot")
-                    yield PredictionPanel(model, f"{TITLES[model]} prediction", id=f"prediction-{model}")
-        # Receives the gradient-flow chart and its history, spanning both columns.
-        yield Vertical(id="gradients", classes="slot")
+        # Scrolls only when the terminal is too short for every panel at its least height;
+        # moving focus (tab) brings the focused panel into view.
+        with VerticalScroll(id="main", can_focus=False):
+            with Horizontal(id="columns"):
+                for model in MODELS:
+                    with Vertical(id=f"column-{model}", classes="column"):
+                        with Horizontal(classes="losses"):
+                            yield LossChart(model, TITLES[model], id=f"loss-{model}")
+                            yield PredictionPanel(model, f"{TITLES[model]} prediction", id=f"prediction-{model}")
+                        yield GatePanel(model, TITLES[model], id=f"gates-{model}")
+            with Horizontal(id="gradients"):
+                yield GradientFlowChart(id="gradient-flow")
+                yield GradientHistory(id="gradient-history")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -152,6 +160,9 @@ class DashboardApp(App[int]):
         self.header = self.query_one(RunHeader)
         self.charts = {model: self.query_one(f"#loss-{model}", LossChart) for model in MODELS}
         self.predictions = {model: self.query_one(f"#prediction-{model}", PredictionPanel) for model in MODELS}
+        self.gates = {model: self.query_one(f"#gates-{model}", GatePanel) for model in MODELS}
+        self.gradient_flow = self.query_one(GradientFlowChart)
+        self.gradient_history = self.query_one(GradientHistory)
         self._redraw(force=True)
         self._cpu_mark = (time.perf_counter(), time.thread_time())  # start-up is not a frame
         self.set_timer(1 / self.refresh_hz, self._tick)
@@ -278,6 +289,11 @@ class DashboardApp(App[int]):
                 self.charts[model].show(state)
             if self._changed(f"prediction:{model}") or force:
                 self.predictions[model].show(state.models[model])
+            if self._changed(f"gates:{model}") or force:
+                self.gates[model].show(state.probes.get(model))
+        if self._changed("gradients") or force:
+            self.gradient_flow.show(state)
+            self.gradient_history.show(state)
 
     # -- actions --------------------------------------------------------------------------------
 
@@ -345,6 +361,11 @@ class DashboardApp(App[int]):
         # The device is a property of the machine, not of the preset: keep the one chosen.
         self._restart(from_preset(name, device=self.config.device))
 
+    def action_cycle_gate(self) -> None:
+        panel = self.gates["lstm"]
+        view = LSTM_VIEWS[(LSTM_VIEWS.index(panel.view) + 1) % len(LSTM_VIEWS)]
+        panel.set_view(view)
+
     def action_toggle_log(self) -> None:
         self.log_scale = not self.log_scale
         for chart in self.charts.values():
@@ -377,6 +398,9 @@ class DashboardApp(App[int]):
         for binding in self.BINDINGS:
             assert isinstance(binding, Binding)
             rows.append((binding.key_display or binding.key, binding.tooltip or binding.description))
+        for binding in GatePanel.BINDINGS:  # the heatmap's own keys, while it has focus
+            assert isinstance(binding, Binding)
+            rows.append((binding.key, f"{binding.tooltip} (heatmap focused)"))
         return rows
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

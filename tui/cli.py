@@ -107,6 +107,10 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     opt("--device", str, "DEV", "auto, cpu, cuda, cuda:N or mps")
     opt("--memory-budget", _size, "SIZE", "most memory one forward/backward may use; a bigger "
         "full batch is split into chunks with accumulated gradients")
+    opt("--probe-every", _whole, "K", "look inside the models (gates, gradient flow) after every "
+        "K-th epoch, and after the first and last; 0 turns probes off")
+    opt("--probe-seconds", _number, "S", "at most one probe per S seconds of wall time; 0 = no limit")
+    opt("--probe-steps", _whole, "N", "most time steps a probe shows")
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:

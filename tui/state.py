@@ -20,6 +20,9 @@ from engine.events import (
     CommandApplied,
     EpochEnd,
     Event,
+    Gates,
+    GradientFlow,
+    Hidden,
     Prediction,
     RunFailed,
     RunFinished,
@@ -31,6 +34,7 @@ MODELS = ("lstm", "rnn")
 HISTORY_BUCKETS = 1024  # per curve; two points (min and max) at most per bucket
 PREDICTION_HISTORY = 12  # epochs of "how the prediction changed"
 RATE_WINDOW = 20  # epochs used to measure epochs/s
+FLOW_HISTORY_ROWS = 256  # gradient-flow probes kept per model for the history heatmap
 
 
 @dataclass
@@ -144,11 +148,66 @@ class ModelState:
     recent: deque[tuple[int, int, float]] = field(default_factory=lambda: deque(maxlen=PREDICTION_HISTORY))
 
 
+@dataclass
+class ProbeState:
+    """The latest look inside one model: its states over the probe window."""
+
+    epoch: int
+    window_start: int
+    window: list[int]  # the whole probe input, as class indices
+    arrays: dict[str, list[list[float]]]  # name (i f g o c h) -> [step][unit], last T steps
+    # LSTM: gate -> (share of steps < 0.1, share > 0.9) per unit; RNN: "h" -> (per unit |h| > 0.95,)
+    saturation: dict[str, tuple[list[float], ...]]
+    overall_saturation: float | None = None  # RNN: share of all cells with |h| > 0.95
+
+    @property
+    def steps(self) -> int:
+        return len(next(iter(self.arrays.values()), []))
+
+    def step_input(self, step: int) -> int | None:
+        """The class fed in at shown step ``step`` (0 = the first shown)."""
+        index = len(self.window) - self.steps + step
+        return self.window[index] if 0 <= index < len(self.window) else None
+
+
+class FlowHistory:
+    """Gradient-flow probes over a run, bounded: when full, every other row is dropped and
+    only every ``stride``-th new probe is kept, so the rows stay evenly spread over the run."""
+
+    def __init__(self, capacity: int = FLOW_HISTORY_ROWS) -> None:
+        self.capacity = capacity
+        self.stride = 1
+        self.seen = 0
+        self.rows: list[tuple[int, list[float]]] = []  # (epoch, norms from the last step back)
+
+    def add(self, epoch: int, norms: list[float]) -> None:
+        self.seen += 1
+        if (self.seen - 1) % self.stride:
+            return
+        self.rows.append((epoch, norms))
+        if len(self.rows) > self.capacity:
+            self.rows = self.rows[::2]
+            self.stride *= 2
+
+
+@dataclass
+class FlowState:
+    """One model's latest gradient flow and its history."""
+
+    epoch: int = 0
+    norms: list[float] = field(default_factory=list)  # ||dL/dh_t||, from the last step back
+    cell_norms: list[float] | None = None  # ||dL/dc_t|| (LSTM)
+    horizon: int | None = None
+    cell_horizon: int | None = None
+    history: FlowHistory = field(default_factory=FlowHistory)
+
+
 def _panel_keys() -> dict[str, int]:
-    keys = {"header": 0}
+    keys = {"header": 0, "gradients": 0}
     for model in MODELS:
         keys[f"chart:{model}"] = 0
         keys[f"prediction:{model}"] = 0
+        keys[f"gates:{model}"] = 0
     return keys
 
 
@@ -171,6 +230,8 @@ class DashboardState:
         self.last_alert: Alert | None = None
         self.versions = _panel_keys()
         self.models = {name: ModelState(name) for name in MODELS}
+        self.probes: dict[str, ProbeState] = {}
+        self.flows = {name: FlowState() for name in MODELS}
         self._epoch_times: deque[tuple[float, int]] = deque(maxlen=RATE_WINDOW)
         self._clock_started: float | None = None  # wall time the running clock last started
         self._clock_accum = 0.0  # seconds spent running before that
@@ -226,6 +287,14 @@ class DashboardState:
                 self._epoch_end(event)
             case Prediction():
                 self._prediction(event)
+            case Gates():
+                self._probe(event.model, event, {k: getattr(event, k) for k in ("i", "f", "g", "o", "c", "h")},
+                            {k: (v["low"], v["high"]) for k, v in event.saturation.items()}, None)
+            case Hidden():
+                self._probe(event.model, event, {"h": event.h}, {"h": (event.saturation_per_unit,)},
+                            event.saturation)
+            case GradientFlow():
+                self._gradient_flow(event)
             case State():
                 self._state(event)
             case CommandApplied():
@@ -258,6 +327,8 @@ class DashboardState:
         self.runs += 1
         self.failure = None
         self.models = {name: ModelState(name) for name in MODELS}
+        self.probes = {}
+        self.flows = {name: FlowState() for name in MODELS}
         self._epoch_times.clear()
         self._clock_started = None
         self._clock_accum = 0.0
@@ -290,6 +361,26 @@ class DashboardState:
         model.prediction_epoch = event.epoch
         model.recent.append((event.epoch, event.predicted, float(event.probabilities[event.predicted])))
         self.bump(f"prediction:{event.model}")
+
+    def _probe(self, model: str, event: Gates | Hidden, arrays: dict[str, list[list[float]]],
+               saturation: dict[str, tuple[list[float], ...]], overall: float | None) -> None:
+        if model not in self.models:
+            return
+        self.probes[model] = ProbeState(event.epoch, event.window_start, list(event.window), arrays,
+                                        saturation, overall)
+        self.bump(f"gates:{model}")
+
+    def _gradient_flow(self, event: GradientFlow) -> None:
+        flow = self.flows.get(event.model)
+        if flow is None:
+            return
+        flow.epoch = event.epoch
+        flow.norms = list(event.norms)
+        flow.cell_norms = list(event.cell_norms) if event.cell_norms is not None else None
+        flow.horizon = event.horizon
+        flow.cell_horizon = event.cell_horizon
+        flow.history.add(event.epoch, flow.norms)
+        self.bump("gradients")
 
     def _state(self, event: State) -> None:
         self.run_state = event.state

@@ -33,6 +33,16 @@ def test_defaults_are_the_seed_articles_settings():
     assert cfg.device == "auto"
 
 
+def test_probes_are_on_by_default_after_every_epoch_at_most_once_a_second():
+    cfg = RunConfig()
+    assert (cfg.probe_every, cfg.probe_seconds, cfg.probe_steps) == (1, 1.0, 64)
+
+
+def test_a_config_json_without_probe_settings_gets_the_defaults():
+    data = {k: v for k, v in RunConfig(epochs=7).to_dict().items() if not k.startswith("probe_")}
+    assert RunConfig.from_dict(data) == RunConfig(epochs=7)
+
+
 def test_chance_loss_is_ln_3():
     assert pytest.approx(1.0986, abs=1e-4) == CHANCE_LOSS
 
@@ -111,6 +121,14 @@ BAD_VALUES = [
     ("memory_budget", dict(memory_budget=1000)),
     ("memory_budget", dict(memory_budget="2G")),
     ("preset", dict(preset="nope")),
+    ("probe_every", dict(probe_every=-1)),
+    ("probe_every", dict(probe_every=1.5)),
+    ("probe_seconds", dict(probe_seconds=-0.5)),
+    ("probe_seconds", dict(probe_seconds=math.nan)),
+    ("probe_seconds", dict(probe_seconds=math.inf)),
+    ("probe_seconds", dict(probe_seconds="1s")),
+    ("probe_steps", dict(probe_steps=0)),
+    ("probe_steps", dict(probe_steps=True)),
 ]
 
 
@@ -167,6 +185,9 @@ RANGES = {
     "val_fraction": (0.0, 0.5, False, False),
     "seed": (0, 2**32 - 1, True, False),
     "memory_budget": (2**20, 2**50, True, False),
+    "probe_every": (0, 10_000_000, True, False),
+    "probe_seconds": (0.0, 86_400.0, False, False),
+    "probe_steps": (1, 100_000, True, False),
 }
 
 # Other fields as permissive as they go, so the field under test is the only constraint.

@@ -14,6 +14,9 @@ from engine.events import (
     Alert,
     CommandApplied,
     EpochEnd,
+    Gates,
+    GradientFlow,
+    Hidden,
     Prediction,
     RunFailed,
     RunFinished,
@@ -79,6 +82,33 @@ EXAMPLES = [
             }
         }
     ),
+    Gates(
+        model="lstm",
+        epoch=5,
+        window_start=9_990,
+        window=[0, 2, 1],
+        i=[[0.5, 0.95], [0.05, 0.6]],
+        f=[[0.88, 0.91], [0.9, 0.12]],
+        g=[[-0.3, 0.99], [0.1, -0.95]],
+        o=[[0.4, 0.5], [0.6, 0.7]],
+        c=[[-0.12, 1.5], [0.3, -2.25]],
+        h=[[-0.05, 0.45], [0.17, -0.68]],
+        saturation={k: {"low": [0.5, 0.0], "high": [0.0, 0.5]} for k in "ifgo"},
+    ),
+    Hidden(
+        model="rnn",
+        epoch=5,
+        window_start=9_990,
+        window=[0, 2, 1],
+        h=[[0.99, -0.2], [0.5, -0.97]],
+        saturation=0.5,
+        saturation_per_unit=[0.5, 0.5],
+    ),
+    GradientFlow(
+        model="lstm", epoch=5, norms=[0.06, 0.008, 1e-5], cell_norms=[0.03, 0.015, 0.009], horizon=1,
+        cell_horizon=2,
+    ),
+    GradientFlow(model="rnn", epoch=5, norms=[0.07, 0.04], cell_norms=None, horizon=1, cell_horizon=None),
 ]
 
 

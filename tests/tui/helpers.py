@@ -10,7 +10,7 @@ from textual.pilot import Pilot
 from textual.widget import Widget
 
 from engine.config import RunConfig
-from engine.events import EpochEnd, Prediction, RunStarted, State
+from engine.events import EpochEnd, Gates, GradientFlow, Hidden, Prediction, RunStarted, State
 
 
 async def wait_until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
@@ -45,3 +45,30 @@ def visible_text(widget: Widget) -> str:
     """The widget's lines as they are on screen, border included."""
     region = Region(0, 0, widget.outer_size.width, widget.outer_size.height)
     return "\n".join(strip.text for strip in widget.render_lines(region))
+
+
+def synthetic_probes(epoch: int, steps: int = 10, units: int = 10, *, window_start: int = 100) -> list:
+    """Made-up probe events for one epoch: every value is distinct and predictable.
+
+    The LSTM's forget gate at step s, unit u is (s * units + u) / (steps * units), so a test can
+    name the exact value under any cursor position.
+    """
+    cells = steps * units
+
+    def grid(offset: float, scale: float) -> list[list[float]]:
+        return [[offset + scale * (s * units + u) / cells for u in range(units)] for s in range(steps)]
+
+    window = [(day * 7) % 3 for day in range(steps + 2)]  # two days more than shown
+    low_high = {gate: {"low": [0.1 * u / units for u in range(units)], "high": [0.5] * units}
+                for gate in ("i", "f", "g", "o")}
+    norms = [10.0 ** (-0.5 * k) for k in range(steps)]
+    return [
+        Gates(model="lstm", epoch=epoch, window_start=window_start, window=window, i=grid(0.0, 0.5),
+              f=grid(0.0, 1.0), g=grid(-1.0, 2.0), o=grid(0.5, 0.5), c=grid(-3.0, 6.0), h=grid(-0.5, 1.0),
+              saturation=low_high),
+        Hidden(model="rnn", epoch=epoch, window_start=window_start, window=window, h=grid(-1.0, 2.0),
+               saturation=0.25, saturation_per_unit=[0.05 * u for u in range(units)]),
+        GradientFlow(model="lstm", epoch=epoch, norms=[1.0] * steps, cell_norms=[2.0] * steps,
+                     horizon=steps - 1, cell_horizon=steps - 1),
+        GradientFlow(model="rnn", epoch=epoch, norms=norms, cell_norms=None, horizon=6, cell_horizon=None),
+    ]

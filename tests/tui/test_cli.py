@@ -29,7 +29,7 @@ def test_help_lists_every_run_option_with_its_default(command: str | None) -> No
     text = build_parser(command).format_help()
     for flag in ("--preset", "--task", "--series-length", "--look-back", "--lag", "--echo-p", "--hidden",
                  "--layers", "--epochs", "--lr", "--batch-size", "--val-fraction", "--seed", "--device",
-                 "--memory-budget"):
+                 "--memory-budget", "--probe-every", "--probe-seconds", "--probe-steps"):
         assert flag in text
     assert text.count("(default:") >= 13
 
@@ -62,6 +62,13 @@ BAD_INVOCATIONS = [
     (["--memory-budget", "lots"], "--memory-budget"),
     (["--memory-budget", "1K"], "memory-budget"),
     (["--seed", "-1"], "seed"),
+    (["--probe-every", "-1"], "probe-every"),
+    (["--probe-every", "often"], "--probe-every"),
+    (["--probe-seconds", "-1"], "probe-seconds"),
+    (["--probe-seconds", "nan"], "probe-seconds"),
+    (["--probe-seconds", "soon"], "--probe-seconds"),
+    (["--probe-steps", "0"], "probe-steps"),
+    (["--probe-steps", "1.5"], "--probe-steps"),
     (["--refresh-hz", "0"], "--refresh-hz"),
     (["--no-such-flag"], "--no-such-flag"),
 ]
@@ -90,6 +97,16 @@ def test_flags_override_the_preset() -> None:
     args = build_parser("train").parse_args(["--preset", "seed-50k", "--epochs", "7", "--batch-size", "full"])
     config = config_from_args(args)
     assert (config.series_length, config.epochs, config.batch_size, config.preset) == (50_000, 7, None, "seed-50k")
+
+
+def test_probe_flags_set_the_probe_cadence() -> None:
+    args = build_parser("train").parse_args(["--probe-every", "5", "--probe-seconds", "2.5", "--probe-steps", "16"])
+    config = config_from_args(args)
+    assert (config.probe_every, config.probe_seconds, config.probe_steps) == (5, 2.5, 16)
+
+
+def test_probe_every_0_turns_probes_off() -> None:
+    assert config_from_args(build_parser(None).parse_args(["--probe-every", "0"])).probe_every == 0
 
 
 def test_no_flags_give_the_default_config() -> None:

@@ -66,8 +66,8 @@ async def test_both_charts_title_their_latest_losses() -> None:
     app = DashboardApp(CONFIG, start=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await fed_app(pilot, app, epochs=3)
-        assert app.charts["lstm"].border_title == "LSTM · train 1.0400 · val 1.0500"
-        assert app.charts["rnn"].border_title == "RNN · train 1.0700 · val 1.0800"
+        assert app.charts["lstm"].border_title == "LSTM train 1.0400 val 1.0500"
+        assert app.charts["rnn"].border_title == "RNN train 1.0700 val 1.0800"
 
 
 async def test_echo_chart_draws_chance_and_best_loss_lines() -> None:
@@ -85,9 +85,18 @@ async def test_prediction_panel_shows_probabilities_truth_and_accuracy() -> None
         await fed_app(pilot, app, epochs=3)
         text = visible_text(app.predictions["rnn"])
         assert "next day Rainy" in text
-        assert "true Cloudy ✗" in text
+        assert "true     Cloudy ✗" in text  # beside the chart: truth on a line of its own
         assert "50.0%" in text and "20.0%" in text and "30.0%" in text
         assert "val acc 43.0%" in text
+        assert "last 3 ep" in text and "RRR" in text
+
+
+async def test_prediction_panel_under_a_narrow_chart_keeps_one_headline() -> None:
+    app = DashboardApp(CONFIG, start=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await fed_app(pilot, app, epochs=3)
+        text = visible_text(app.predictions["rnn"])
+        assert "next day Rainy  true Cloudy ✗" in text
         assert "last 3 ep RRR" in text
 
 
@@ -150,14 +159,15 @@ async def test_z_zooms_the_focused_panel_and_back() -> None:
         assert app.screen.maximized is None
 
 
-async def test_tab_moves_focus_through_all_four_panels() -> None:
+async def test_tab_moves_focus_through_every_panel() -> None:
     app = DashboardApp(CONFIG, start=False)
     async with app.run_test(size=(120, 40)) as pilot:
         seen = set()
-        for _ in range(4):
+        for _ in range(8):
             await pilot.press("tab")
             seen.add(app.focused.id if app.focused else None)
-        assert seen == {"loss-lstm", "loss-rnn", "prediction-lstm", "prediction-rnn"}
+        assert seen == {"loss-lstm", "loss-rnn", "prediction-lstm", "prediction-rnn", "gates-lstm", "gates-rnn",
+                        "gradient-flow", "gradient-history"}
 
 
 async def test_help_lists_every_key_binding() -> None:

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from rich.text import Text
-from textual.app import RenderResult
-from textual_plotext import PlotextPlot
-
-from tui.plotext_text import figure_text
 from tui.state import DashboardState, ModelState
+from tui.widgets.cached_plot import CachedPlot
 
 TRAIN_COLOR = "cyan+"
 VAL_COLOR = "yellow+"
@@ -15,23 +11,16 @@ CHANCE_COLOR = "red"
 BEST_COLOR = "green+"
 
 
-class LossChart(PlotextPlot):
+class LossChart(CachedPlot):
     """Plots one model's losses; rebuilds the plotext figure only when data, size or scale change."""
-
-    can_focus = True
-    ALLOW_MAXIMIZE = True
 
     def __init__(self, model: str, title: str, *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id)
         self.model = model
         self.title = title
-        self.log_scale = False
         self._data: ModelState | None = None
         self._chance = 1.0986
         self._best: float | None = None
-        self._version = 0
-        self._cache_key: tuple | None = None
-        self._cache: Text | None = None
         self.border_title = title
         self.border_subtitle = "epoch"
 
@@ -41,42 +30,16 @@ class LossChart(PlotextPlot):
         self._data = model
         self._chance = state.chance_loss
         self._best = state.best_loss
-        self._version += 1
         parts = [self.title]
         if model.train_loss is not None:
             parts.append(f"train {model.train_loss:.4f}")
         if model.val_loss is not None:
             parts.append(f"val {model.val_loss:.4f}")
-        self.border_title = " · ".join(parts)
-        self.refresh()
+        self.border_title = " ".join(parts)
+        self.changed()
 
-    def set_log_scale(self, on: bool) -> None:
-        self.log_scale = on
-        self.refresh()
-
-    def render(self) -> RenderResult:
-        width, height = self.size.width, self.size.height
-        key = (self._version, width, height, self.log_scale, self.app.theme)
-        if key != self._cache_key or self._cache is None:
-            try:
-                self._draw(width)
-                self._cache = self._build_text(width, height)
-            except Exception as exc:  # noqa: BLE001 - a plotting library's bug must not end the app
-                self._cache = Text(f"chart unavailable: {type(exc).__name__}: {exc}", "red")
-            self._cache_key = key
-        return self._cache
-
-    def _build_text(self, width: int, height: int) -> Text:
-        """What PlotextPlot.render does, minus the ANSI round trip (see tui.plotext_text)."""
-        plot = self.plt
-        plot.plotsize(width, height)
-        plot._set_size(width, height)  # as textual-plotext does: resizing misbehaves without it
-        plot.theme(self._get_plotext_theme_name(self.app.theme))
-        return figure_text(plot)
-
-    def _draw(self, width: int) -> None:
+    def draw(self, width: int) -> None:
         plt = self.plt
-        plt.clear_figure()
         # About one point per column: plotext's cost grows with points, the screen's does not.
         budget = max(8, width - 8)
         data = self._data

@@ -22,14 +22,15 @@ def probability_bar(p: float, width: int) -> str:
     return bar.ljust(width, "·")
 
 
-def prediction_text(model: ModelState, bar_width: int = BAR_WIDTH) -> RenderableType:
+def prediction_text(model: ModelState, bar_width: int = BAR_WIDTH, *, narrow: bool = False) -> RenderableType:
+    """Narrow (beside the loss chart) puts the prediction and the truth on lines of their own."""
     if model.probabilities is None or model.predicted is None:
         return Text("waiting for the first epoch…", "dim")
     headline = Text("next day ")
     headline.append(CLASS_NAMES[model.predicted], CLASS_STYLES[model.predicted])
     if model.true is not None:
         hit = model.true == model.predicted
-        headline.append("  true ", "dim")
+        headline.append("\ntrue     " if narrow else "  true ", "dim")
         headline.append(CLASS_NAMES[model.true], CLASS_STYLES[model.true])
         headline.append(" ✓" if hit else " ✗", "green" if hit else "red")
     grid = Table.grid(padding=(0, 1))
@@ -40,25 +41,31 @@ def prediction_text(model: ModelState, bar_width: int = BAR_WIDTH) -> Renderable
         style = CLASS_STYLES[index] if index == model.predicted else "dim"
         grid.add_row(Text(name, style), Text(probability_bar(p, bar_width), CLASS_STYLES[index]), f"{p:6.1%}")
     acc = "--" if model.val_acc is None else f"{model.val_acc:.1%}"
-    accuracy = Text.assemble(("val acc ", "dim"), acc, ("  (chance 33.3%)", "dim"))
-    return Group(headline, grid, accuracy, history_text(model))
+    accuracy = Text.assemble(("val acc ", "dim"), acc, ("" if narrow else "  (chance 33.3%)", "dim"))
+    return Group(headline, grid, accuracy, history_text(model, narrow=narrow))
 
 
-def history_text(model: ModelState) -> Text:
+def history_text(model: ModelState, *, narrow: bool = False) -> Text:
     """The prediction over the last epochs as class initials, and how often it changed."""
     recent = list(model.recent)
     text = Text("last ", "dim")
     if not recent:
         return text
-    text.append(f"{len(recent)} ep ", "dim")
-    for _, cls, _ in recent:
-        text.append(CLASS_NAMES[cls][0], CLASS_STYLES[cls])
     changes = sum(1 for a, b in zip(recent, recent[1:], strict=False) if a[1] != b[1])
     first_p, last_p = recent[0][2], recent[-1][2]
     if changes:
-        text.append(f"  {changes} change{'s' if changes > 1 else ''}", "dim")
+        summary = f"{changes} change{'s' if changes > 1 else ''}"
     elif len(recent) > 1:
-        text.append(f"  p {first_p:.0%}→{last_p:.0%}", "dim")
+        summary = f"p {first_p:.0%}→{last_p:.0%}"
+    else:
+        summary = ""
+    text.append(f"{len(recent)} ep ", "dim")
+    if narrow:  # the summary first, the initials on a line of their own
+        text.append(f"{summary}\n", "dim")
+    for _, cls, _ in recent:
+        text.append(CLASS_NAMES[cls][0], CLASS_STYLES[cls])
+    if summary and not narrow:
+        text.append(f"  {summary}", "dim")
     return text
 
 
@@ -80,5 +87,6 @@ class PredictionPanel(Static):
 
     def show(self, model: ModelState) -> None:
         self._model = model
-        width = max(6, self.content_region.width - 16) if self.content_region.width else BAR_WIDTH
-        self.update(prediction_text(model, min(BAR_WIDTH * 2, width)))
+        content = self.content_region.width
+        width = max(4, content - 16) if content else BAR_WIDTH
+        self.update(prediction_text(model, min(BAR_WIDTH * 2, width), narrow=0 < content < 34))

@@ -1,0 +1,336 @@
+"""Probes: look inside both models after an epoch, without touching their training.
+
+PyTorch's fused nn.LSTM / nn.RNN kernels hide the per-step gates and states, so a probe
+recomputes them from the models' own weights, one step at a time, from zero initial states
+exactly as the models' forward does:
+
+  * the LSTM's gates i, f, g, o, its cell c and hidden h on the seed's inference window;
+  * the RNN's hidden h on the same window;
+  * gradient flow: ||dL/dh_t|| (both) and ||dL/dc_t|| (LSTM) for every step t of a fixed
+    probe batch, and the "gradient horizon": how many steps back the norm stays above 1e-3
+    of its value at the last step.
+
+Probes only read. Weights are detached copies, so no parameter's .grad is written; they never
+see the optimisers, and they draw no random numbers, so training is bit-identical with probes
+on or off.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor, nn
+
+from engine.events import Alert, Event, Gates, GradientFlow, Hidden
+from engine.models import LSTM, StandardRNN
+
+if TYPE_CHECKING:
+    from engine.config import RunConfig
+    from engine.trainer import Trainer
+
+GATE_LOW, GATE_HIGH = 0.1, 0.9  # a gate below/above these is as good as shut/open
+CANDIDATE_LIMITS = (-0.9, 0.9)  # g = tanh(.): saturated near either end
+HIDDEN_SATURATED = 0.95  # |tanh| above this passes almost no gradient back
+HORIZON_RATIO = 1e-3
+PROBE_BATCH = 256  # windows in the gradient-flow batch, at most
+MAX_PROBE_SHARE = 0.05  # of wall time, when probes are time-limited
+SIGNIFICANT_DIGITS = 6
+
+Array = Tensor | Sequence[Sequence[float]]
+
+
+# -- unrolling the fused kernels step by step -------------------------------------------------
+
+
+def _layer_weights(module: nn.RNNBase, layer: int) -> tuple[Tensor, Tensor, Tensor]:
+    """(W_ih, W_hh, b_ih + b_hh) of one layer, detached: a probe reads weights, never trains them."""
+    w_ih = getattr(module, f"weight_ih_l{layer}").detach()
+    w_hh = getattr(module, f"weight_hh_l{layer}").detach()
+    bias = getattr(module, f"bias_ih_l{layer}").detach() + getattr(module, f"bias_hh_l{layer}").detach()
+    return w_ih, w_hh, bias
+
+
+def _check_plain(module: nn.RNNBase) -> None:
+    if module.bidirectional or not module.bias or getattr(module, "proj_size", 0) or module.batch_first:
+        raise ValueError("probes support one-way, seq-first layers with biases and no projection")
+
+
+def _zero_state(x: Tensor, hidden: int, leaf: bool) -> Tensor:
+    # A leaf that requires grad makes every later state of its layer a graph node, so
+    # autograd.grad can reach them while the (detached) weights stay out of the graph.
+    return torch.zeros(x.size(1), hidden, dtype=x.dtype, device=x.device, requires_grad=leaf)
+
+
+def _unroll_lstm(lstm: nn.LSTM, x: Tensor, track: bool = False) -> dict[str, list[Tensor]]:
+    """Run every layer from zero states; per-step i, f, g, o, c, h (each (B, H)) of the top layer.
+
+    ``track``: the top layer's states become graph nodes for autograd.grad.
+    """
+    _check_plain(lstm)
+    top: dict[str, list[Tensor]] = {}
+    for layer in range(lstm.num_layers):
+        w_ih, w_hh, bias = _layer_weights(lstm, layer)
+        x = x.to(w_ih.dtype)
+        leaf = track and layer == lstm.num_layers - 1
+        h = _zero_state(x, lstm.hidden_size, leaf)
+        c = _zero_state(x, lstm.hidden_size, leaf)
+        top = {key: [] for key in "ifgoch"}
+        for x_t in x:
+            i, f, g, o = (x_t @ w_ih.T + h @ w_hh.T + bias).chunk(4, dim=-1)  # PyTorch's gate order
+            i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
+            c = f * c + i * g
+            h = o * c.tanh()
+            for key, value in zip("ifgoch", (i, f, g, o, c, h)):
+                top[key].append(value)
+        x = torch.stack(top["h"])  # the next layer's input
+    return top
+
+
+def _unroll_rnn(rnn: nn.RNN, x: Tensor, track: bool = False) -> list[Tensor]:
+    """Run every layer from a zero state; the top layer's per-step h (each (B, H))."""
+    _check_plain(rnn)
+    activation = torch.tanh if rnn.nonlinearity == "tanh" else torch.relu
+    hs: list[Tensor] = []
+    for layer in range(rnn.num_layers):
+        w_ih, w_hh, bias = _layer_weights(rnn, layer)
+        x = x.to(w_ih.dtype)
+        h = _zero_state(x, rnn.hidden_size, track and layer == rnn.num_layers - 1)
+        hs = []
+        for x_t in x:
+            h = activation(x_t @ w_ih.T + h @ w_hh.T + bias)
+            hs.append(h)
+        x = torch.stack(hs)
+    return hs
+
+
+@torch.no_grad()
+def lstm_gates(model: LSTM, window_onehot: Tensor) -> dict[str, Tensor]:
+    """The top layer's i, f, g, o, c, h for every step of a window (L, B, 3): each (L, B, H)."""
+    steps = _unroll_lstm(model.lstm, window_onehot)
+    return {key: torch.stack(values) for key, values in steps.items()}
+
+
+@torch.no_grad()
+def rnn_hidden(model: StandardRNN, window_onehot: Tensor) -> Tensor:
+    """The top layer's hidden state for every step of a window (L, B, 3): (L, B, H)."""
+    return torch.stack(_unroll_rnn(model.rnn, window_onehot))
+
+
+# -- what the values say --------------------------------------------------------------------
+
+
+def gate_saturation(
+    gate_values: Array, low: float = GATE_LOW, high: float = GATE_HIGH
+) -> tuple[list[float], list[float]]:
+    """Per unit, the share of steps with the gate below ``low`` (shut) and above ``high`` (open).
+
+    ``gate_values`` is [T][H]; returns (low [H], high [H]). The candidate g lives in [-1, 1],
+    so the Prober asks it about -0.9 and 0.9: saturated at either end of tanh.
+    """
+    values = torch.as_tensor(gate_values, dtype=torch.float64)
+    below = (values < low).double().mean(dim=0)
+    above = (values > high).double().mean(dim=0)
+    return below.tolist(), above.tolist()
+
+
+def hidden_saturation(h: Array) -> float:
+    """Share of (step, unit) cells of h [T][H] with |h| > 0.95, where tanh passes little gradient."""
+    return float((torch.as_tensor(h).abs() > HIDDEN_SATURATED).double().mean())
+
+
+def hidden_saturation_per_unit(h: Array) -> list[float]:
+    """Per unit, the share of steps of h [T][H] with |h| > 0.95."""
+    return (torch.as_tensor(h).abs() > HIDDEN_SATURATED).double().mean(dim=0).tolist()
+
+
+# -- gradient flow --------------------------------------------------------------------------
+
+
+def gradient_flow(
+    model: nn.Module, inputs: Tensor, targets: Tensor, steps: int
+) -> tuple[list[float], list[float] | None]:
+    """||dL/dh_t|| (and ||dL/dc_t|| for the LSTM) of the top layer for the last ``steps`` steps.
+
+    L is the mean cross-entropy of the model's head on the last step's hidden state, as in the
+    model's forward, on ``inputs`` (L, B, 3) and ``targets`` (B,). Norms are Frobenius over batch
+    and units, ordered from the last step backwards (index 0 = the last step). The cell norms
+    are None for the RNN.
+
+    These are the deltas of backprop through time: dL/dc_t counts both ways c_t reaches the
+    loss, through c_{t+1} and through h_t = o_t * tanh(c_t) (so the last step's is not zero).
+    """
+    steps = max(1, min(steps, inputs.size(0)))
+    with torch.enable_grad():
+        if isinstance(model, LSTM):
+            unrolled = _unroll_lstm(model.lstm, inputs, track=True)
+            hs, cs = unrolled["h"], unrolled["c"]
+        elif isinstance(model, StandardRNN):
+            hs, cs = _unroll_rnn(model.rnn, inputs, track=True), None
+        else:
+            raise TypeError(f"no gradient-flow probe for {type(model).__name__}")
+        logits = nn.functional.linear(hs[-1], model.fc.weight.detach(), model.fc.bias.detach())
+        loss = nn.functional.cross_entropy(logits, targets)
+        wanted = hs[-steps:] + (cs[-steps:] if cs is not None else [])
+        # autograd.grad returns the gradients instead of accumulating them into any .grad.
+        grads = torch.autograd.grad(loss, wanted)
+    norms = torch.stack([g.norm() for g in grads]).tolist()  # one host sync
+    h_norms = norms[:steps][::-1]
+    c_norms = norms[steps:][::-1] if cs is not None else None
+    return h_norms, c_norms
+
+
+def gradient_horizon(norms: Sequence[float], ratio: float = HORIZON_RATIO) -> int:
+    """Steps back the gradient reaches: the largest j with norms[0..j] all >= ratio * norms[0].
+
+    ``norms`` run from the last step backwards. 0 means the step before the last is already
+    below; len(norms) - 1 means it never falls below. An empty list, or a last-step norm that is
+    zero or not finite (no gradient to compare with), gives 0.
+    """
+    if not norms or not math.isfinite(norms[0]) or norms[0] <= 0:
+        return 0
+    floor = ratio * norms[0]
+    for j, norm in enumerate(norms):
+        if not norm >= floor:  # a NaN ends the horizon too
+            return j - 1
+    return len(norms) - 1
+
+
+# -- when to probe ---------------------------------------------------------------------------
+
+
+class ProbeSchedule:
+    """When to probe: every ``probe_every``-th epoch, the first and last always.
+
+    With ``probe_seconds`` > 0, a probe also waits until ``probe_seconds`` have passed since the
+    last one began, and until probes have taken at most 5% of the wall time since then: on a
+    busy or slow machine a probe can cost far more than it does on a quiet one.
+    """
+
+    def __init__(self, cfg: RunConfig, clock: Callable[[], float] = time.monotonic) -> None:
+        self.every = cfg.probe_every
+        self.seconds = cfg.probe_seconds
+        self.last_epoch = cfg.epochs
+        self.clock = clock
+        self._next_after: float | None = None  # clock time before which no probe is due
+
+    def due(self, epoch: int) -> bool:
+        """Whether to probe after ``epoch``."""
+        if self.every == 0:
+            return False
+        if epoch in (1, self.last_epoch):
+            return True
+        if epoch % self.every:
+            return False
+        return self._next_after is None or self.clock() >= self._next_after
+
+    def record(self, started: float, seconds: float) -> None:
+        """A probe began at clock time ``started`` and took ``seconds``."""
+        if self.seconds:
+            self._next_after = started + max(self.seconds, seconds / MAX_PROBE_SHARE)
+
+
+# -- the probes of a run ----------------------------------------------------------------------
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as one line for an Alert: its type and the first line of its message."""
+    first = (str(exc).splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {first}"
+
+
+def _sig(value: float) -> float:
+    """Round to 6 significant digits: exact enough to plot, short in events.jsonl."""
+    return float(f"{value:.{SIGNIFICANT_DIGITS}g}")
+
+
+def _sig_rows(rows: list[list[float]]) -> list[list[float]]:
+    return [[_sig(v) for v in row] for row in rows]
+
+
+def _sig_list(values: list[float]) -> list[float]:
+    return [_sig(v) for v in values]
+
+
+def _evenly_spaced(n: int, count: int) -> Tensor:
+    """``count`` distinct indices spread evenly over range(n), first and last included."""
+    return torch.linspace(0, n - 1, count, dtype=torch.float64).round().long()
+
+
+class Prober:
+    """The probes of one run. Inputs are built once, so every epoch sees the same data.
+
+    * gates and hidden states: the seed's inference window (the last look_back days, as
+      Trainer.predict uses); its last ``steps`` steps are shown.
+    * gradient flow: up to 256 validation windows, evenly spaced (training windows when there
+      is no validation split), and no more than fit the memory budget in one pass.
+    """
+
+    def __init__(self, trainer: Trainer, steps: int) -> None:
+        data = trainer.data
+        self.models = trainer.models
+        self.window = data.inference_window()
+        self.window_start = len(data.series) - data.look_back
+        self.window_classes = [int(v) for v in data.series[self.window_start :]]
+        self.steps = min(data.look_back, steps)
+        split = data.val if len(data.val) else data.train
+        count = min(PROBE_BATCH, len(split), trainer.chunk)
+        picks = _evenly_spaced(len(split), count).to(split.starts.device)
+        self.inputs, self.targets = data.batch(split.starts[picks])
+
+    def probe(self, epoch: int) -> list[Event]:
+        """Per model, its states probe and its gradient flow; an Alert for a probe that raised."""
+        events: list[Event] = []
+        for name, model in self.models.items():
+            states = ("gates", self.gates) if isinstance(model, LSTM) else ("hidden", self.hidden)
+            for kind, run in (states, ("gradient flow", self.gradient_flow)):
+                try:
+                    event = run(name, model, epoch)
+                except Exception as exc:  # a broken probe must not stop training
+                    message = f"probe {name.upper()} {kind} failed at epoch {epoch}: {one_line(exc)}"
+                    events.append(Alert(level="warning", message=message))
+                    continue
+                if event is not None:
+                    events.append(event)
+        return events
+
+    def gates(self, name: str, model: LSTM, epoch: int) -> Gates | None:
+        """None when a value is not finite (JSON could not carry it, and no chart could show it)."""
+        values = lstm_gates(model, self.window)
+        shown = torch.stack([values[key][-self.steps :, 0] for key in "ifgoch"]).cpu()
+        if not torch.isfinite(shown).all():
+            return None
+        saturation = {}
+        for key, gate in zip("ifgo", shown):
+            low, high = gate_saturation(gate, *CANDIDATE_LIMITS) if key == "g" else gate_saturation(gate)
+            saturation[key] = {"low": _sig_list(low), "high": _sig_list(high)}
+        i, f, g, o, c, h = (_sig_rows(rows) for rows in shown.tolist())
+        return Gates(
+            model=name, epoch=epoch, window_start=self.window_start, window=self.window_classes,
+            i=i, f=f, g=g, o=o, c=c, h=h, saturation=saturation,
+        )
+
+    def hidden(self, name: str, model: StandardRNN, epoch: int) -> Hidden | None:
+        shown = rnn_hidden(model, self.window)[-self.steps :, 0].cpu()
+        if not torch.isfinite(shown).all():
+            return None
+        h = _sig_rows(shown.tolist())
+        return Hidden(
+            model=name, epoch=epoch, window_start=self.window_start, window=self.window_classes,
+            h=h, saturation=_sig(hidden_saturation(shown)),
+            saturation_per_unit=_sig_list(hidden_saturation_per_unit(shown)),
+        )
+
+    def gradient_flow(self, name: str, model: nn.Module, epoch: int) -> GradientFlow | None:
+        norms, cell_norms = gradient_flow(model, self.inputs, self.targets, self.steps)
+        if not all(math.isfinite(v) for v in norms + (cell_norms or [])):
+            return None
+        return GradientFlow(
+            model=name, epoch=epoch, norms=_sig_list(norms),
+            cell_norms=None if cell_norms is None else _sig_list(cell_norms),
+            horizon=gradient_horizon(norms),
+            cell_horizon=None if cell_norms is None else gradient_horizon(cell_norms),
+        )

@@ -1,0 +1,489 @@
+"""Probes: the recomputed insides equal the fused kernels, and looking never changes training."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import pytest
+import torch
+from torch import nn
+
+import engine.probes
+from engine.config import RunConfig
+from engine.events import Alert, EpochEnd, Event, Gates, GradientFlow, Hidden, State, from_dict
+from engine.models import LSTM, StandardRNN
+from engine.probes import (
+    Prober,
+    ProbeSchedule,
+    gate_saturation,
+    gradient_flow,
+    gradient_horizon,
+    hidden_saturation,
+    hidden_saturation_per_unit,
+    lstm_gates,
+    rnn_hidden,
+)
+from engine.runlog import RunLog, read_events
+from engine.session import Session
+from engine.trainer import Trainer
+
+TINY = RunConfig(series_length=300, look_back=5, epochs=2, device="cpu", probe_seconds=0.0)
+
+
+def one_hot_windows(look_back: int, batch: int, seed: int = 0, dtype=torch.float32) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    classes = torch.randint(0, 3, (look_back, batch), generator=g)
+    return nn.functional.one_hot(classes, 3).to(dtype)
+
+
+def random_targets(batch: int, seed: int = 1) -> torch.Tensor:
+    return torch.randint(0, 3, (batch,), generator=torch.Generator().manual_seed(seed))
+
+
+def make_model(kind: str, hidden: int = 6, layers: int = 1, seed: int = 3) -> nn.Module:
+    torch.manual_seed(seed)
+    if kind == "lstm":
+        return LSTM(3, hidden, 3, num_layers=layers, forget_bias=1.5)
+    return StandardRNN(3, hidden, 3, num_layers=layers)
+
+
+def zero_state(model: nn.Module, batch: int):
+    h = torch.zeros(model.num_layers, batch, model.hidden_size, dtype=model.fc.weight.dtype)
+    return (h, h.clone()) if isinstance(model, LSTM) else h
+
+
+def step_by_step(model: nn.Module, x: torch.Tensor, nudge=None) -> tuple[list, torch.Tensor]:
+    """The model's own nn.LSTM / nn.RNN fed one step at a time, carrying its state.
+
+    Returns each step's state ((h, c) or h, all layers) and the logits of the last step.
+    ``nudge(t, state) -> state`` may change the state after step t (finite differences).
+    """
+    recurrent = model.lstm if isinstance(model, LSTM) else model.rnn
+    state = zero_state(model, x.size(1))
+    states = []
+    for t in range(x.size(0)):
+        _, state = recurrent(x[t : t + 1], state)
+        if nudge is not None:
+            state = nudge(t, state)
+        states.append(state)
+    h = state[0] if isinstance(model, LSTM) else state
+    return states, model.fc(h[-1])
+
+
+def run_session(config: RunConfig) -> tuple[list[Event], Session]:
+    """Run a Session to its end; its events and the session (whose trainer holds the models)."""
+    events: list[Event] = []
+    done = threading.Event()
+
+    def sink(event: Event) -> None:
+        events.append(event)
+        if isinstance(event, State) and event.state in ("finished", "failed"):
+            done.set()
+
+    session = Session(config, [sink]).start()
+    assert done.wait(60), [e.name for e in events[-5:]]
+    session.close()
+    return events, session
+
+
+def sig6(value: float) -> bool:
+    return float(f"{value:.6g}") == value
+
+
+# -- recomputed insides equal the fused kernels ------------------------------------------------
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_recomputed_lstm_hidden_states_and_final_cell_equal_nn_lstm(layers):
+    model = make_model("lstm", layers=layers)
+    x = one_hot_windows(look_back=7, batch=4)
+    out, (_, c_n) = model.lstm(x, zero_state(model, 4))
+    gates = lstm_gates(model, x)
+    torch.testing.assert_close(gates["h"], out, rtol=0, atol=1e-5)
+    torch.testing.assert_close(gates["c"][-1], c_n[-1], rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_recomputed_rnn_hidden_states_equal_nn_rnn(layers):
+    model = make_model("rnn", layers=layers)
+    x = one_hot_windows(look_back=7, batch=4)
+    out, _ = model.rnn(x, zero_state(model, 4))
+    torch.testing.assert_close(rnn_hidden(model, x), out, rtol=0, atol=1e-5)
+
+
+def test_gates_lie_in_their_ranges():
+    model = make_model("lstm", layers=2)
+    gates = lstm_gates(model, one_hot_windows(look_back=9, batch=3))
+    for key in "ifo":
+        assert gates[key].min() >= 0 and gates[key].max() <= 1, key
+    assert gates["g"].min() >= -1 and gates["g"].max() <= 1
+    assert gates["h"].abs().max() <= 1
+
+
+@pytest.mark.parametrize("kind", ["lstm", "rnn"])
+def test_the_recomputed_last_hidden_state_gives_the_models_logits(kind):
+    model = make_model(kind, layers=2)
+    x = one_hot_windows(look_back=6, batch=2)
+    h = lstm_gates(model, x)["h"] if kind == "lstm" else rnn_hidden(model, x)
+    with torch.no_grad():
+        torch.testing.assert_close(model.fc(h[-1]), model(x), rtol=0, atol=1e-5)
+
+
+# -- gradient flow ------------------------------------------------------------------------------
+
+
+def total_cell_gradient(h: torch.Tensor, c: torch.Tensor, h_grad: torch.Tensor, c_grad) -> torch.Tensor:
+    """dL/dc_t as backprop through time has it: through the next step and through h_t = o_t tanh(c_t).
+
+    The fused kernel returns h_t and c_t side by side, so the grad retained on its c_t misses
+    the path through h_t; add it, with o_t = h_t / tanh(c_t) read off the kernel's outputs.
+    """
+    through_h = h_grad * (h / c.tanh()) * (1 - c.tanh() ** 2)
+    return through_h if c_grad is None else c_grad + through_h
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("kind", ["lstm", "rnn"])
+def test_gradient_norms_equal_autograd_through_the_fused_layers_one_step_at_a_time(kind, layers):
+    model = make_model(kind, layers=layers).double()
+    x, targets = one_hot_windows(look_back=8, batch=5, dtype=torch.float64), random_targets(5)
+    states, logits = step_by_step(model, x)
+    for state in states:
+        for t in state if kind == "lstm" else (state,):
+            t.retain_grad()
+    nn.functional.cross_entropy(logits, targets).backward()
+    last_first = states[::-1]
+
+    norms, cell_norms = gradient_flow(model, x, targets, steps=8)
+
+    if kind == "rnn":
+        assert norms == pytest.approx([h.grad[-1].norm().item() for h in last_first], rel=1e-9)
+        assert cell_norms is None
+        return
+    assert norms == pytest.approx([h.grad[-1].norm().item() for h, _ in last_first], rel=1e-9)
+    expected_cells = [
+        total_cell_gradient(h[-1], c[-1], h.grad[-1], None if c.grad is None else c.grad[-1]).norm().item()
+        for h, c in last_first
+    ]
+    assert cell_norms == pytest.approx(expected_cells, rel=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "rnn"])
+def test_gradient_norms_agree_with_central_finite_differences(kind):
+    model = make_model(kind, hidden=2).double()
+    x, targets = one_hot_windows(look_back=3, batch=4, dtype=torch.float64), random_targets(4)
+    eps = 1e-6
+
+    def nudged_state(state, which: int, index: tuple[int, int], delta: float):
+        """The state after a step with one top-layer value of h (which 0) or c (which 1) moved."""
+        if kind == "rnn":
+            h = state.clone()
+            h[-1][index] += delta
+            return h
+        h, c = (s.clone() for s in state)
+        if which == 0:
+            h[-1][index] += delta
+        else:  # c_t moves before h_t = o_t tanh(c_t) is formed, so h_t follows it
+            o = h[-1][index] / c[-1][index].tanh()
+            c[-1][index] += delta
+            h[-1][index] = o * c[-1][index].tanh()
+        return h, c
+
+    def loss_nudged(at: int, which: int, index: tuple[int, int], delta: float) -> float:
+        def nudge(t, state):
+            return nudged_state(state, which, index, delta) if t == at else state
+
+        with torch.no_grad():
+            _, logits = step_by_step(model, x, nudge)
+            return nn.functional.cross_entropy(logits, targets).item()
+
+    def fd_norm(at: int, which: int) -> float:
+        squares = 0.0
+        for b in range(4):
+            for j in range(2):
+                slope = (loss_nudged(at, which, (b, j), eps) - loss_nudged(at, which, (b, j), -eps)) / (2 * eps)
+                squares += slope**2
+        return math.sqrt(squares)
+
+    norms, cell_norms = gradient_flow(model, x, targets, steps=3)
+    assert norms == pytest.approx([fd_norm(t, 0) for t in (2, 1, 0)], rel=1e-6)
+    if kind == "lstm":
+        assert cell_norms == pytest.approx([fd_norm(t, 1) for t in (2, 1, 0)], rel=1e-6)
+
+
+def test_gradient_flow_returns_the_last_steps_only_last_first():
+    model = make_model("lstm")
+    x, targets = one_hot_windows(look_back=8, batch=3), random_targets(3)
+    all_norms, all_cells = gradient_flow(model, x, targets, steps=8)
+    norms, cells = gradient_flow(model, x, targets, steps=3)
+    assert norms == pytest.approx(all_norms[:3], rel=1e-6)
+    assert cells == pytest.approx(all_cells[:3], rel=1e-6)
+
+
+def test_gradient_flow_writes_no_parameter_gradient():
+    model = make_model("lstm", layers=2)
+    gradient_flow(model, one_hot_windows(look_back=5, batch=3), random_targets(3), steps=5)
+    assert all(p.grad is None for p in model.parameters())
+
+
+# -- gradient horizon and saturation ------------------------------------------------------------
+
+
+def test_horizon_is_the_last_index_when_every_norm_stays_above_the_ratio():
+    assert gradient_horizon([1.0, 0.5, 0.01, 0.002, 0.001]) == 4
+
+
+def test_horizon_ends_before_the_first_norm_below_the_ratio():
+    assert gradient_horizon([1.0, 0.1, 0.01, 1e-4, 0.5]) == 2  # norms[3] is below: steps 0..2
+
+
+def test_horizon_is_zero_when_the_step_before_the_last_is_already_below():
+    assert gradient_horizon([2.0, 1e-3, 1.0]) == 0
+
+
+def test_horizon_is_zero_for_a_single_norm():
+    assert gradient_horizon([0.3]) == 0
+
+
+@pytest.mark.parametrize("first", [0.0, math.nan, math.inf])
+def test_horizon_is_zero_without_a_finite_positive_last_step_norm(first):
+    assert gradient_horizon([first, 1.0, 1.0]) == 0
+
+
+def test_horizon_uses_the_given_ratio():
+    assert gradient_horizon([1.0, 0.2, 0.05], ratio=0.1) == 1
+
+
+def test_gate_saturation_is_the_share_of_steps_below_0_1_and_above_0_9_per_unit():
+    gate = [[0.05, 0.5, 0.95], [0.05, 0.95, 0.95], [0.5, 0.5, 0.95], [0.99, 0.5, 0.02]]
+    low, high = gate_saturation(gate)
+    assert low == [0.5, 0.0, 0.25]
+    assert high == [0.25, 0.25, 0.75]
+
+
+def test_hidden_saturation_is_the_share_of_cells_beyond_0_95():
+    h = [[0.99, -0.97, 0.1], [-0.2, 0.96, 0.95], [0.0, -0.999, 0.5], [0.3, 0.4, -0.94]]
+    assert hidden_saturation(h) == pytest.approx(4 / 12)
+    assert hidden_saturation_per_unit(h) == [0.25, 0.75, 0.0]
+
+
+# -- the probes of a run ------------------------------------------------------------------------
+
+
+def test_the_gate_window_is_the_seeds_inference_window(cpu):
+    trainer = Trainer(TINY, cpu)
+    prober = Prober(trainer, steps=64)
+    assert torch.equal(prober.window, trainer.data.inference_window())
+    assert prober.window_start == TINY.series_length - TINY.look_back
+    assert prober.window_classes == trainer.data.series[-TINY.look_back :].tolist()
+    assert prober.steps == TINY.look_back  # min(look_back, probe_steps)
+
+
+def test_events_show_the_last_probe_steps_of_the_window(cpu):
+    trainer = Trainer(TINY.replace(look_back=8, probe_steps=3), cpu)
+    gates, flow, hidden, rnn_flow = Prober(trainer, steps=3).probe(epoch=1)
+    expected = lstm_gates(trainer.models["lstm"], trainer.data.inference_window())
+    assert len(gates.window) == 8
+    for key in "ifgoch":
+        shown = torch.tensor(getattr(gates, key))
+        torch.testing.assert_close(shown, expected[key][-3:, 0], rtol=1e-5, atol=1e-6, msg=key)
+    assert len(hidden.h) == 3 and len(flow.norms) == 3 and len(flow.cell_norms) == 3
+    assert len(rnn_flow.norms) == 3 and rnn_flow.cell_norms is None
+
+
+def test_the_probe_batch_is_evenly_spaced_validation_windows_up_to_256(cpu):
+    trainer = Trainer(RunConfig(series_length=2_000, look_back=5, device="cpu"), cpu)
+    prober = Prober(trainer, steps=64)
+    assert len(prober.targets) == 256
+    starts = trainer.data.val.starts
+    picks = torch.linspace(0, len(starts) - 1, 256).round().long()
+    expected_inputs, expected_targets = trainer.data.batch(starts[picks])
+    assert torch.equal(prober.inputs, expected_inputs) and torch.equal(prober.targets, expected_targets)
+    assert int(picks[0]) == 0 and int(picks[-1]) == len(starts) - 1
+
+
+def test_without_a_validation_split_the_probe_batch_comes_from_training_windows(cpu):
+    trainer = Trainer(TINY.replace(val_fraction=0.0), cpu)
+    prober = Prober(trainer, steps=64)
+    assert len(prober.targets) == min(256, len(trainer.data.train))
+    assert torch.equal(prober.inputs[:, 0], trainer.data.batch(trainer.data.train.starts[:1])[0][:, 0])
+
+
+def test_each_model_gets_its_two_probe_events(cpu):
+    trainer = Trainer(TINY, cpu)
+    events = Prober(trainer, steps=64).probe(epoch=4)
+    assert [(type(e), e.model) for e in events] == [
+        (Gates, "lstm"), (GradientFlow, "lstm"), (Hidden, "rnn"), (GradientFlow, "rnn"),
+    ]
+    assert all(e.epoch == 4 for e in events)
+
+
+def test_probe_floats_have_at_most_6_significant_digits(cpu):
+    trainer = Trainer(TINY, cpu)
+    gates, flow, hidden, _ = Prober(trainer, steps=64).probe(epoch=1)
+    assert all(sig6(v) for key in "ifgoch" for row in getattr(gates, key) for v in row)
+    assert all(sig6(v) for sat in gates.saturation.values() for v in sat["low"] + sat["high"])
+    assert all(sig6(v) for v in flow.norms + flow.cell_norms)
+    assert all(sig6(v) for row in hidden.h for v in row)
+
+
+def test_a_model_with_non_finite_values_gets_no_probe_event(cpu):
+    trainer = Trainer(TINY, cpu)
+    with torch.no_grad():
+        trainer.models["lstm"].lstm.weight_hh_l0[0, 0] = math.nan
+    events = Prober(trainer, steps=64).probe(epoch=1)
+    assert [(e.name, e.model) for e in events] == [("hidden", "rnn"), ("gradient_flow", "rnn")]
+
+
+def test_a_probe_leaves_gradients_parameters_and_optimizer_state_unchanged(cpu):
+    trainer = Trainer(TINY, cpu)
+    trainer.run_epoch(lambda: None, lambda e: None)  # leaves .grad and Adam's state filled
+
+    def snapshot():
+        tensors = []
+        for name, model in trainer.models.items():
+            tensors += [p.detach().clone() for p in model.parameters()]
+            tensors += [p.grad.clone() for p in model.parameters()]
+            for state in trainer.optimizers[name].state.values():
+                tensors += [v.clone() for v in state.values()]
+        return tensors
+
+    before = snapshot()
+    Prober(trainer, steps=64).probe(epoch=1)
+    after = snapshot()
+    assert len(before) == len(after)
+    assert all(torch.equal(a, b) for a, b in zip(before, after))
+
+
+def test_a_probe_draws_no_random_numbers(cpu):
+    trainer = Trainer(TINY.replace(batch_size=32), cpu)
+    global_rng, shuffle = torch.get_rng_state(), trainer.shuffle.get_state()
+    Prober(trainer, steps=64).probe(epoch=1)
+    assert torch.equal(torch.get_rng_state(), global_rng)
+    assert torch.equal(trainer.shuffle.get_state(), shuffle)
+
+
+def test_probe_events_round_trip_through_dicts_and_the_run_log(cpu, tmp_path):
+    trainer = Trainer(TINY, cpu)
+    events = Prober(trainer, steps=64).probe(epoch=1)
+    assert [from_dict(e.to_dict()) for e in events] == events
+    log = RunLog(tmp_path, TINY)
+    for event in events:
+        log(event)
+    log.close()
+    assert list(read_events(tmp_path / "events.jsonl")) == events
+
+
+# -- probes in a session ------------------------------------------------------------------------
+
+
+def test_training_is_bit_identical_with_probes_on_and_off():
+    config = TINY.replace(epochs=4, batch_size=64)  # mini-batches: the shuffle generator is in play
+    on_events, on = run_session(config.replace(probe_every=1, probe_seconds=0.0))
+    off_events, off = run_session(config.replace(probe_every=0))
+    assert any(isinstance(e, Gates) for e in on_events)
+    assert not any(isinstance(e, (Gates, Hidden, GradientFlow)) for e in off_events)
+
+    def losses(events):
+        return [(e.model, e.epoch, e.train_loss, e.val_loss) for e in events if isinstance(e, EpochEnd)]
+
+    assert losses(on_events) == losses(off_events)
+    for name in ("lstm", "rnn"):
+        on_params = list(on.trainer.models[name].parameters())
+        off_params = list(off.trainer.models[name].parameters())
+        assert all(torch.equal(a, b) for a, b in zip(on_params, off_params, strict=True))
+
+
+def test_probe_every_3_over_7_epochs_probes_1_3_6_and_7():
+    events, _ = run_session(TINY.replace(epochs=7, probe_every=3, probe_seconds=0.0))
+    assert [e.epoch for e in events if isinstance(e, Gates)] == [1, 3, 6, 7]
+    assert [e.epoch for e in events if isinstance(e, Hidden)] == [1, 3, 6, 7]
+
+
+def test_probe_events_follow_the_epochs_they_describe():
+    events, _ = run_session(TINY.replace(epochs=2, probe_every=1))
+    names = [(e.name, getattr(e, "epoch", None)) for e in events if e.name in ("epoch_end", "gates")]
+    assert names == [("epoch_end", 1), ("epoch_end", 1), ("gates", 1), ("epoch_end", 2), ("epoch_end", 2),
+                     ("gates", 2)]
+
+
+def test_a_probe_that_raises_becomes_a_warning_and_the_run_finishes(monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("probe bug\nwith a second line")
+
+    monkeypatch.setattr(engine.probes, "gradient_flow", broken)
+    events, session = run_session(TINY)
+    alerts = [e for e in events if isinstance(e, Alert)]
+    assert alerts and all(a.level == "warning" for a in alerts)
+    assert "LSTM gradient flow" in alerts[0].message and "probe bug" in alerts[0].message
+    assert "\n" not in alerts[0].message
+    assert any(isinstance(e, Gates) for e in events)  # the other probes still ran
+    assert session.state == "finished" and session.trainer.epoch == TINY.epochs
+
+
+def test_a_prober_that_cannot_be_built_becomes_a_warning_and_the_run_finishes(monkeypatch):
+    def broken(self, trainer, steps):
+        raise MemoryError("no room for the probe batch")
+
+    monkeypatch.setattr(engine.probes.Prober, "__init__", broken)
+    events, session = run_session(TINY)
+    alerts = [e for e in events if isinstance(e, Alert)]
+    assert len(alerts) == 1 and alerts[0].level == "warning"
+    assert "probes are off" in alerts[0].message and "no room for the probe batch" in alerts[0].message
+    assert session.state == "finished"
+
+
+# -- cadence --------------------------------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def probed_epochs(schedule: ProbeSchedule, clock: FakeClock, times: dict[int, float], cost: float = 0.01):
+    """Epochs the schedule probes when epoch k ends at times[k] and each probe takes ``cost`` s."""
+    probed = []
+    for epoch, now in times.items():
+        clock.now = now
+        if schedule.due(epoch):
+            schedule.record(now, cost)
+            probed.append(epoch)
+    return probed
+
+
+def test_probe_seconds_allows_at_most_one_probe_per_interval():
+    clock = FakeClock()
+    schedule = ProbeSchedule(RunConfig(epochs=10, probe_every=1, probe_seconds=1.0), clock)
+    times = {1: 0.0, 2: 0.4, 3: 0.9, 4: 1.0, 5: 1.5, 6: 2.2, 7: 2.3}
+    assert probed_epochs(schedule, clock, times) == [1, 4, 6]
+
+
+def test_a_slow_probe_waits_until_probes_are_5_percent_of_the_time():
+    clock = FakeClock()
+    schedule = ProbeSchedule(RunConfig(epochs=100, probe_every=1, probe_seconds=1.0), clock)
+    times = {1: 0.0, 2: 1.5, 3: 9.9, 4: 10.0, 5: 10.5}
+    assert probed_epochs(schedule, clock, times, cost=0.5) == [1, 4]  # 0.5 s probe: 10 s apart
+
+
+def test_probe_seconds_0_probes_every_kth_epoch_however_slow_the_probe():
+    clock = FakeClock()
+    schedule = ProbeSchedule(RunConfig(epochs=10, probe_every=2, probe_seconds=0.0), clock)
+    times = {k: 0.1 * k for k in range(1, 8)}
+    assert probed_epochs(schedule, clock, times, cost=5.0) == [1, 2, 4, 6]
+
+
+def test_the_first_and_last_epochs_are_probed_whatever_the_interval():
+    clock = FakeClock()
+    schedule = ProbeSchedule(RunConfig(epochs=3, probe_every=2, probe_seconds=100.0), clock)
+    assert probed_epochs(schedule, clock, {1: 0.0, 2: 0.1, 3: 0.2}) == [1, 3]
+
+
+def test_probe_every_0_turns_probes_off_even_for_the_first_and_last_epochs():
+    clock = FakeClock()
+    schedule = ProbeSchedule(RunConfig(epochs=3, probe_every=0), clock)
+    assert probed_epochs(schedule, clock, {1: 0.0, 2: 10.0, 3: 20.0}) == []
