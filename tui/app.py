@@ -22,14 +22,15 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from engine.config import RunConfig, from_preset
 from engine.events import Alert, Event, RunFailed, RunFinished
 from tui.screens.config_form import ConfigForm
+from tui.screens.dashboard import DashboardScreen
 from tui.screens.help import HelpScreen
 from tui.screens.quit_confirm import QuitConfirm
 from tui.state import MODELS, DashboardState
+from tui.widgets.footer import KeyFooter
 from tui.widgets.gate_heatmap import LSTM_VIEWS, GatePanel
 from tui.widgets.gradient_flow import GradientFlowChart
 from tui.widgets.gradient_history import GradientHistory
@@ -137,6 +138,9 @@ class DashboardApp(App[int]):
 
     # -- layout ---------------------------------------------------------------------------------
 
+    def get_default_screen(self) -> Screen:
+        return DashboardScreen(id="_default")
+
     def compose(self) -> ComposeResult:
         yield RunHeader(id="header")
         # Scrolls only when the terminal is too short for every panel at its least height;
@@ -152,7 +156,7 @@ class DashboardApp(App[int]):
             with Horizontal(id="gradients"):
                 yield GradientFlowChart(id="gradient-flow")
                 yield GradientHistory(id="gradient-history")
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)

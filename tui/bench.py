@@ -96,6 +96,40 @@ def engine_seconds_per_epoch(cfg: RunConfig, epochs: int) -> float:
     return (ends[-1] - ends[WARMUP_EPOCHS - 1]) / epochs
 
 
+PROBE_PRESETS = ("seed-10k", "seed-50k", "seed-100k", "echo")
+
+
+def probe_cost(preset: str, device_choice: str, probes: int = 5) -> dict[str, float]:
+    """One probe's time against one epoch's (both models), and the share of training time
+    probes take at the default cadence (``probe_every`` 1, at most one per ``probe_seconds``)."""
+    from engine.config import from_preset
+    from engine.probes import Prober
+    from engine.trainer import Trainer
+
+    cfg = from_preset(preset, device=device_choice)
+    device = resolve_device(cfg.device)
+    trainer = Trainer(cfg, device)
+    noop = lambda *_: None  # noqa: E731
+    trainer.run_epoch(noop, noop)  # warm-up: allocations, kernels
+    synchronize(device)
+    started = time.perf_counter()
+    trainer.run_epoch(noop, noop)
+    synchronize(device)
+    epoch_s = time.perf_counter() - started
+    prober = Prober(trainer, cfg.probe_steps)
+    prober.probe(trainer.epoch)
+    synchronize(device)
+    started = time.perf_counter()
+    for _ in range(probes):
+        prober.probe(trainer.epoch)
+    synchronize(device)
+    probe_s = (time.perf_counter() - started) / probes
+    # At the defaults a probe follows an epoch at most once per probe_seconds.
+    interval = max(epoch_s * cfg.probe_every, cfg.probe_seconds)
+    return {"epoch_ms": 1000 * epoch_s, "probe_ms": 1000 * probe_s,
+            "share_every_epoch": probe_s / epoch_s, "share_at_defaults": probe_s / (interval + probe_s)}
+
+
 def _in_fresh_thread(fn: Any, *args: Any) -> Any:
     """Run ``fn`` on a new thread, as the Session runs training.
 
@@ -151,6 +185,7 @@ def run_bench(config: RunConfig, *, rounds: int = 3, epochs: int = 30, as_json: 
         dashboard.append(1 / dashboard_seconds_per_epoch(config, epochs))
     engine_ratios = [e / b for e, b in zip(engine, bare)]
     dashboard_ratios = [d / e for d, e in zip(dashboard, engine)]
+    probes = {preset: _in_fresh_thread(probe_cost, preset, config.device) for preset in PROBE_PRESETS}
     first_frames = [first_frame_seconds() for _ in range(3)]
     latencies = key_latencies(config, "tab", presses=60)
     chart_latencies = key_latencies(config, "l", presses=60)
@@ -168,6 +203,7 @@ def run_bench(config: RunConfig, *, rounds: int = 3, epochs: int = 30, as_json: 
         key_to_screen_p95_ms=1000 * _p95(latencies),
         chart_key_to_screen_p50_ms=1000 * statistics.median(chart_latencies),
         chart_key_to_screen_p95_ms=1000 * _p95(chart_latencies),
+        probe_cost=probes,
     )
     if as_json:
         print(json.dumps(figures, indent=2))
@@ -188,6 +224,10 @@ def run_bench(config: RunConfig, *, rounds: int = 3, epochs: int = 30, as_json: 
           f"median {figures['key_to_screen_p50_ms']:.1f} ms, {len(latencies)} presses while training)")
     print(f"  key to screen (l, charts) {figures['chart_key_to_screen_p95_ms']:8.1f} ms p95   (median "
           f"{figures['chart_key_to_screen_p50_ms']:.1f} ms: both loss charts rebuilt)")
+    print("  probes (both models)      per probe   per epoch   share at defaults (target <= 5%)")
+    for preset, cost in probes.items():
+        print(f"    {preset:<22}{cost['probe_ms']:7.1f} ms {cost['epoch_ms']:8.0f} ms   {cost['share_at_defaults']:8.1%}"
+              f"   (every epoch: {cost['share_every_epoch']:.1%})")
     return 0
 
 

@@ -39,3 +39,13 @@ def test_bench_refuses_a_mini_batch_setting(capsys) -> None:
     assert main(["bench", "--batch-size", "64"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "batch-size" in err
+
+
+def test_probe_cost_is_measured_against_an_epoch_of_the_preset() -> None:
+    from tui.bench import probe_cost
+
+    cost = probe_cost("seed-10k", "cpu", probes=2)
+    assert cost["probe_ms"] > 0 and cost["epoch_ms"] > 0
+    assert cost["share_every_epoch"] == pytest.approx(cost["probe_ms"] / cost["epoch_ms"])
+    # At the defaults (at most one probe a second) the share is far below one per epoch.
+    assert cost["share_at_defaults"] < cost["share_every_epoch"]

@@ -6,12 +6,15 @@ import subprocess
 import sys
 
 import pytest
+from textual.geometry import Region
+from textual.widgets._footer import FooterKey
 
 from engine.config import RunConfig, from_preset
 from engine.events import Alert, RunFailed, State
 from tests.tui.helpers import synthetic_run, visible_text, wait_until
 from tui.app import DashboardApp, EngineEvent
 from tui.screens.help import HelpScreen
+from tui.widgets.footer import KeyFooter
 from tui.widgets.header import RunHeader
 from tui.widgets.loss_chart import LossChart
 
@@ -209,3 +212,34 @@ async def test_quit_without_a_run_needs_no_confirmation() -> None:
 def test_importing_the_app_does_not_import_torch() -> None:
     code = "import sys, tui.app; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+async def test_moving_focus_leaves_the_footer_as_it_is() -> None:
+    app = DashboardApp(CONFIG, start=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await fed_app(pilot, app, epochs=3)
+        footer = app.query_one(KeyFooter)
+        rebuilt = []
+        footer.recompose = lambda: rebuilt.append(1)  # type: ignore[method-assign]
+        for _ in range(8):
+            await pilot.press("tab")
+        await pilot.pause()
+        assert rebuilt == []
+        shown = {key.description for key in footer.query(FooterKey)}
+        assert {"Pause", "Gate", "Quit"} <= shown
+
+
+async def test_focused_panel_border_is_repainted_on_tab() -> None:
+    app = DashboardApp(CONFIG, start=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await fed_app(pilot, app, epochs=3)
+        chart = app.charts["rnn"]
+
+        def border_style():  # the style of the top border's first cell, as drawn
+            return chart.render_lines(Region(0, 0, chart.outer_size.width, 1))[0]._segments[0].style
+
+        before = border_style()
+        chart.focus()
+        await pilot.pause()
+        assert app.focused is chart
+        assert border_style() != before

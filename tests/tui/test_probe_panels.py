@@ -169,7 +169,7 @@ async def test_gradient_flow_chart_names_each_models_horizon() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await probed_app(pilot, app)
         text = visible_text(app.gradient_flow)
-        assert "LSTM h 9" in text and "RNN h 6" in text
+        assert "horizon LSTM 9 (c 9) · RNN 6" in text
         assert "1e-3" in text
 
 

@@ -28,14 +28,16 @@ def relative_log10(norms: list[float]) -> list[float]:
 
 
 def horizon_text(flows: dict[str, FlowState]) -> str:
-    """Each curve's name in its colour with its horizon, as Textual markup for the title."""
+    """Each model's name in its curve's colour with its horizon (the LSTM's cell one in
+    brackets), as Textual markup for the title."""
     parts = []
     for model, flow in flows.items():
         if flow.horizon is None:
             continue
-        parts.append(f"[{TITLE_COLORS[model]}]{model.upper()} h[/] {flow.horizon}")
+        part = f"[{TITLE_COLORS[model]}]{model.upper()}[/] {flow.horizon}"
         if flow.cell_horizon is not None:
-            parts.append(f"[{TITLE_COLORS['cell']}]{model.upper()} c[/] {flow.cell_horizon}")
+            part += f" ([{TITLE_COLORS['cell']}]c[/] {flow.cell_horizon})"
+        parts.append(part)
     return "horizon " + " · ".join(parts) if parts else ""
 
 
