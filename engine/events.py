@@ -26,7 +26,7 @@ class Event:
 
 @dataclass(frozen=True, kw_only=True)
 class RunStarted(Event):
-    """A fresh run (or a restart) has built its data and models."""
+    """A fresh run (or a restart, or a resume) has built its data and models."""
 
     name: ClassVar[str] = "run_started"
     config: dict[str, Any]
@@ -40,6 +40,10 @@ class RunStarted(Event):
     best_loss: float  # lowest achievable expected cross-entropy for this task
     batches_per_epoch: int
     chunks_per_batch: int
+    # A resume from a checkpoint: the epochs already trained. Later events continue from
+    # epoch resumed_from_epoch + 1; the log may hold epochs past it from before the resume
+    # (trained after the checkpoint, then lost), which a reader should drop. 0: a fresh run.
+    resumed_from_epoch: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,7 +86,7 @@ class CommandApplied(Event):
 
     name: ClassVar[str] = "command"
     command: str  # pause | resume | step | stop | restart | scale_lr
-    detail: str = ""
+    detail: str = ""  # where it came from: "app", or "commands.jsonl (pid N)" from a watcher
     lr: float | None = None  # the learning rate after the command
 
 

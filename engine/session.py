@@ -1,9 +1,13 @@
 """Session: the training thread, its command queue, and event delivery to sinks.
 
-Commands (pause, resume, step, stop, restart, scale_lr) may come from any thread; the
-worker applies them between batches, so a pause is immediate even inside a long epoch.
-Events go to each sink through its own small delivery thread, so a sink that is slow or
-raises never holds up training.
+Commands (pause, resume, step, stop, restart, scale_lr) may come from any thread, or from
+a watcher through the run directory's command file; the worker applies them between batches,
+so a pause is immediate even inside a long epoch. Events go to each sink through its own
+small delivery thread, so a sink that is slow or raises never holds up training.
+
+Given a run directory, the worker also writes checkpoint.pt there (engine/checkpoint.py): on
+the cadence, and at every pause, stop, finish, failure and close, always describing a
+completed epoch. Given a checkpoint to resume, the first run continues from it.
 """
 
 from __future__ import annotations
@@ -15,11 +19,16 @@ import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+from engine.checkpoint import Checkpointer
 from engine.config import RunConfig
+from engine.control import CommandPoller
 from engine.device import resolve_device
 from engine.events import Alert, CommandApplied, Event, RunFailed, RunFinished, State
 from engine.probes import Prober, ProbeSchedule, one_line
+from engine.runlog import CheckpointCadence
 from engine.trainer import NonFiniteLoss, Trainer
 
 Sink = Callable[[Event], None]
@@ -42,11 +51,12 @@ class Command:
     name: str  # pause | resume | step | stop | restart | scale_lr | close
     config: RunConfig | None = None  # restart with this config
     factor: float = 1.0  # scale_lr
-    source: str = "app"
+    source: str = "app"  # or the command file, "commands.jsonl (pid N)"
 
 
 class _Stop(Exception):
-    pass
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
 
 
 class _Restart(Exception):
@@ -97,15 +107,29 @@ class Session:
     """Runs a Trainer on a worker thread and tells every sink what happens."""
 
     def __init__(
-        self, config: RunConfig, sinks: list[Sink] | tuple[Sink, ...] = (), *, niceness: int = 0
+        self,
+        config: RunConfig,
+        sinks: list[Sink] | tuple[Sink, ...] = (),
+        *,
+        niceness: int = 0,
+        run_dir: Path | str | None = None,
+        cadence: CheckpointCadence | None = None,
+        resume: dict[str, Any] | None = None,
     ) -> None:
         """``niceness`` > 0 lowers the training threads' CPU priority (Linux), so an interactive
-        front end on the same cores stays responsive; idle cores still go to training."""
+        front end on the same cores stays responsive; idle cores still go to training.
+
+        ``run_dir``: write checkpoints there (on ``cadence``) and obey its command file.
+        ``resume``: a checkpoint (engine.checkpoint.load_resume) the first run continues from.
+        """
         self.config = config
         self.niceness = niceness
         self.state = "idle"
         self.epoch = 0
         self.trainer: Trainer | None = None
+        self.checkpointer = Checkpointer(run_dir, cadence) if run_dir else None
+        self.command_file = CommandPoller(run_dir) if run_dir else None
+        self._resume = resume
         self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
         self._sinks = [SinkWorker(sink) for sink in sinks]
         self._paused = False
@@ -175,26 +199,33 @@ class Session:
     def _run(self) -> None:
         if self.niceness > 0:
             _lower_priority(self.niceness)
-        config = self.config
+        config, resume = self.config, self._resume
         try:
             while True:
                 try:
-                    self._train(config)
+                    self._train(config, resume)
                     self._wait_for_restart()
                 except _Restart as restart:
                     config = restart.config or config
                     self.config = config
+                resume = None  # a restart starts from epoch 1
         except _Close:
             pass
         finally:
             if self.state in ("running", "paused", "idle"):
                 self._set_state("stopped", "closed")
 
-    def _train(self, config: RunConfig) -> None:
+    def _train(self, config: RunConfig, resume: dict[str, Any] | None = None) -> None:
         self._paused = self._pause_after_epoch = False
         self.epoch = 0
+        self.trainer = None  # a failed start must not checkpoint the previous run as this one
         try:
             self.trainer = trainer = Trainer(config, resolve_device(config.device))
+            if resume is not None:
+                trainer.load_state_dict(resume)
+                self.epoch = trainer.epoch
+            else:
+                self._checkpoint()  # epoch 0: the directory's checkpoint is always its current run's
             self._emit(trainer.started_event())
             self._set_state("running")
             schedule = ProbeSchedule(config)
@@ -206,24 +237,44 @@ class Session:
                 except NonFiniteLoss as exc:
                     self._emit(Alert(level="error", message=str(exc)))
                     self._paused = True
+                    self._checkpoint()
                     self._set_state("paused", f"non-finite loss in {exc.model.upper()}")
                     continue
                 self.epoch = trainer.epoch
                 if prober is not None and schedule.due(self.epoch):
                     self._probe(prober, schedule)
+                if self.checkpointer is not None and self.checkpointer.due(self.epoch):
+                    self._checkpoint()
                 if self._pause_after_epoch:
                     self._pause_after_epoch = False
                     self._paused = True
+                    self._checkpoint()
                     self._set_state("paused", f"stepped to epoch {self.epoch}")
+            self._checkpoint()
             self._emit(RunFinished(summary=self._summary(trainer)))
             self._set_state("finished")
-        except _Stop:
-            self._set_state("stopped", "stopped by user")
-        except (_Restart, _Close):
+        except _Stop as stop:
+            self._checkpoint()
+            self._set_state("stopped", stop.reason)
+        except _Close:
+            self._checkpoint()
+            raise
+        except _Restart:
             raise
         except Exception as exc:
             self._emit(RunFailed(message=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()))
+            self._checkpoint()  # the last completed epoch is still sound
             self._set_state("failed", f"{type(exc).__name__}: {exc}")
+
+    def _checkpoint(self) -> None:
+        """Write checkpoint.pt now (it always describes a completed epoch; see
+        Trainer.state_dict). A write that fails is an alert: training goes on."""
+        if self.checkpointer is None or self.trainer is None:
+            return
+        try:
+            self.checkpointer.write(self.trainer)
+        except Exception as exc:
+            self._emit(Alert(level="error", message=f"checkpoint not written: {one_line(exc)}"))
 
     def _prober(self, trainer: Trainer) -> Prober | None:
         """The run's probes, or None (and a warning) when their inputs cannot be built."""
@@ -269,13 +320,28 @@ class Session:
     def _between_batches(self) -> None:
         """Apply queued commands; while paused, block here until told to go on."""
         while True:
+            self._read_command_file()
             try:
-                command = self._commands.get(block=self._paused)
+                # Paused with a command file: wake to read it, at its polling interval.
+                wait = self.command_file.interval if self.command_file is not None else None
+                command = self._commands.get(block=self._paused, timeout=wait)
             except queue.Empty:
+                if self._paused:
+                    continue
                 return
             self._apply(command)
             if not self._paused and self._commands.empty():
                 return
+
+    def _read_command_file(self) -> None:
+        """Queue the commands a watcher appended to the run's command file since last time."""
+        if self.command_file is None:
+            return
+        for command in self.command_file.poll():
+            if isinstance(command, ValueError):
+                self._emit(Alert(level="warning", message=str(command)))
+            else:
+                self.command(Command(command.name, factor=command.factor, source=command.source))
 
     def _apply(self, command: Command) -> None:
         trainer = self.trainer
@@ -284,7 +350,9 @@ class Session:
             case "pause":
                 if not self._paused:
                     self._paused = True
-                    self._set_state("paused", "paused by user")
+                    self._checkpoint()
+                    reason = "paused by user" if command.source == "app" else f"paused from {command.source}"
+                    self._set_state("paused", reason)
             case "resume":
                 if self._paused:
                     self._paused = False
@@ -296,7 +364,8 @@ class Session:
                     self._paused = False
                     self._set_state("running", "stepping one epoch")
             case "stop":
-                raise _Stop
+                self._emit(CommandApplied(command="stop", detail=command.source, lr=lr))
+                raise _Stop("stopped by user" if command.source == "app" else f"stopped from {command.source}")
             case "restart":
                 raise _Restart(command.config)
             case "close":

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -76,6 +77,8 @@ class Trainer:
         self.batch_size = min(cfg.batch_size or len(self.data.train), len(self.data.train))
         self._encoded: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         self._rollback = {name: Rollback(self.models[name], self.optimizers[name]) for name in MODEL_NAMES}
+        self.mid_epoch = False  # inside run_epoch: the live weights are part-way through an epoch
+        self._epoch_rng: dict[str, torch.Tensor] = {}  # the random streams as the epoch began
 
     # -- what a run is -------------------------------------------------------------------
 
@@ -93,6 +96,7 @@ class Trainer:
             best_loss=best_achievable_loss(self.cfg),
             batches_per_epoch=math.ceil(n_train / self.batch_size),
             chunks_per_batch=math.ceil(self.batch_size / self.chunk),
+            resumed_from_epoch=self.epoch,
         )
 
     @property
@@ -105,6 +109,52 @@ class Trainer:
                 group["lr"] *= factor
         return self.lr
 
+    # -- state for checkpoints (engine/checkpoint.py) --------------------------------------
+
+    def rng_state(self) -> dict[str, torch.Tensor]:
+        """The random streams training draws from. Only the shuffle is drawn per epoch today;
+        the global ones are kept too, so a resume stays exact if a model ever draws (dropout).
+        numpy's global generator is not used: the data has its own RandomState."""
+        state = {"shuffle": self.shuffle.get_state(), "torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            state["cuda"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def set_rng_state(self, state: dict[str, torch.Tensor]) -> None:
+        self.shuffle.set_state(state["shuffle"])
+        torch.set_rng_state(state["torch"])
+        if "cuda" in state and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda"], self.device)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything an exact resume needs, as of the last completed epoch.
+
+        Keys: "lstm" and "rnn" (each model's state_dict), "optimizers" ({"lstm", "rnn"}),
+        "epoch" and "rng". Called mid-epoch (a pause or stop inside an epoch), it gives the
+        state from before that epoch began, which the rollback buffers keep, so a resume
+        replays the interrupted epoch from its start. The learning rate is always the current
+        one: a change made mid-epoch is kept. Tensors alias live ones: save before training on.
+        """
+        if self.mid_epoch:
+            saved = {name: rollback.saved_state() for name, rollback in self._rollback.items()}
+            models = {name: model_state for name, (model_state, _) in saved.items()}
+            optimizers = {name: optimizer_state for name, (_, optimizer_state) in saved.items()}
+            rng = self._epoch_rng
+        else:
+            models = {name: model.state_dict() for name, model in self.models.items()}
+            optimizers = {name: optimizer.state_dict() for name, optimizer in self.optimizers.items()}
+            rng = self.rng_state()
+        return {**models, "optimizers": optimizers, "epoch": self.epoch, "rng": rng}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a ``state_dict()``: the next ``run_epoch`` trains epoch state["epoch"] + 1."""
+        for name in MODEL_NAMES:
+            self.models[name].load_state_dict(state[name])
+            self.optimizers[name].load_state_dict(state["optimizers"][name])
+        self.epoch = int(state["epoch"])
+        self.set_rng_state(state["rng"])
+        self.mid_epoch = False
+
     # -- one epoch -----------------------------------------------------------------------
 
     def run_epoch(self, between_batches: Callable[[], None], emit: Callable[[Event], None]) -> None:
@@ -116,7 +166,8 @@ class Trainer:
         epoch = self.epoch + 1
         for rollback in self._rollback.values():
             rollback.save()
-        shuffle_state = self.shuffle.get_state()
+        self._epoch_rng = self.rng_state()
+        self.mid_epoch = True
         batches = self._epoch_batches()
         try:
             for name in MODEL_NAMES:
@@ -129,9 +180,11 @@ class Trainer:
             # epoch_end for k then appears again, for the retry).
             for rollback in self._rollback.values():
                 rollback.restore()
-            self.shuffle.set_state(shuffle_state)
+            self.set_rng_state(self._epoch_rng)
+            self.mid_epoch = False
             raise
         self.epoch = epoch
+        self.mid_epoch = False
 
     def _epoch_batches(self) -> list[torch.Tensor]:
         starts = self.data.train.starts
@@ -255,6 +308,23 @@ class Rollback:
             return
         for saved, t in zip(self._saved, tensors):
             saved.copy_(t)
+
+    def saved_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """The model's and optimiser's state_dicts as they were at the last ``save()``."""
+        model_state = self.model.state_dict()
+        names = [name for name, _ in self.model.named_parameters()]
+        model_state.update(zip(names, self._saved))  # buffers (none here) are not trained
+        optimizer_state = self.optimizer.state_dict()
+        saved = iter(self._saved[len(names):])
+        if len(self._saved) == len(names):  # no step had been taken: no optimiser state yet
+            optimizer_state["state"] = {}
+        else:  # the same order as _tensors(): param by param, tensor by tensor
+            optimizer_state["state"] = {
+                index: {key: next(saved) if isinstance(value, torch.Tensor) else value
+                        for key, value in state.items()}
+                for index, state in optimizer_state["state"].items()
+            }
+        return model_state, optimizer_state
 
     @torch.no_grad()
     def restore(self) -> None:

@@ -12,6 +12,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from contextlib import suppress
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,9 +23,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
+from textual.worker import get_current_worker
 
 from engine.config import RunConfig, from_preset
-from engine.events import Alert, Event, RunFailed, RunFinished
+from engine.events import Alert, Event, RunFailed, RunFinished, State
 from tui.screens.config_form import ConfigForm
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.help import HelpScreen
@@ -39,7 +41,7 @@ from tui.widgets.loss_chart import LossChart
 from tui.widgets.prediction import PredictionPanel
 
 if TYPE_CHECKING:
-    from engine.runlog import RunLog
+    from engine.runlog import CheckpointCadence, RunLog
     from engine.session import Session
 
 TITLES = {"lstm": "LSTM", "rnn": "RNN"}
@@ -51,10 +53,28 @@ SLOWEST_REDRAW_S = 2.0
 # Python hands the GIL over every 5 ms by default: a 40 ms chart build would then stall the
 # training thread between every pair of torch ops. 1 ms lets both threads through.
 GIL_SWITCH_INTERVAL_S = 0.001
-# Training threads yield the CPU to this (UI) thread whenever it has work, so keys stay quick
-# on a box whose cores training keeps busy; the UI's own budget above keeps that work small.
-TRAINING_NICENESS = 19
 GC_THRESHOLDS = (5_000, 10, 10)  # CPython's default is (700, 10, 10)
+SCREEN_FILE = "screen.svg"  # what `e` writes beside metrics.csv
+WATCH_POLL_S = 0.25  # how often a watcher looks for new lines in the run's log
+
+
+AUTOGROUP_SWITCH = Path("/proc/sys/kernel/sched_autogroup_enabled")
+
+
+def training_niceness(switch: Path = AUTOGROUP_SWITCH) -> int:
+    """How far below the UI thread the training threads run.
+
+    They yield the CPU to the UI whenever it has work, so keys stay quick on a box whose
+    cores training keeps busy (the UI's CPU budget keeps that work small). With the kernel's
+    autogroups (most distributions) a niceness only ranks threads within this terminal
+    session, so training keeps its full share against the rest of the box; without them,
+    nice 19 would let any other user's process starve training, so it is milder.
+    """
+    try:
+        autogroups = switch.read_text().strip() == "1"
+    except OSError:
+        autogroups = False
+    return 19 if autogroups else 5
 
 
 class EngineEvent(Message):
@@ -97,6 +117,8 @@ class DashboardApp(App[int]):
         _b("g", "cycle_gate", "Gate", "Show the LSTM's next gate: i, f, g, o, then cell c and hidden h"),
         _b("l", "toggle_log", "Log", "Toggle a log scale on the loss charts"),
         _b("z", "zoom", "Zoom", "Zoom the focused panel to full screen and back", show=False),
+        _b("e", "export", "Export", "Save metrics.csv and an SVG of the screen in the run directory",
+           show=False),
         _b("question_mark", "help", "Help", "Show every key", display="?"),
         _b("q", "quit", "Quit", "Quit (asks while a run is active)"),
     ]
@@ -108,7 +130,14 @@ class DashboardApp(App[int]):
         refresh_hz: float = 10.0,
         run_dir: Path | None = None,
         start: bool = True,
+        resume: dict[str, Any] | None = None,
+        cadence: CheckpointCadence | None = None,
+        watch: Path | None = None,
     ) -> None:
+        """``run_dir``: the run's directory (log, checkpoints, command file); ``resume``: a
+        checkpoint of that run to continue from; ``cadence``: when to checkpoint besides
+        every pause, stop, finish and quit; ``watch``: instead of training, show the run in
+        that directory from its log, and steer it through its command file."""
         super().__init__()
         self.config = config
         self.refresh_hz = max(0.5, float(refresh_hz))
@@ -129,11 +158,19 @@ class DashboardApp(App[int]):
         self._inbox: deque[Event] = deque()
         self._inbox_lock = threading.Lock()
         self._wake_pending = False
+        self._session_options: dict[str, Any] = {}
         if run_dir is not None:
             from engine.runlog import RunLog  # torch-free; raises RunDirError for a bad directory
 
-            self.runlog = RunLog(run_dir, config)
-        if not start:
+            self.runlog = RunLog(run_dir, config, resume=resume is not None)
+            self._session_options = dict(run_dir=run_dir, cadence=cadence, resume=resume)
+        self.watch_dir = watch
+        self.watch_status = ""
+        if watch is not None:
+            self.start_engine = False
+            self.state.watching = str(watch)
+            self.state.reason = "reading the run's log…"
+        elif not start:
             self.state.run_state, self.state.reason = "stopped", "not started"
 
     # -- layout ---------------------------------------------------------------------------------
@@ -172,6 +209,8 @@ class DashboardApp(App[int]):
         self.set_timer(1 / self.refresh_hz, self._tick)
         if self.start_engine:
             self._start_engine()
+        elif self.watch_dir is not None:
+            self._follow_run(self.watch_dir)
 
     # -- the engine -----------------------------------------------------------------------------
 
@@ -217,7 +256,52 @@ class DashboardApp(App[int]):
         with self._lock:
             if self._shutting_down:
                 return
-            self.session = Session(self.config, self._sinks(), niceness=TRAINING_NICENESS).start()
+            self.session = Session(
+                self.config, self._sinks(), niceness=training_niceness(), **self._session_options
+            ).start()
+
+    @work(thread=True, exclusive=True, group="watch", exit_on_error=False)
+    def _follow_run(self, run_dir: Path) -> None:
+        """Replay the watched run's log at once, then follow it as it grows."""
+        from engine.control import run_status
+        from engine.follow import LogFollower
+        from engine.runlog import EVENTS_FILE, RunDirError
+
+        worker = get_current_worker()
+        follower = LogFollower(run_dir / EVENTS_FILE, on_skip=self._log_line_skipped)
+        told = ""
+        while not worker.is_cancelled:
+            events = follower.read()
+            for event in events:
+                self._receive(event)
+            if not events:
+                try:
+                    status = run_status(run_dir)
+                except RunDirError as exc:
+                    status = str(exc)
+                if status != "live":
+                    follower.finish()
+                if status != told:
+                    told = status
+                    with suppress(RuntimeError):  # the app is closing
+                        self.call_from_thread(self._watched_status, status)
+            time.sleep(WATCH_POLL_S)
+
+    def _log_line_skipped(self, line: int, why: str) -> None:
+        with suppress(RuntimeError):  # the app is closing
+            self.call_from_thread(self.notify, f"events.jsonl line {line} skipped: {why}", title="Run log",
+                                  severity="warning")
+
+    def _watched_status(self, status: str) -> None:
+        """What the run directory says beyond its log: nobody trains a run whose log ends mid-run."""
+        self.watch_status = status
+        state = self.state
+        if state.run_state == "loading":
+            state.reason = "" if status == "live" else "the log is empty"
+            state.bump("header")
+        if status != "live" and state.run_state in ("running", "paused", "loading"):
+            reason = "no process is training it (killed or crashed)" if status == "crashed" else status
+            self._handle(State(state="stopped", reason=reason))
 
     def on_engine_event(self, message: EngineEvent) -> None:
         self._handle(message.event)
@@ -301,6 +385,28 @@ class DashboardApp(App[int]):
 
     # -- actions --------------------------------------------------------------------------------
 
+    def _send(self, command: str, **args: Any) -> None:
+        """Watching: the command goes to the run's command file, which its trainer polls."""
+        from engine.control import send_command
+        from engine.runlog import RunDirError
+
+        assert self.watch_dir is not None
+        if self.watch_status != "live":
+            self.notify(f"The run is not live ({self.watch_status}): nothing to steer.", severity="warning")
+            return
+        try:
+            send_command(self.watch_dir, command, **args)
+        except (OSError, RunDirError) as exc:
+            self.notify(f"cannot send {command}: {exc}", severity="error")
+
+    def _watch_only(self) -> bool:
+        """Restart and reconfigure belong to the process that trains the run."""
+        if self.watch_dir is None:
+            return False
+        self.notify("Watching a run: restart or reconfigure it from the terminal that trains it "
+                    "(or start a new run).", severity="warning")
+        return True
+
     def _live_session(self) -> Session | None:
         if self.session is None:
             self.notify("The engine is still loading." if self.start_engine else "No run is attached.",
@@ -311,6 +417,9 @@ class DashboardApp(App[int]):
         self.notify(f"The run is {session.state}: press r to restart it.", severity="warning")
 
     def action_toggle_pause(self) -> None:
+        if self.watch_dir is not None:
+            self._send("resume" if self.state.run_state == "paused" else "pause")
+            return
         if (session := self._live_session()) is None:
             return
         if session.state == "paused":
@@ -321,6 +430,9 @@ class DashboardApp(App[int]):
             self._idle_note(session)
 
     def action_step(self) -> None:
+        if self.watch_dir is not None:
+            self._send("step")
+            return
         if (session := self._live_session()) is None:
             return
         if session.active:
@@ -329,11 +441,15 @@ class DashboardApp(App[int]):
             self._idle_note(session)
 
     def action_stop(self) -> None:
+        if self.watch_dir is not None:
+            self._send("stop")
+            return
         if (session := self._live_session()) is not None and session.active:
             session.stop()
 
     def action_restart(self) -> None:
-        self._restart(None)
+        if not self._watch_only():
+            self._restart(None)
 
     def _restart(self, config: RunConfig | None) -> None:
         if config is not None:
@@ -347,6 +463,9 @@ class DashboardApp(App[int]):
             session.restart(config)
 
     def action_scale_lr(self, factor: float) -> None:
+        if self.watch_dir is not None:
+            self._send("scale_lr", factor=factor)
+            return
         if (session := self._live_session()) is None:
             return
         if session.active:
@@ -355,6 +474,9 @@ class DashboardApp(App[int]):
             self._idle_note(session)
 
     def action_configure(self) -> None:
+        if self._watch_only():
+            return
+
         def apply(config: RunConfig | None) -> None:
             if config is not None:
                 self._restart(config)
@@ -362,6 +484,8 @@ class DashboardApp(App[int]):
         self.push_screen(ConfigForm(self.config), apply)
 
     def action_preset(self, name: str) -> None:
+        if self._watch_only():
+            return
         # The device is a property of the machine, not of the preset: keep the one chosen.
         self._restart(from_preset(name, device=self.config.device))
 
@@ -381,6 +505,39 @@ class DashboardApp(App[int]):
             screen.minimize()
         elif screen.focused is not None:
             screen.maximize(screen.focused, container=False)
+
+    @property
+    def run_dir(self) -> Path | None:
+        """The directory of the run on screen: the one being trained, or the one watched."""
+        if self.watch_dir is not None:
+            return self.watch_dir
+        return self.runlog.dir if self.runlog is not None else None
+
+    def action_export(self) -> None:
+        run_dir = self.run_dir
+        if run_dir is None:
+            self.notify("This run has no run directory to export into.", severity="warning")
+            return
+        try:
+            screen = Path(self.save_screenshot(SCREEN_FILE, str(run_dir)))
+        except OSError as exc:
+            self.notify(f"cannot write {run_dir / SCREEN_FILE}: {exc.strerror or exc}", severity="error")
+            return
+        self._export_metrics(run_dir, screen)
+
+    @work(thread=True, group="export", exit_on_error=False)
+    def _export_metrics(self, run_dir: Path, screen: Path) -> None:
+        """The CSV comes from the whole log, which may be long: off the UI thread."""
+        from engine.runlog import EVENTS_FILE, read_events
+        from tui.export import write_metrics
+
+        try:  # the run log flushes every epoch: what it holds is what the screen shows
+            metrics = write_metrics(run_dir, read_events(run_dir / EVENTS_FILE))
+        except OSError as exc:
+            self.call_from_thread(self.notify, f"cannot write metrics.csv: {exc.strerror or exc}",
+                                  severity="error")
+            return
+        self.call_from_thread(self.notify, f"{metrics}\n{screen}", title="Exported")
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.key_rows()))
@@ -429,11 +586,48 @@ def _summary_line(event: RunFinished) -> str:
     return "; ".join(parts)
 
 
-def run_dashboard(config: RunConfig, *, refresh_hz: float = 10.0, run_dir: Path | None = None) -> int:
-    """Run the dashboard until the user quits; the exit code for the command line."""
-    app = DashboardApp(config, refresh_hz=refresh_hz, run_dir=run_dir)
+def run_dashboard(
+    config: RunConfig,
+    *,
+    refresh_hz: float = 10.0,
+    run_dir: Path | None = None,
+    resume: dict[str, Any] | None = None,
+    cadence: CheckpointCadence | None = None,
+) -> int:
+    """Run the dashboard until the user quits; the exit code for the command line.
+
+    SIGHUP (the terminal is gone), SIGTERM and SIGINT end it like a quit: the worker stops
+    between batches and writes its final checkpoint, the log is flushed and closed. The exit
+    code is then 128 + the signal. After a hang-up the terminal's descriptors point at
+    /dev/null first, so Textual's last writes to the dead terminal cannot fail.
+    """
+    import asyncio
+    import signal
+
+    from tui.headless import mute_fds, terminal_fds
+
+    app = DashboardApp(config, refresh_hz=refresh_hz, run_dir=run_dir, resume=resume, cadence=cadence)
+    ttys = terminal_fds()  # before any hang-up: isatty() on a dead terminal says False
+
+    def on_signal(signum: int) -> None:
+        if signum == signal.SIGHUP:
+            mute_fds(ttys)
+        app.exit(return_code=128 + signum)
+
+    async def run() -> Any:
+        # Handlers on the event loop: they run on the app's thread, and wake it at once.
+        loop = asyncio.get_running_loop()
+        signals = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
+        for signum in signals:
+            loop.add_signal_handler(signum, on_signal, signum)
+        try:
+            return await app.run_async()
+        finally:
+            for signum in signals:
+                loop.remove_signal_handler(signum)
+
     try:
-        result: Any = app.run()
+        result: Any = asyncio.run(run())
     finally:
         app.shutdown()
         app.wait_for_worker(timeout=30.0)

@@ -1,12 +1,16 @@
 """The `lstm-tui` command: the dashboard by default, `train` headless, `bench` for figures.
 
-Only engine.config is imported up front (no torch), so the dashboard's first frame does not
-wait for PyTorch to load.
+Every run (dashboard or `train`) writes a run directory, runs/<UTC time>-<preset or task>/ by
+default (engine/runlog.py), and `--resume DIR` continues one from its checkpoint.
+
+Only torch-free engine modules are imported up front, so the dashboard's first frame does not
+wait for PyTorch to load (a resume does wait: it checks the checkpoint before anything starts).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import sys
 from collections.abc import Callable, Sequence
@@ -15,10 +19,11 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from engine.config import PRESETS, TASKS, ConfigError, RunConfig, format_size, parse_size
-from engine.runlog import RunDirError
+from engine.runlog import RUNS_ROOT, CheckpointCadence, RunDirError, check_new_run_dir, new_run_dir
 
 COMMANDS = ("train", "bench")
 DEFAULTS = RunConfig()
+CADENCE = CheckpointCadence()
 
 
 class CliError(Exception):
@@ -113,6 +118,21 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     opt("--probe-steps", _whole, "N", "most time steps a probe shows")
 
 
+def add_run_dir_options(parser: argparse.ArgumentParser) -> None:
+    """Where the run is written, and resuming one."""
+    g = parser.add_argument_group("run directory")
+    g.add_argument("--run-dir", type=Path, metavar="DIR", help="write config.json, events.jsonl and "
+                   f"checkpoint.pt here (default: {RUNS_ROOT}/<UTC time>-<preset or task>/)")
+    g.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR from its "
+                   "checkpoint, with its config.json; only --epochs may change (to extend it)")
+    g.add_argument("--checkpoint-every", type=_whole, default=CADENCE.every, metavar="N",
+                   help="write checkpoint.pt after every N-th epoch (0: only at pause, stop, finish "
+                   f"and quit, when it is always written) (default: {CADENCE.every})")
+    g.add_argument("--checkpoint-seconds", type=_number, default=CADENCE.seconds, metavar="S",
+                   help="but at most one per S seconds of wall time; 0 = no limit "
+                   f"(default: {CADENCE.seconds:g})")
+
+
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """A preset's values, then every flag given on the command line."""
     values: dict[str, Any] = {}
@@ -150,18 +170,18 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
             "bench (speed figures). `lstm-tui COMMAND --help` for each.",
         )
         add_run_options(parser)
+        add_run_dir_options(parser)
         ui = parser.add_argument_group("dashboard options")
         ui.add_argument("--refresh-hz", type=_hz, default=10.0, metavar="HZ",
                         help="most screen redraws per second (default: 10)")
-        ui.add_argument("--run-dir", type=Path, metavar="DIR",
-                        help="write config.json and events.jsonl here")
         return parser
     if command == "train":
         parser = _Parser(prog="lstm-tui train", description="Train both models without the dashboard: "
-                         "Rich progress on the terminal, a final table, and a run log with --run-dir.")
+                         "Rich progress on the terminal, a final table, and a run directory with the "
+                         "log (flushed every epoch) and checkpoints. Survives a hang-up (SIGHUP); "
+                         "Ctrl+C (exit 130) and SIGTERM (exit 143) stop it cleanly.")
         add_run_options(parser)
-        parser.add_argument("--run-dir", type=Path, metavar="DIR",
-                            help="write config.json and events.jsonl (flushed every epoch) here")
+        add_run_dir_options(parser)
         return parser
     parser = _Parser(prog="lstm-tui bench", description="Time the engine against a bare training loop "
                      "written like the seed's, in one process, and print the ratio.")
@@ -174,28 +194,60 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
     return parser
 
 
+def resume_from(args: argparse.Namespace) -> tuple[RunConfig, dict[str, Any]]:
+    """The config and checkpoint of ``--resume DIR``; only --epochs may come with it."""
+    given = [f"--{f.name.replace('_', '-')}" for f in fields(RunConfig)
+             if f.name != "epochs" and getattr(args, f.name, None) is not None]
+    if args.run_dir is not None:
+        given.append("--run-dir")
+    if given:
+        raise CliError(f"--resume takes the run's settings from {args.resume}/config.json; only --epochs "
+                       f"may change (remove {' '.join(given)})")
+    from engine.checkpoint import load_resume  # imports torch: a checkpoint is checked before the run
+
+    return load_resume(args.resume, epochs=args.epochs)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv and argv[0] in COMMANDS else None
     parser = build_parser(command)
     args = parser.parse_args(argv[1:] if command else argv)
     try:
-        config = config_from_args(args)
         if command == "bench":
             from tui.bench import run_bench
 
+            config = config_from_args(args)
             return run_bench(config, rounds=args.rounds, epochs=args.bench_epochs, as_json=args.json)
+        cadence = CheckpointCadence(args.checkpoint_every, args.checkpoint_seconds)
+        resume = None
+        if args.resume is not None:
+            config, resume = resume_from(args)
+        else:
+            config = config_from_args(args)
+            if args.run_dir is not None:
+                check_new_run_dir(args.run_dir)
         check_device(config)
+        # Every check has passed: only now is a directory created.
+        run_dir = args.resume or args.run_dir or new_run_dir(RUNS_ROOT, config)
         if command == "train":
             from tui.headless import run_headless
 
-            return run_headless(config, run_dir=args.run_dir)
+            return run_headless(config, run_dir=run_dir, resume=resume, cadence=cadence)
         from tui.app import run_dashboard
 
-        return run_dashboard(config, refresh_hz=args.refresh_hz, run_dir=args.run_dir)
+        code = run_dashboard(config, refresh_hz=args.refresh_hz, run_dir=run_dir, resume=resume, cadence=cadence)
+        _say(f"run directory: {run_dir} (continue it with: lstm-tui --resume {run_dir})")
+        return code
     except (ConfigError, CliError, RunDirError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2
+
+
+def _say(line: str) -> None:
+    """Print, unless the terminal has gone (after a hang-up the run's files are its output)."""
+    with contextlib.suppress(OSError):
+        print(line, flush=True)
 
 
 if __name__ == "__main__":

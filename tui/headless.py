@@ -1,10 +1,26 @@
-"""`lstm-tui train`: the Session with Rich progress on the terminal instead of the dashboard."""
+"""`lstm-tui train`: the Session with Rich progress on the terminal instead of the dashboard.
+
+A headless run is meant to outlive the terminal it started in:
+  * SIGHUP (the SSH link dropped) is survived: training goes on, and progress stops going to
+    the dead terminal. Its output is the run directory (events.jsonl, checkpoint.pt).
+  * A write to a hung-up terminal (EIO) or a closed pipe (EPIPE) mutes that stream for good
+    instead of raising, so no terminal error ever stops the run.
+  * Ctrl+C (SIGINT) and SIGTERM stop it cleanly: final checkpoint, complete log; exit status
+    130 and 143 (128 + the signal, as a shell reports a process killed by it).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import queue
+import signal
+import sys
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -12,8 +28,112 @@ from rich.table import Table
 
 from engine.config import CLASS_NAMES, RunConfig
 from engine.events import Alert, EpochEnd, Event, Prediction, RunFailed, RunStarted, State
+from engine.runlog import CheckpointCadence
 
 FINAL_STATES = ("finished", "stopped", "failed")
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def terminal_fds() -> list[int]:
+    """The standard descriptors that are a terminal. Ask before a hang-up: after one, isatty()
+    on the dead terminal fails (EIO) and says False."""
+    return [fd for fd in (0, 1, 2) if os.isatty(fd)]
+
+
+def mute_fds(fds: list[int]) -> None:
+    """Point ``fds`` at /dev/null: later writes (ours, Rich's, Python's final flush at exit)
+    succeed and go nowhere, instead of failing on a terminal or pipe that is gone."""
+    if not fds:
+        return
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        for fd in fds:
+            os.dup2(null, fd)
+    finally:
+        os.close(null)
+
+
+class QuietStream:
+    """A text stream that goes quiet for good once writing to it fails (EIO, EPIPE)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.quiet = False
+
+    def write(self, text: str) -> int:
+        if not self.quiet:
+            try:
+                return self.stream.write(text)
+            except (OSError, ValueError):  # ValueError: the stream was closed
+                self.mute()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.quiet:
+            try:
+                self.stream.flush()
+            except (OSError, ValueError):
+                self.mute()
+
+    def mute(self) -> None:
+        self.quiet = True
+        with contextlib.suppress(OSError, ValueError):
+            mute_fds([self.stream.fileno()])  # so the interpreter's flush at exit succeeds too
+
+    def isatty(self) -> bool:
+        return not self.quiet and self.stream.isatty()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+@dataclass(frozen=True)
+class StopSignal:
+    """SIGINT or SIGTERM arrived: a note for the main loop, queued with the engine's events."""
+
+    signum: int
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
+class RunSignals:
+    """While entered (on the main thread): SIGINT and SIGTERM queue a StopSignal, SIGHUP mutes
+    the terminal and training goes on. A handler only queues (SimpleQueue.put is safe in a
+    signal handler), so a signal never interrupts the final checkpoint or the log's last lines.
+    A SIGHUP already ignored (nohup) stays ignored.
+    """
+
+    def __init__(self, inbox: queue.SimpleQueue[Any], streams: list[QuietStream]) -> None:
+        self.inbox = inbox
+        self.streams = streams
+        self._previous: dict[int, Any] = {}
+        self._ttys: list[int] = []
+
+    def __enter__(self) -> RunSignals:
+        if threading.current_thread() is not threading.main_thread():
+            return self  # only the main thread may set handlers (a test calling us from a thread)
+        self._ttys = terminal_fds()
+        for signum in STOP_SIGNALS:
+            self._previous[signum] = signal.signal(signum, self._stop)
+        if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+            self._previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, self._hang_up)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _stop(self, signum: int, frame: object) -> None:
+        self.inbox.put(StopSignal(signum))
+
+    def _hang_up(self, signum: int, frame: object) -> None:
+        for stream in self.streams:
+            with contextlib.suppress(OSError, ValueError):
+                if stream.stream.fileno() in self._ttys:
+                    stream.quiet = True
+        mute_fds(self._ttys)
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:
@@ -31,17 +151,20 @@ class HeadlessRun:
         self.state = "idle"
         self.reason = ""
         self.epoch = 0
+        self.first_epoch = 0
         self.first_epoch_at: float | None = None
 
     def apply(self, event: Event) -> None:
         match event:
             case RunStarted():
                 self.started = event
+                self.epoch = event.resumed_from_epoch
             case EpochEnd():
                 self.last[event.model] = event
                 if event.model == "rnn":
                     self.epoch = event.epoch
-                    self.first_epoch_at = self.first_epoch_at or time.perf_counter()
+                    if self.first_epoch_at is None:
+                        self.first_epoch, self.first_epoch_at = event.epoch, time.perf_counter()
             case Prediction():
                 self.predictions[event.model] = event
             case State():
@@ -55,9 +178,10 @@ class HeadlessRun:
         return "  ".join(parts)
 
     def epochs_per_s(self) -> str:
-        if self.first_epoch_at is None or self.epoch < 2:
+        if self.first_epoch_at is None or self.epoch < self.first_epoch + 1:
             return ""
-        return f"{(self.epoch - 1) / max(time.perf_counter() - self.first_epoch_at, 1e-9):.1f} ep/s"
+        elapsed = max(time.perf_counter() - self.first_epoch_at, 1e-9)
+        return f"{(self.epoch - self.first_epoch) / elapsed:.1f} ep/s"
 
     def table(self) -> Table:
         chance = self.started.chance_loss if self.started else None
@@ -81,60 +205,86 @@ class HeadlessRun:
         return table
 
 
-def run_headless(config: RunConfig, *, run_dir: Path | None = None, console: Console | None = None) -> int:
+def run_headless(
+    config: RunConfig,
+    *,
+    run_dir: Path | None = None,
+    resume: dict[str, Any] | None = None,
+    cadence: CheckpointCadence | None = None,
+    console: Console | None = None,
+) -> int:
+    """Train to the end (or a stop) with progress on stdout; the exit status.
+
+    ``run_dir``: write the log and checkpoints there and obey its command file. ``resume``: a
+    checkpoint of that run to continue from (engine.checkpoint.load_resume).
+    """
     from engine.runlog import RunLog
     from engine.session import Session
 
-    console = console or Console()
-    events: queue.SimpleQueue[Event] = queue.SimpleQueue()
-    run_log = RunLog(run_dir, config) if run_dir else None
-    sinks = [events.put] + ([run_log] if run_log else [])
+    out = QuietStream(sys.stdout)
+    console = console or Console(file=out)  # type: ignore[arg-type]
+    inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()  # engine events and stop signals
+    run_log = RunLog(run_dir, config, resume=resume is not None) if run_dir else None
+    sinks = [inbox.put] + ([run_log] if run_log else [])
     run = HeadlessRun(config)
-    session = Session(config, sinks).start()
+    session = Session(config, sinks, run_dir=run_dir, cadence=cadence, resume=resume)
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(bar_width=16), MofNCompleteColumn(),
         TextColumn("{task.fields[losses]}"), TextColumn("{task.fields[speed]}"), TimeRemainingColumn(),
         console=console, transient=False,
     )
     exit_code = 0
-    try:
-        with progress:
-            task = progress.add_task(config.label, total=config.epochs, losses="loading…", speed="")
-            while run.state not in FINAL_STATES:
-                try:
-                    event = events.get(timeout=0.5)
-                except queue.Empty:
-                    continue
-                run.apply(event)
-                if isinstance(event, Alert):
-                    progress.console.print(f"[yellow]{event.level}:[/] {event.message}")
-                    if run.state == "paused":
-                        # Headless has no keyboard to resume: a paused run would hang forever.
+    with RunSignals(inbox, [out]):
+        session.start()
+        try:
+            with progress:
+                task = progress.add_task(config.label, total=config.epochs, losses="loading…", speed="")
+                while run.state not in FINAL_STATES:
+                    try:
+                        event = inbox.get(timeout=0.5)
+                    except queue.Empty:
+                        continue
+                    if isinstance(event, StopSignal):
                         session.stop()
-                elif isinstance(event, RunFailed):
-                    progress.console.print(f"[red]run failed:[/] {event.message}")
-                    exit_code = 1
-                elif isinstance(event, RunStarted):
-                    progress.console.print(
-                        f"{event.device_name} ({event.device}): {event.train_windows:,} training and "
-                        f"{event.val_windows:,} validation windows, {event.batches_per_epoch} batch(es) "
-                        f"per epoch" + (f" in {event.chunks_per_batch} chunks" if event.chunks_per_batch > 1 else "")
-                    )
-                progress.update(task, completed=run.epoch, losses=run.losses(), speed=run.epochs_per_s())
-    except KeyboardInterrupt:
-        session.stop()
-        console.print("[yellow]interrupted: stopping cleanly…[/]")
-        exit_code = 130
-    finally:
-        session.close(timeout=10)
-        if run_log:
-            run_log.close()
+                        name = signal.Signals(event.signum).name
+                        progress.console.print(f"[yellow]{name}: stopping cleanly…[/]")
+                        exit_code = event.exit_code
+                        break
+                    run.apply(event)
+                    exit_code = _report(event, run, session, progress) or exit_code
+                    progress.update(task, completed=run.epoch, losses=run.losses(), speed=run.epochs_per_s())
+        finally:
+            # The worker writes the final checkpoint and its last events before it ends.
+            session.close(timeout=10)
+            if run_log:
+                run_log.close()
     # Drain what arrived after the loop so the table shows the final numbers.
-    while not events.empty():
-        run.apply(events.get())
-    if run.state == "paused" and run.reason.startswith("non-finite"):
-        exit_code = 1
+    while not inbox.empty():
+        if not isinstance(event := inbox.get(), StopSignal):
+            run.apply(event)
     console.print(run.table())
     if run_dir:
-        console.print(f"run log: {run_dir}/events.jsonl")
+        console.print(f"run directory: {run_dir} (continue it with: lstm-tui train --resume {run_dir})",
+                      soft_wrap=True)
     return exit_code
+
+
+def _report(event: Event, run: HeadlessRun, session: Any, progress: Progress) -> int:
+    """Print what the progress bar cannot show; the exit status it implies (1: failed), or 0."""
+    if isinstance(event, Alert):
+        progress.console.print(f"[yellow]{event.level}:[/] {event.message}")
+    elif isinstance(event, State) and event.state == "paused" and event.reason.startswith("non-finite"):
+        # Headless has no keyboard to resume: a run paused by a bad loss would hang forever.
+        session.stop()
+        return 1
+    elif isinstance(event, RunFailed):
+        progress.console.print(f"[red]run failed:[/] {event.message}")
+        return 1
+    elif isinstance(event, RunStarted):
+        resumed = f"resumed after epoch {event.resumed_from_epoch}; " if event.resumed_from_epoch else ""
+        progress.console.print(
+            f"{resumed}{event.device_name} ({event.device}): {event.train_windows:,} training and "
+            f"{event.val_windows:,} validation windows, {event.batches_per_epoch} batch(es) "
+            f"per epoch" + (f" in {event.chunks_per_batch} chunks" if event.chunks_per_batch > 1 else "")
+        )
+    return 0

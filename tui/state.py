@@ -219,6 +219,7 @@ class DashboardState:
         self.label = config.label if config else ""
         self.total_epochs = config.epochs if config else 0
         self.lr: float | None = config.lr if config else None
+        self.watching: str | None = None  # the run directory, when following one's log
         self.run_state = "loading"  # until the engine says otherwise
         self.reason = "loading torch…"
         self.device = ""

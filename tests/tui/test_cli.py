@@ -151,3 +151,137 @@ def test_ctrl_c_stops_training_cleanly_with_the_log_intact(tmp_path: Path) -> No
     assert all(line.endswith("}") for line in lines)
     last = json.loads(lines[-1])
     assert (last["event"], last["state"]) == ("state", "stopped")
+
+
+# -- run directories: --run-dir, --resume, and files that are missing, broken or busy -------------------
+
+
+def test_help_lists_the_run_directory_options() -> None:
+    for command in (None, "train"):
+        text = build_parser(command).format_help()
+        for flag in ("--run-dir", "--resume", "--checkpoint-every", "--checkpoint-seconds"):
+            assert flag in text
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> Path:
+    """A finished 2-epoch run directory; tests work on copies of it."""
+    from engine.runlog import RunLog
+    from engine.session import Session
+
+    run_dir = tmp_path_factory.mktemp("finished") / "run"
+    config = config_from_args(build_parser("train").parse_args(TINY))
+    log = RunLog(run_dir, config)
+    done = __import__("threading").Event()
+    session = Session(config, [log, lambda e: e.name == "state" and e.state == "finished" and done.set()],
+                      run_dir=run_dir).start()
+    assert done.wait(60)
+    session.close()
+    log.close()
+    return run_dir
+
+
+def snapshot(path: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file under ``path`` with its bytes and modification time."""
+    if not path.is_dir():
+        return {}
+    return {str(p.relative_to(path)): (p.read_bytes(), p.stat().st_mtime_ns) for p in path.rglob("*") if p.is_file()}
+
+
+def _corrupt(name: str, data: bytes):
+    return lambda d: (d / name).write_bytes(data)
+
+
+def _truncate(name: str):
+    return lambda d: (d / name).write_bytes((d / name).read_bytes()[:500])
+
+
+def _checkpoint_with(**changes):
+    def change(d: Path) -> None:
+        import torch
+
+        checkpoint = torch.load(d / "checkpoint.pt", weights_only=True)
+        torch.save({**checkpoint, **changes}, d / "checkpoint.pt")
+
+    return change
+
+
+def _held_by_another_writer(d: Path):
+    from engine.runlog import RunLog
+
+    return RunLog(d, RunConfig.from_dict(json.loads((d / "config.json").read_text())), resume=True)
+
+
+# (id, argv with DIR for the run directory, how to break it, what the one-line error names)
+BAD_RUN_DIRS = [
+    ("resume-missing-dir", ["train", "--resume", "DIR/nowhere"], None, "does not exist"),
+    ("resume-not-a-run", ["train", "--resume", "DIR"], lambda d: (d / "config.json").unlink(), "not a run directory"),
+    ("resume-bad-config", ["train", "--resume", "DIR"], _corrupt("config.json", b"{oops"), "config.json is not a valid config"),
+    ("resume-no-checkpoint", ["train", "--resume", "DIR"], lambda d: (d / "checkpoint.pt").unlink(), "no checkpoint.pt"),
+    ("resume-garbage-checkpoint", ["train", "--resume", "DIR"], _corrupt("checkpoint.pt", b"garbage"), "corrupt"),
+    ("resume-truncated-checkpoint", ["train", "--resume", "DIR"], _truncate("checkpoint.pt"), "corrupt"),
+    ("resume-future-format", ["train", "--resume", "DIR"], _checkpoint_with(format=99), "format 99"),
+    ("resume-other-run", ["train", "--resume", "DIR"],
+     _checkpoint_with(config={**RunConfig().to_dict(), "hidden": 4}), "from a different run"),
+    ("resume-fewer-epochs", ["train", "--resume", "DIR", "--epochs", "1"], None, "fewer than the 2 epochs"),
+    ("resume-live-run", ["train", "--resume", "DIR"], _held_by_another_writer, "being trained by another process"),
+    ("resume-unwritable", ["train", "--resume", "DIR"],
+     lambda d: ((d / "events.jsonl").unlink(), (d / "events.jsonl").mkdir()), "events.jsonl"),
+    ("resume-with-config-flags", ["train", "--resume", "DIR", "--hidden", "4", "--lr", "0.1"], None,
+     "only --epochs may change (remove --hidden --lr)"),
+    ("resume-with-run-dir", ["train", "--resume", "DIR", "--run-dir", "DIR"], None, "remove --run-dir"),
+    ("dashboard-resume-garbage-checkpoint", ["--resume", "DIR"], _corrupt("checkpoint.pt", b"garbage"), "corrupt"),
+    ("dashboard-resume-with-config-flags", ["--resume", "DIR", "--preset", "echo"], None, "remove --preset"),
+    ("run-dir-holds-a-run", ["train", *TINY, "--run-dir", "DIR"], None, "already holds a run"),
+    ("dashboard-run-dir-holds-a-run", [*TINY, "--run-dir", "DIR"], None, "already holds a run"),
+    ("run-dir-is-a-file", ["train", *TINY, "--run-dir", "DIR/config.json"], None, "is a file"),
+    ("run-dir-under-a-file", ["train", *TINY, "--run-dir", "DIR/config.json/run"], None, "Not a directory"),
+]
+
+
+@pytest.mark.parametrize(("argv", "setup", "named"), [row[1:] for row in BAD_RUN_DIRS],
+                         ids=[row[0] for row in BAD_RUN_DIRS])
+def test_a_bad_run_directory_is_one_line_exit_2_and_nothing_is_overwritten(
+    argv, setup, named, finished_run, tmp_path, capsys
+) -> None:
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(finished_run, run_dir)
+    held = setup(run_dir) if setup else None
+    before = snapshot(run_dir)
+    code, err = run_main([a.replace("DIR", str(run_dir)) for a in argv], capsys)
+    after = snapshot(run_dir)
+    if held is not None and hasattr(held, "close"):
+        held.close()
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert named in lines[0]
+    assert "Traceback" not in err
+    assert after == before
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
+def test_an_unwritable_run_directory_is_one_line_exit_2(finished_run, tmp_path, capsys) -> None:
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(finished_run, run_dir)
+    run_dir.chmod(0o555)
+    (run_dir / "events.jsonl").chmod(0o444)
+    try:
+        code, err = run_main(["train", "--resume", str(run_dir)], capsys)
+    finally:
+        run_dir.chmod(0o755)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and str(run_dir) in err
+
+
+@pytest.mark.parametrize(("argv", "named"), [
+    (["--checkpoint-every", "-1"], "checkpoint-every"),
+    (["--checkpoint-seconds", "nan"], "checkpoint-seconds"),
+    (["--checkpoint-seconds", "soon"], "--checkpoint-seconds"),
+])
+def test_a_bad_checkpoint_cadence_is_one_line_exit_2(argv, named, capsys) -> None:
+    code, err = run_main(["train", *TINY, *argv], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and named in err

@@ -12,7 +12,7 @@ from textual.widgets._footer import FooterKey
 from engine.config import RunConfig, from_preset
 from engine.events import Alert, RunFailed, State
 from tests.tui.helpers import synthetic_run, visible_text, wait_until
-from tui.app import DashboardApp, EngineEvent
+from tui.app import DashboardApp, EngineEvent, training_niceness
 from tui.screens.help import HelpScreen
 from tui.widgets.footer import KeyFooter
 from tui.widgets.header import RunHeader
@@ -243,3 +243,11 @@ async def test_focused_panel_border_is_repainted_on_tab() -> None:
         await pilot.pause()
         assert app.focused is chart
         assert border_style() != before
+
+
+@pytest.mark.parametrize(("switch", "niceness"), [("1\n", 19), ("0\n", 5), (None, 5)])
+def test_training_yields_fully_to_the_ui_only_within_an_autogroup(tmp_path, switch, niceness) -> None:
+    path = tmp_path / "sched_autogroup_enabled"
+    if switch is not None:
+        path.write_text(switch)
+    assert training_niceness(path) == niceness

@@ -43,7 +43,7 @@ class GradientHistory(Widget, can_focus=True):
         self._flows = state.flows
         seen = max((f.history.seen for f in state.flows.values()), default=0)
         epoch = max((f.epoch for f in state.flows.values()), default=0)
-        self.border_title = (f"gradient flow history · {seen} probes · epoch {epoch}" if seen
+        self.border_title = (f"gradient flow history · {seen} probe{'s' if seen > 1 else ''} · epoch {epoch}" if seen
                              else "gradient flow history")
         self.refresh()
 

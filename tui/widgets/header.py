@@ -38,6 +38,10 @@ def header_text(state: DashboardState, now: float | None = None, *, compact: boo
     """The header as styled text, built from the state alone; compact fits 80 columns."""
     sep = ("  " if compact else " │ ", "dim")
     text = Text(no_wrap=False, overflow="fold")
+    if state.watching:
+        text.append("watching ", "dim")
+        text.append(state.watching, "bold cyan")
+        text.append(*sep)
     text.append(state.label or "?", "bold")
     if state.device:
         text.append(*sep)
@@ -47,7 +51,7 @@ def header_text(state: DashboardState, now: float | None = None, *, compact: boo
     text.append(*sep)
     text.append(f"epoch {state.epoch}/{state.total_epochs}")
     text.append(*sep)
-    words = "loading torch…" if state.run_state == "loading" else state.run_state.upper()
+    words = (state.reason or "loading torch…") if state.run_state == "loading" else state.run_state.upper()
     text.append(words, STATE_STYLES.get(state.run_state, "bold"))
     if state.reason and state.run_state not in ("loading", "running") and state.reason not in QUIET_REASONS:
         text.append(f" ({state.reason})", STATE_STYLES.get(state.run_state, ""))

@@ -1,0 +1,178 @@
+"""Steering a run through its directory: the command file, and whether the run is alive.
+
+A watcher (another process, maybe another SSH session) appends one JSON object per line to
+``commands.jsonl``:
+
+    {"command": "pause", "time": 1764261301.2, "pid": 4242}
+    {"command": "scale_lr", "factor": 0.5, "time": 1764261302.9, "pid": 4242}
+
+The training process reads only the lines added since it started, between batches, at most
+every POLL_SECONDS, and applies them as the Session's own commands. Torch-free.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.runlog import COMMANDS_FILE, EVENTS_FILE, RunDirError, check_run_dir, is_live
+
+FILE_COMMANDS = ("pause", "resume", "step", "stop", "scale_lr")  # restart and close stay local
+POLL_SECONDS = 0.05  # a stat() per 50 ms at most: a command lands within one batch or so
+FINAL_STATES = ("finished", "stopped", "failed")
+TAIL_BYTES = 256 * 1024  # the end of a log that run_status reads for the last state
+
+
+@dataclass(frozen=True)
+class FileCommand:
+    name: str
+    factor: float = 1.0  # scale_lr
+    sender: str = ""  # "pid N" of the watcher that wrote it
+
+    @property
+    def source(self) -> str:
+        return f"{COMMANDS_FILE} ({self.sender})" if self.sender else COMMANDS_FILE
+
+
+def parse_command(data: Any) -> FileCommand:
+    """One line's JSON object as a command; ValueError says what is wrong with it."""
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    name = data.get("command")
+    if name not in FILE_COMMANDS:
+        raise ValueError(f"unknown command {name!r} (allowed: {', '.join(FILE_COMMANDS)})")
+    factor = data.get("factor", 1.0)
+    if name == "scale_lr" and (
+        isinstance(factor, bool) or not isinstance(factor, (int, float))
+        or not math.isfinite(factor) or factor <= 0
+    ):
+        raise ValueError(f"scale_lr needs a positive factor, not {factor!r}")
+    pid = data.get("pid")
+    return FileCommand(name, float(factor), f"pid {pid}" if isinstance(pid, int) else "")
+
+
+def send_command(run_dir: Path | str, name: str, **args: Any) -> dict[str, Any]:
+    """Append one command to ``run_dir``'s command file; returns what was written.
+
+    One write() under an exclusive flock, on a descriptor opened with O_APPEND: two watchers
+    writing at once never interleave their lines.
+    """
+    run_dir = Path(run_dir)
+    check_run_dir(run_dir)
+    record = {"command": name, **args, "time": time.time(), "pid": os.getpid()}
+    parse_command(record)  # refuse what the trainer would refuse
+    line = (json.dumps(record, separators=(",", ":")) + "\n").encode()
+    try:
+        fd = os.open(run_dir / COMMANDS_FILE, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise RunDirError(f"cannot write {run_dir / COMMANDS_FILE}: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        size = os.fstat(fd).st_size
+        # A writer that died mid-line left no newline: start afresh so the lines stay apart.
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = b"\n" + line
+        while line:
+            line = line[os.write(fd, line):]
+    finally:
+        os.close(fd)  # closing releases the flock
+    return record
+
+
+class CommandPoller:
+    """The command-file lines added since this poller began: complete lines only, each once."""
+
+    def __init__(
+        self, run_dir: Path | str, interval: float = POLL_SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.path = Path(run_dir) / COMMANDS_FILE
+        self.interval = interval
+        self.clock = clock
+        # Lines already there are history (e.g. the stop that ended the run now resumed).
+        self.offset = self._size()
+        self._next_check = 0.0
+
+    def _size(self) -> int:
+        try:
+            return os.stat(self.path).st_size
+        except OSError:
+            return 0
+
+    def poll(self) -> list[FileCommand | ValueError]:
+        """New commands, in order; a bad line comes back as the ValueError describing it.
+
+        Costs one clock read when called again within ``interval``, one stat() when the file
+        has not grown.
+        """
+        now = self.clock()
+        if now < self._next_check:
+            return []
+        self._next_check = now + self.interval
+        size = self._size()
+        if size < self.offset:  # truncated or replaced: read the new file from its start
+            self.offset = 0
+        if size == self.offset:
+            return []
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read(size - self.offset)
+        except OSError:
+            return []
+        end = data.rfind(b"\n")
+        if end < 0:
+            return []  # a line still being written: take it when its newline arrives
+        self.offset += end + 1
+        commands: list[FileCommand | ValueError] = []
+        for raw in data[:end].split(b"\n"):
+            if not raw.strip():
+                continue
+            try:
+                commands.append(parse_command(json.loads(raw)))
+            except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+                commands.append(ValueError(f"{COMMANDS_FILE}: ignored a line: {exc}"))
+        return commands
+
+
+def last_state(run_dir: Path) -> str | None:
+    """The state of the last state event in the log's tail, or None when there is none.
+
+    A run that ended properly wrote its final state last; so when the tail holds none, the
+    run ended without one.
+    """
+    path = run_dir / EVENTS_FILE
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, os.fstat(f.fileno()).st_size - TAIL_BYTES))
+            tail = f.read()
+    except OSError:
+        return None
+    for raw in reversed(tail.split(b"\n")):
+        if b'"event":"state"' not in raw:
+            continue
+        try:
+            return json.loads(raw)["state"]
+        except (ValueError, KeyError, TypeError):
+            continue  # torn, or the cut at the start of the tail
+    return None
+
+
+def run_status(run_dir: Path | str) -> str:
+    """live | finished | stopped | failed | crashed.
+
+    live: a process holds the run's lock (it is training, paused, or showing the run).
+    crashed: nobody holds it and the log does not end in a final state (killed, power cut).
+    """
+    run_dir = Path(run_dir)
+    check_run_dir(run_dir)
+    if is_live(run_dir):
+        return "live"
+    state = last_state(run_dir)
+    return state if state in FINAL_STATES else "crashed"

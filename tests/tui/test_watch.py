@@ -1,0 +1,136 @@
+"""`lstm-tui watch`: the dashboard on a run directory, from its log, steering through its command file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from engine.config import RunConfig
+from engine.events import State
+from engine.runlog import COMMANDS_FILE, EVENTS_FILE, RunLog
+from tests.tui.helpers import synthetic_probes, synthetic_run, visible_text, wait_until
+from tui.app import DashboardApp
+from tui.widgets.header import RunHeader
+
+CONFIG = RunConfig(series_length=300, look_back=10, epochs=40)
+
+
+def write_run(run_dir: Path, epochs: int, *, final: str | None = "finished", close: bool = True) -> RunLog:
+    log = RunLog(run_dir, CONFIG)
+    for event in synthetic_run(CONFIG, epochs) + synthetic_probes(epochs):
+        log(event)
+    if final:
+        log(State(state=final, epoch=epochs))
+    if close:
+        log.close()
+    return log
+
+
+def commands(run_dir: Path) -> list[dict]:
+    path = run_dir / COMMANDS_FILE
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+async def test_a_finished_run_is_replayed_to_its_final_state(tmp_path) -> None:
+    write_run(tmp_path, 12)
+    app = DashboardApp(CONFIG, watch=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.state.run_state == "finished", what="the replay")
+        await wait_until(pilot, lambda: app._drawn == app.state.versions, what="a frame")
+        header = app.query_one(RunHeader).plain
+        assert f"watching {tmp_path}" in header and "epoch 12/40" in header and "FINISHED" in header
+        # the numbers of the log's last epoch (synthetic_run: 1.1 - 0.02 * epoch / (1 + i))
+        assert app.charts["lstm"].border_title == "LSTM train 0.8600 val 0.8700"
+        assert app.state.flows["rnn"].horizon == 6
+
+
+async def test_a_live_run_is_followed_as_its_log_grows(tmp_path) -> None:
+    log = write_run(tmp_path, 2, final=None, close=False)
+    try:
+        app = DashboardApp(CONFIG, watch=tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_until(pilot, lambda: app.state.epoch == 2, what="the first epochs")
+            await wait_until(pilot, lambda: app.watch_status == "live", what="the run's status")
+            for event in synthetic_run(CONFIG, 5)[2 + 4 * 2:]:  # epochs 3 to 5
+                log(event)
+            await wait_until(pilot, lambda: app.state.epoch == 5, what="the new epochs")
+            assert app.state.run_state == "running"
+    finally:
+        log.close()
+
+
+async def test_keys_steer_a_live_run_through_its_command_file(tmp_path) -> None:
+    log = write_run(tmp_path, 2, final=None, close=False)
+    try:
+        app = DashboardApp(CONFIG, watch=tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_until(pilot, lambda: app.watch_status == "live", what="the run's status")
+            await pilot.press("space")
+            await pilot.press("right_square_bracket")
+            log(State(state="paused", epoch=2))  # what the trainer would answer
+            await wait_until(pilot, lambda: app.state.run_state == "paused")
+            await pilot.press("space", "n", "s")
+            sent = [(c["command"], c.get("factor")) for c in commands(tmp_path)]
+            assert sent == [("pause", None), ("scale_lr", 2.0), ("resume", None), ("step", None), ("stop", None)]
+    finally:
+        log.close()
+
+
+async def test_keys_on_a_finished_run_send_nothing_and_say_why(tmp_path) -> None:
+    write_run(tmp_path, 3)
+    app = DashboardApp(CONFIG, watch=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.watch_status == "finished", what="the run's status")
+        await pilot.press("space", "r")
+        await pilot.pause()
+        assert commands(tmp_path) == []
+        messages = [n.message for n in app._notifications]
+        assert any("not live (finished)" in m for m in messages)
+        assert any("restart or reconfigure it from the terminal that trains it" in m for m in messages)
+
+
+async def test_a_run_whose_trainer_died_shows_as_stopped_with_the_reason(tmp_path) -> None:
+    write_run(tmp_path, 3, final=None)  # the log ends mid-run and nobody holds the lock
+    app = DashboardApp(CONFIG, watch=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.state.run_state == "stopped", what="the crash to show")
+        await wait_until(pilot, lambda: app._drawn == app.state.versions, what="a frame")
+        assert "STOPPED (no process is training it (killed or crashed))" in app.query_one(RunHeader).plain
+
+
+async def test_a_torn_last_line_is_skipped_with_a_notice(tmp_path) -> None:
+    write_run(tmp_path, 3, final=None)
+    complete = len((tmp_path / EVENTS_FILE).read_text().splitlines())
+    with (tmp_path / EVENTS_FILE).open("a") as f:
+        f.write('{"event": "epoch_end", "mod')
+    app = DashboardApp(CONFIG, watch=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: any("skipped" in n.message for n in app._notifications), what="a notice")
+        assert app.state.epoch == 3
+        assert [n.message for n in app._notifications if "skipped" in n.message] == [
+            f"events.jsonl line {complete + 1} skipped: incomplete last line"
+        ]
+
+
+async def test_e_exports_metrics_and_the_screen_into_the_run_directory(tmp_path) -> None:
+    write_run(tmp_path, 4)
+    app = DashboardApp(CONFIG, watch=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.state.run_state == "finished")
+        await pilot.press("e")
+        await wait_until(pilot, lambda: any(n.title == "Exported" for n in app._notifications), what="the export")
+        metrics = (tmp_path / "metrics.csv").read_text().splitlines()
+        assert metrics[0].startswith("epoch,model,train_loss")
+        assert len(metrics) == 1 + 4 * 2
+        assert (tmp_path / "screen.svg").read_text().startswith("<svg")
+        note = next(n.message for n in app._notifications if n.title == "Exported")
+        assert str(tmp_path / "metrics.csv") in note and str(tmp_path / "screen.svg") in note
+
+
+async def test_e_without_a_run_directory_says_so(tmp_path) -> None:
+    app = DashboardApp(CONFIG, start=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("e")
+        await pilot.pause()
+        assert any("no run directory" in n.message for n in app._notifications)
+        assert "watching" not in visible_text(app.query_one(RunHeader))
