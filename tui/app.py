@@ -159,6 +159,11 @@ class DashboardApp(App[int]):
         self._inbox_lock = threading.Lock()
         self._wake_pending = False
         self._session_options: dict[str, Any] = {}
+        if run_dir is not None and resume is not None:
+            from engine.runlog import EVENTS_FILE, read_events
+
+            # The run so far, so a resumed run's charts go on from where they were.
+            self.state.apply_all(read_events(run_dir / EVENTS_FILE))
         if run_dir is not None:
             from engine.runlog import RunLog  # torch-free; raises RunDirError for a bad directory
 
@@ -308,6 +313,8 @@ class DashboardApp(App[int]):
 
     def _handle(self, event: Event) -> None:
         self.state.apply(event)
+        if self.watch_dir is not None and not self.watch_status:
+            return  # replaying a watched run's past: its old news is on screen, not in toasts
         match event:
             case Alert():
                 self.notify(event.message, title="Alert", severity=ALERT_SEVERITY.get(event.level, "warning"))

@@ -19,9 +19,18 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from engine.config import PRESETS, TASKS, ConfigError, RunConfig, format_size, parse_size
-from engine.runlog import RUNS_ROOT, CheckpointCadence, RunDirError, check_new_run_dir, new_run_dir
+from engine.runlog import (
+    CONFIG_FILE,
+    EVENTS_FILE,
+    RUNS_ROOT,
+    CheckpointCadence,
+    RunDirError,
+    check_new_run_dir,
+    load_config,
+    new_run_dir,
+)
 
-COMMANDS = ("train", "bench")
+COMMANDS = ("train", "watch", "export", "bench")
 DEFAULTS = RunConfig()
 CADENCE = CheckpointCadence()
 
@@ -164,9 +173,10 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
     if command is None:
         parser = _Parser(
             prog="lstm-tui",
-            usage="lstm-tui [train|bench] [options]",
+            usage="lstm-tui [train|watch|export|bench] [options]",
             description="Watch the seed article's LSTM and vanilla RNN learn side by side. With no "
             "command, opens the live dashboard. Commands: train (headless, Rich progress), "
+            "watch (the dashboard on a run directory), export (metrics.csv and a screen SVG), "
             "bench (speed figures). `lstm-tui COMMAND --help` for each.",
         )
         add_run_options(parser)
@@ -182,6 +192,22 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
                          "Ctrl+C (exit 130) and SIGTERM (exit 143) stop it cleanly.")
         add_run_options(parser)
         add_run_dir_options(parser)
+        return parser
+    if command == "watch":
+        parser = _Parser(prog="lstm-tui watch", description="Open the dashboard on a run directory: a "
+                         "finished run is replayed at once, a live one followed as its log grows. space, "
+                         "n, s, [ and ] steer a live run through its command file. Quitting leaves the "
+                         "run going.")
+        parser.add_argument("dir", nargs="?", type=Path, metavar="DIR",
+                            help=f"the run directory (default: the most recently active run under {RUNS_ROOT}/)")
+        parser.add_argument("--refresh-hz", type=_hz, default=10.0, metavar="HZ",
+                            help="most screen redraws per second (default: 10)")
+        return parser
+    if command == "export":
+        parser = _Parser(prog="lstm-tui export", description="Write metrics.csv (one row per model and "
+                         "epoch, as logged) and screen.svg (the dashboard showing the run) into a run "
+                         "directory.")
+        parser.add_argument("dir", type=Path, metavar="DIR", help="the run directory")
         return parser
     parser = _Parser(prog="lstm-tui bench", description="Time the engine against a bare training loop "
                      "written like the seed's, in one process, and print the ratio.")
@@ -214,6 +240,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(command)
     args = parser.parse_args(argv[1:] if command else argv)
     try:
+        if command == "watch":
+            return watch(args.dir or newest_run(RUNS_ROOT), refresh_hz=args.refresh_hz)
+        if command == "export":
+            from tui.export import export_run
+
+            try:
+                metrics, screen = export_run(args.dir)
+            except OSError as exc:
+                raise CliError(f"cannot export {args.dir}: {exc.strerror or exc}") from None
+            _say(f"wrote {metrics}\nwrote {screen}")
+            return 0
         if command == "bench":
             from tui.bench import run_bench
 
@@ -242,6 +279,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, CliError, RunDirError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2
+
+
+def newest_run(root: Path) -> Path:
+    """The run under ``root`` whose log changed last: the one a returning user wants."""
+    runs = [p for p in root.glob("*/") if (p / CONFIG_FILE).is_file()] if root.is_dir() else []
+    if not runs:
+        raise CliError(f"no runs under {root}/ (give a run directory: lstm-tui watch DIR)")
+
+    def last_change(run: Path) -> float:
+        with contextlib.suppress(OSError):
+            return (run / EVENTS_FILE).stat().st_mtime
+        return (run / CONFIG_FILE).stat().st_mtime
+
+    return max(runs, key=last_change)
+
+
+def watch(run_dir: Path, *, refresh_hz: float) -> int:
+    from tui.app import DashboardApp
+
+    config = load_config(run_dir)  # one line for a missing directory or one that is not a run
+    app = DashboardApp(config, refresh_hz=refresh_hz, watch=run_dir)
+    result = app.run()
+    return result if isinstance(result, int) else (app.return_code or 0)
 
 
 def _say(line: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -60,3 +61,28 @@ def write_metrics(run_dir: Path, events: Iterable[Event]) -> Path:
     path = run_dir / METRICS_FILE
     atomic_write_text(path, metrics_csv(events))
     return path
+
+
+def export_run(run_dir: Path, size: tuple[int, int] = (120, 40), timeout: float = 60.0) -> tuple[Path, Path]:
+    """`lstm-tui export DIR`: metrics.csv, and the dashboard as it shows the run, as an SVG."""
+    from engine.runlog import EVENTS_FILE, load_config, read_events
+    from tui.app import SCREEN_FILE, DashboardApp
+
+    config = load_config(run_dir)  # a one-line RunDirError for anything that is not a run
+    metrics = write_metrics(run_dir, read_events(run_dir / EVENTS_FILE))
+    app = DashboardApp(config, watch=run_dir)
+    shot: list[Path] = []
+
+    async def screenshot(pilot) -> None:  # noqa: ANN001 - Textual's Pilot
+        deadline = time.monotonic() + timeout
+        while not app.watch_status and time.monotonic() < deadline:  # set once the log is replayed
+            await pilot.pause(0.05)
+        app._redraw(force=True)
+        await pilot.pause()
+        shot.append(Path(app.save_screenshot(SCREEN_FILE, str(run_dir))))
+        app.exit(0)
+
+    app.run(headless=True, size=size, auto_pilot=screenshot)
+    if not shot:
+        raise OSError(f"could not draw the run in {run_dir}")
+    return metrics, shot[0]

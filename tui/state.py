@@ -98,6 +98,15 @@ class MinMaxSeries:
         self._buckets = merged
         self.stride *= 2
 
+    def truncate_after(self, x: float) -> None:
+        """Forget the points after ``x`` (a resumed run redoes them). Points already merged
+        into a bucket that also holds earlier ones stay: at most one bucket's worth."""
+        while self._buckets and min(self._buckets[-1].lo_x, self._buckets[-1].hi_x) > x:
+            self._buckets.pop()
+        if self.last is not None and self.last[0] > x:
+            tail = self._buckets[-1] if self._buckets else None
+            self.last = None if tail is None else max((tail.lo_x, tail.lo), (tail.hi_x, tail.hi))
+
     @property
     def low(self) -> float | None:
         return min((b.lo for b in self._buckets), default=None)
@@ -325,14 +334,25 @@ class DashboardState:
         self.device_name = event.device_name
         self.chance_loss = event.chance_loss
         self.best_loss = event.best_loss if task == "echo" else None
-        self.runs += 1
         self.failure = None
-        self.models = {name: ModelState(name) for name in MODELS}
-        self.probes = {}
-        self.flows = {name: FlowState() for name in MODELS}
+        resumed = event.resumed_from_epoch
+        if resumed and self.runs:
+            # The same run, continued from its checkpoint: keep its history up to there.
+            for model in self.models.values():
+                model.train.truncate_after(resumed)
+                model.val.truncate_after(resumed)
+                model.epoch = min(model.epoch, resumed)
+            self._clock_started = None
+        else:
+            self.models = {name: ModelState(name) for name in MODELS}
+            self.probes = {}
+            self.flows = {name: FlowState() for name in MODELS}
+            self._clock_started = None
+            self._clock_accum = 0.0
+            for model in self.models.values():
+                model.epoch = resumed
+        self.runs += 1
         self._epoch_times.clear()
-        self._clock_started = None
-        self._clock_accum = 0.0
         self.bump(*self.versions)
 
     def _epoch_end(self, event: EpochEnd) -> None:

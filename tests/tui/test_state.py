@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from engine.config import RunConfig, from_preset
@@ -143,3 +144,31 @@ def test_non_finite_losses_are_skipped_not_plotted() -> None:
     series.add(1, float("nan"))
     series.add(2, 1.0)
     assert (series.count, series.skipped, series.points()) == (1, 1, ([2], [1.0]))
+
+
+def test_a_resumed_run_keeps_its_history_up_to_the_checkpoint() -> None:
+    config = RunConfig(series_length=300, look_back=5, epochs=40)
+    state = DashboardState(config)
+    state.apply_all(synthetic_run(config, 6))
+    resumed = dataclasses.replace(synthetic_run(config, 1)[0], resumed_from_epoch=4)
+    state.apply(resumed)
+    xs, _ = state.models["lstm"].train.points()
+    assert xs == [1, 2, 3, 4]
+    assert state.epoch == 4
+
+
+def test_a_resume_without_history_starts_its_count_at_the_checkpoint() -> None:
+    config = RunConfig(series_length=300, look_back=5, epochs=40)
+    state = DashboardState(config)
+    state.apply(dataclasses.replace(synthetic_run(config, 1)[0], resumed_from_epoch=7))
+    assert state.epoch == 7
+    assert state.models["rnn"].train.points() == ([], [])
+
+
+def test_min_max_series_forgets_points_after_a_resume_point() -> None:
+    series = MinMaxSeries(capacity=64)
+    for x in range(1, 11):
+        series.add(x, float(x))
+    series.truncate_after(6)
+    assert series.points()[0] == [1, 2, 3, 4, 5, 6]
+    assert series.last == (6, 6.0)

@@ -86,7 +86,8 @@ class GradientFlowChart(CachedPlot):
         plt.xlim(0, max(1, x_high))
         bottom = math.floor(max(low, FLOOR_LOG10)) - 0.5
         plt.ylim(bottom, 1.0)
-        step = max(1, math.ceil(-bottom / 5))
+        # Ticks at multiples of 3 once the range is wide, so -3 (the horizon's 1e-3) has one.
+        step = 1 if bottom > -6 else 3 * max(1, math.ceil(-bottom / 15))
         plt.yticks(list(range(0, math.floor(bottom), -step)))
         every = max(1, math.ceil(x_high / max(1, min(10, width // 6))))
         ticks = sorted({*range(0, x_high, every), x_high})

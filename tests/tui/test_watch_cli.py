@@ -1,0 +1,53 @@
+"""`lstm-tui watch` and `lstm-tui export` on the command line."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from engine.config import RunConfig
+from engine.runlog import RunLog
+from tests.tui.helpers import synthetic_run
+from tui.cli import main, newest_run
+
+CONFIG = RunConfig(series_length=300, look_back=10, epochs=40)
+
+
+def make_run(path, epochs: int = 2) -> None:  # noqa: ANN001
+    log = RunLog(path, CONFIG)
+    for event in synthetic_run(CONFIG, epochs):
+        log(event)
+    log.close()
+
+
+def test_watch_without_runs_says_where_it_looked(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["watch"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["lstm-tui watch: error: no runs under runs/ (give a run directory: lstm-tui watch DIR)"]
+
+
+@pytest.mark.parametrize("command", ["watch", "export"])
+def test_a_directory_that_is_not_a_run_is_one_line_and_exit_2(tmp_path, capsys, command) -> None:
+    assert main([command, str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"lstm-tui {command}: error: {tmp_path} is not a run directory (no config.json)"]
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_newest_run_is_the_one_whose_log_changed_last(tmp_path) -> None:
+    for name in ("a", "b", "c"):
+        make_run(tmp_path / name)
+    (tmp_path / "not-a-run").mkdir()
+    os.utime(tmp_path / "b" / "events.jsonl", (2e9, 2e9))
+    assert newest_run(tmp_path) == tmp_path / "b"
+
+
+def test_export_writes_metrics_and_the_screen(tmp_path, capsys) -> None:
+    make_run(tmp_path, epochs=3)
+    assert main(["export", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"wrote {tmp_path / 'metrics.csv'}" in out and f"wrote {tmp_path / 'screen.svg'}" in out
+    assert len((tmp_path / "metrics.csv").read_text().splitlines()) == 1 + 3 * 2
+    assert "epoch 3/40" in (tmp_path / "screen.svg").read_text().replace("&#160;", " ")
