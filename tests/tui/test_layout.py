@@ -12,7 +12,7 @@ from textual.widgets._footer import FooterKey
 from engine.config import RunConfig, from_preset
 from engine.events import Alert, RunFailed, State
 from tests.tui.helpers import synthetic_run, visible_text, wait_until
-from tui.app import DashboardApp, EngineEvent, training_niceness
+from tui.app import DashboardApp, EngineEvent, training_niceness, ui_cpu_share
 from tui.screens.help import HelpScreen
 from tui.widgets.footer import KeyFooter
 from tui.widgets.header import RunHeader
@@ -251,3 +251,9 @@ def test_training_yields_fully_to_the_ui_only_within_an_autogroup(tmp_path, swit
     if switch is not None:
         path.write_text(switch)
     assert training_niceness(path) == niceness
+
+
+def test_ui_drawing_budget_grows_with_the_cores_training_leaves() -> None:
+    assert ui_cpu_share(2) == pytest.approx(0.04)
+    assert ui_cpu_share(8) == pytest.approx(0.16)
+    assert ui_cpu_share(256) == 0.25  # never more than a quarter of a core
