@@ -238,6 +238,18 @@ def is_live(run_dir: Path) -> bool:
 # -- the log ------------------------------------------------------------------------------------
 
 
+def _ends_torn(path: Path) -> bool:
+    """The log's last line has no newline: a process died while writing it."""
+    try:
+        with open(path, "rb") as f:
+            if f.seek(0, os.SEEK_END) == 0:
+                return False
+            f.seek(-1, os.SEEK_END)
+            return f.read(1) != b"\n"
+    except OSError:
+        return False
+
+
 class RunLog:
     """An event sink that appends each event to events.jsonl and flushes per epoch.
 
@@ -254,6 +266,8 @@ class RunLog:
             self.dir.mkdir(parents=True, exist_ok=True)
             lock = RunLock(self.dir)
             file = open(self.dir / EVENTS_FILE, "a", encoding="utf-8")  # noqa: SIM115
+            if _ends_torn(self.dir / EVENTS_FILE):
+                file.write("\n")  # close a crash's half line, so the next event is a line of its own
             if not (resume and _same_config(self.dir, config)):
                 atomic_write_text(self.dir / CONFIG_FILE, _config_text(config))
             lock.claim()

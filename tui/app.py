@@ -150,6 +150,7 @@ class DashboardApp(App[int]):
         every pause, stop, finish and quit; ``watch``: instead of training, show the run in
         that directory from its log, and steer it through its command file."""
         super().__init__()
+        self._skipped_lines: list[str] = []  # log lines a resume could not read, noticed at mount
         self.config = config
         self.refresh_hz = max(0.5, float(refresh_hz))
         self.start_engine = start
@@ -175,7 +176,7 @@ class DashboardApp(App[int]):
             from engine.runlog import EVENTS_FILE, read_events
 
             # The run so far, so a resumed run's charts go on from where they were.
-            self.state.apply_all(read_events(run_dir / EVENTS_FILE))
+            self.state.apply_all(read_events(run_dir / EVENTS_FILE, on_skip=self._note_skipped))
         if run_dir is not None:
             from engine.runlog import RunLog  # torch-free; raises RunDirError for a bad directory
 
@@ -224,6 +225,8 @@ class DashboardApp(App[int]):
         self._redraw(force=True)
         self._cpu_mark = (time.perf_counter(), time.thread_time())  # start-up is not a frame
         self.set_timer(1 / self.refresh_hz, self._tick)
+        for note in self._skipped_lines:
+            self.notify(note, title="Run log", severity="warning")
         if self.start_engine:
             self._start_engine()
         elif self.watch_dir is not None:
@@ -303,6 +306,9 @@ class DashboardApp(App[int]):
                     with suppress(RuntimeError):  # the app is closing
                         self.call_from_thread(self._watched_status, status)
             time.sleep(WATCH_POLL_S)
+
+    def _note_skipped(self, line: int, why: str) -> None:
+        self._skipped_lines.append(f"events.jsonl line {line} skipped: {why}")
 
     def _log_line_skipped(self, line: int, why: str) -> None:
         with suppress(RuntimeError):  # the app is closing

@@ -134,3 +134,21 @@ async def test_e_without_a_run_directory_says_so(tmp_path) -> None:
         await pilot.pause()
         assert any("no run directory" in n.message for n in app._notifications)
         assert "watching" not in visible_text(app.query_one(RunHeader))
+
+
+async def test_a_resumed_dashboard_notices_a_torn_line_and_logs_after_it_cleanly(tmp_path) -> None:
+    write_run(tmp_path, 3, final=None)
+    complete = len((tmp_path / EVENTS_FILE).read_text().splitlines())
+    with (tmp_path / EVENTS_FILE).open("a") as f:
+        f.write('{"event": "epoch_end", "mod')
+    app = DashboardApp(CONFIG, run_dir=tmp_path, resume={}, start=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert app.state.epoch == 3  # the run so far, on screen before the resumed epochs
+        assert [n.message for n in app._notifications] == [
+            f"events.jsonl line {complete + 1} skipped: incomplete last line"
+        ]
+        app.runlog(State(state="running"))  # the resumed run's first event
+        app.shutdown()
+    lines = (tmp_path / EVENTS_FILE).read_text().splitlines()
+    assert json.loads(lines[-1])["event"] == "state"  # a line of its own, not glued to the torn one
