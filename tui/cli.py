@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import fields
@@ -26,6 +27,7 @@ from engine.runlog import (
     CheckpointCadence,
     RunDirError,
     check_new_run_dir,
+    check_run_dir,
     load_config,
     new_run_dir,
 )
@@ -202,6 +204,9 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
                             help=f"the run directory (default: the most recently active run under {RUNS_ROOT}/)")
         parser.add_argument("--refresh-hz", type=_hz, default=10.0, metavar="HZ",
                             help="most screen redraws per second (default: 10)")
+        parser.add_argument("--json", action="store_true",
+                            help="no dashboard: print each event as one JSON line, follow a live run "
+                            "until it ends, then exit 0 (for scripts: lstm-tui watch DIR --json | jq)")
         return parser
     if command == "export":
         parser = _Parser(prog="lstm-tui export", description="Write metrics.csv (one row per model and "
@@ -241,7 +246,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv[1:] if command else argv)
     try:
         if command == "watch":
-            return watch(args.dir or newest_run(RUNS_ROOT), refresh_hz=args.refresh_hz)
+            run_dir = args.dir or newest_run(RUNS_ROOT)
+            if args.json:
+                return watch_json(run_dir)
+            return watch(run_dir, refresh_hz=args.refresh_hz)
         if command == "export":
             from tui.export import export_run
 
@@ -302,6 +310,39 @@ def watch(run_dir: Path, *, refresh_hz: float) -> int:
     app = DashboardApp(config, refresh_hz=refresh_hz, watch=run_dir)
     result = app.run()
     return result if isinstance(result, int) else (app.return_code or 0)
+
+
+def watch_json(run_dir: Path, poll: float = 0.25) -> int:
+    """Each event of the run as one JSON line on stdout, as the run log has it; a live run is
+    followed until no process trains it any more. Skipped lines are noted on stderr."""
+    import time
+
+    from engine.control import run_status
+    from engine.follow import LogFollower
+    from engine.runlog import event_to_json
+
+    check_run_dir(run_dir)
+
+    def skipped(line: int, why: str) -> None:
+        print(f"lstm-tui watch: {run_dir / EVENTS_FILE} line {line} skipped: {why}", file=sys.stderr)
+
+    follower = LogFollower(run_dir / EVENTS_FILE, on_skip=skipped)
+    try:
+        while True:
+            live = run_status(run_dir) == "live"  # before reading: nothing written after is missed
+            for event in follower.read():
+                print(event_to_json(event))
+            sys.stdout.flush()
+            if not live:
+                follower.finish()
+                return 0
+            time.sleep(poll)
+    except BrokenPipeError:  # `| head` closed the pipe: that reader has what it wanted
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python's exit-time flush must not fail
+        return 0
+    except KeyboardInterrupt:
+        return 130
 
 
 def _say(line: str) -> None:

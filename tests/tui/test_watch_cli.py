@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
+import threading
+import time
 
 import pytest
 
 from engine.config import RunConfig
+from engine.events import State
 from engine.runlog import RunLog
 from tests.tui.helpers import synthetic_run
 from tui.cli import main, newest_run
@@ -51,3 +55,34 @@ def test_export_writes_metrics_and_the_screen(tmp_path, capsys) -> None:
     assert f"wrote {tmp_path / 'metrics.csv'}" in out and f"wrote {tmp_path / 'screen.svg'}" in out
     assert len((tmp_path / "metrics.csv").read_text().splitlines()) == 1 + 3 * 2
     assert "epoch 3/40" in (tmp_path / "screen.svg").read_text().replace("&#160;", " ")
+
+
+def test_watch_json_prints_a_finished_runs_whole_log_and_exits_0(tmp_path, capsys) -> None:
+    make_run(tmp_path, epochs=3)
+    assert main(["watch", str(tmp_path), "--json"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    logged = (tmp_path / "events.jsonl").read_text().splitlines()
+    assert printed == logged
+    assert all(json.loads(line)["event"] for line in printed)
+
+
+def test_watch_json_follows_a_live_run_until_it_ends(tmp_path, capsys) -> None:
+    log = RunLog(tmp_path, CONFIG)
+    events = synthetic_run(CONFIG, 6)
+    for event in events[:4]:
+        log(event)
+
+    def train_on() -> None:  # the rest of the run arrives while the watcher follows
+        for event in events[4:]:
+            time.sleep(0.02)
+            log(event)
+        log(State(state="finished", epoch=6))
+        log.close()
+
+    trainer = threading.Thread(target=train_on)
+    trainer.start()
+    assert main(["watch", str(tmp_path), "--json"]) == 0
+    trainer.join()
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(printed) == len(events) + 1
+    assert printed[-1] == {**printed[-1], "event": "state", "state": "finished"}
