@@ -32,7 +32,7 @@ from tui.screens.config_form import ConfigForm
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.help import HelpScreen
 from tui.screens.quit_confirm import QuitConfirm
-from tui.state import MODELS, DashboardState
+from tui.state import MODELS, SMOOTHING_WEIGHTS, DashboardState
 from tui.widgets.footer import KeyFooter
 from tui.widgets.gate_heatmap import LSTM_VIEWS, GatePanel
 from tui.widgets.gradient_flow import GradientFlowChart
@@ -127,6 +127,7 @@ class DashboardApp(App[int]):
         _b("4", "preset('echo')", "echo", "Restart with the echo task preset", show=False),
         _b("g", "cycle_gate", "Gate", "Show the LSTM's next gate: i, f, g, o, then cell c and hidden h"),
         _b("l", "toggle_log", "Log", "Toggle a log scale on the loss charts"),
+        _b("m", "cycle_smoothing", "Smooth", "Smooth the loss curves: off, EMA 0.6, 0.9, 0.99", show=False),
         _b("z", "zoom", "Zoom", "Zoom the focused panel to full screen and back", show=False),
         _b("e", "export", "Export", "Save metrics.csv and an SVG of the screen in the run directory",
            show=False),
@@ -158,6 +159,7 @@ class DashboardApp(App[int]):
         self.session: Session | None = None
         self.runlog: RunLog | None = None
         self.log_scale = False
+        self.smoothing = 0.0
         self.redraw_interval = 1 / self.refresh_hz  # paced between 1/refresh_hz and SLOWEST_REDRAW_S
         self.ui_share = ui_cpu_share()
         self._cpu_mark = (time.perf_counter(), time.thread_time())  # reset at mount
@@ -518,6 +520,12 @@ class DashboardApp(App[int]):
         panel = self.gates["lstm"]
         view = LSTM_VIEWS[(LSTM_VIEWS.index(panel.view) + 1) % len(LSTM_VIEWS)]
         panel.set_view(view)
+
+    def action_cycle_smoothing(self) -> None:
+        steps = (0.0, *SMOOTHING_WEIGHTS)
+        self.smoothing = steps[(steps.index(self.smoothing) + 1) % len(steps)]
+        for chart in self.charts.values():
+            chart.set_smoothing(self.smoothing, self.state)
 
     def action_toggle_log(self) -> None:
         self.log_scale = not self.log_scale

@@ -34,6 +34,7 @@ MODELS = ("lstm", "rnn")
 HISTORY_BUCKETS = 1024  # per curve; two points (min and max) at most per bucket
 PREDICTION_HISTORY = 12  # epochs of "how the prediction changed"
 RATE_WINDOW = 20  # epochs used to measure epochs/s
+SMOOTHING_WEIGHTS = (0.6, 0.9, 0.99)  # `m` cycles off and these, as TensorBoard's slider
 FLOW_HISTORY_ROWS = 256  # gradient-flow probes kept per model for the history heatmap
 
 
@@ -138,6 +139,32 @@ class MinMaxSeries:
         return xs, ys
 
 
+class SmoothedSeries:
+    """A curve smoothed by TensorBoard's debiased exponential moving average, kept for each
+    weight as points arrive (smoothing thinned points would depend on the thinning).
+
+    The running average starts at 0 and is divided by 1 - w^n, so the first points are not
+    pulled toward zero. Only what is drawn is smoothed; logged numbers never are.
+    """
+
+    def __init__(self, weights: tuple[float, ...] = SMOOTHING_WEIGHTS) -> None:
+        self.curves = {w: MinMaxSeries() for w in weights}
+        self._running = dict.fromkeys(weights, 0.0)
+        self._count = 0
+
+    def add(self, x: float, y: float) -> None:
+        if not math.isfinite(y):
+            return
+        self._count += 1
+        for w, curve in self.curves.items():
+            self._running[w] = self._running[w] * w + (1 - w) * y
+            curve.add(x, self._running[w] / (1 - w**self._count))
+
+    def truncate_after(self, x: float) -> None:
+        for curve in self.curves.values():
+            curve.truncate_after(x)
+
+
 @dataclass
 class ModelState:
     """What one model's column shows."""
@@ -145,6 +172,8 @@ class ModelState:
     name: str
     train: MinMaxSeries = field(default_factory=MinMaxSeries)
     val: MinMaxSeries = field(default_factory=MinMaxSeries)
+    train_smoothed: SmoothedSeries = field(default_factory=SmoothedSeries)
+    val_smoothed: SmoothedSeries = field(default_factory=SmoothedSeries)
     epoch: int = 0
     train_loss: float | None = None
     val_loss: float | None = None
@@ -339,8 +368,8 @@ class DashboardState:
         if resumed and self.runs:
             # The same run, continued from its checkpoint: keep its history up to there.
             for model in self.models.values():
-                model.train.truncate_after(resumed)
-                model.val.truncate_after(resumed)
+                for series in (model.train, model.val, model.train_smoothed, model.val_smoothed):
+                    series.truncate_after(resumed)
                 model.epoch = min(model.epoch, resumed)
             self._clock_started = None
         else:
@@ -365,8 +394,10 @@ class DashboardState:
         model.val_loss = event.val_loss
         model.val_acc = event.val_acc
         model.train.add(event.epoch, event.train_loss)
+        model.train_smoothed.add(event.epoch, event.train_loss)
         if event.val_loss is not None:
             model.val.add(event.epoch, event.val_loss)
+            model.val_smoothed.add(event.epoch, event.val_loss)
         self.lr = event.lr
         if self.epoch != before:
             self._epoch_times.append((event.time, self.epoch))

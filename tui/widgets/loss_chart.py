@@ -9,6 +9,7 @@ TRAIN_COLOR = "cyan+"
 VAL_COLOR = "yellow+"
 CHANCE_COLOR = "red"
 BEST_COLOR = "green+"
+RAW_COLOR = "gray"  # the raw curve, behind a smoothed one
 
 
 class LossChart(CachedPlot):
@@ -21,6 +22,7 @@ class LossChart(CachedPlot):
         self._data: ModelState | None = None
         self._chance = 1.0986
         self._best: float | None = None
+        self.smoothing = 0.0  # 0: raw curves; else the EMA weight drawn over dimmed raw ones
         self.border_title = title
         self.border_subtitle = "epoch"
 
@@ -36,7 +38,13 @@ class LossChart(CachedPlot):
         if model.val_loss is not None:
             parts.append(f"val {model.val_loss:.4f}")
         self.border_title = " ".join(parts)
+        # Named under the chart and in its legend: the title keeps the logged (raw) values.
+        self.border_subtitle = f"ema {self.smoothing:g} · epoch" if self.smoothing else "epoch"
         self.changed()
+
+    def set_smoothing(self, weight: float, state: DashboardState) -> None:
+        self.smoothing = weight
+        self.show(state)
 
     def draw(self, width: int) -> None:
         plt = self.plt
@@ -47,10 +55,21 @@ class LossChart(CachedPlot):
         highs: list[float] = [self._chance]
         x_last = 1.0
         if data is not None:
-            for series, label, color in ((data.train, "train", TRAIN_COLOR), (data.val, "val", VAL_COLOR)):
+            curves = ((data.train, data.train_smoothed, "train", TRAIN_COLOR),
+                      (data.val, data.val_smoothed, "val", VAL_COLOR))
+            if self.smoothing:  # raw curves first, dimmed, so the smoothed ones draw over them
+                for raw, _, _, _ in curves:
+                    xs, ys = raw.points(budget)
+                    if xs:
+                        plt.plot(xs, ys, color=RAW_COLOR, marker="braille")
+                        lows.append(min(ys))
+                        highs.append(max(ys))
+            for raw, smoothed, label, color in curves:
+                series = smoothed.curves.get(self.smoothing, raw) if self.smoothing else raw
                 xs, ys = series.points(budget)
                 if xs:
-                    plt.plot(xs, ys, label=label, color=color, marker="braille")
+                    name = f"{label} ema {self.smoothing:g}" if self.smoothing else label
+                    plt.plot(xs, ys, label=name, color=color, marker="braille")
                     lows.append(min(ys))
                     highs.append(max(ys))
                     x_last = max(x_last, xs[-1])
