@@ -38,7 +38,7 @@ from tui.widgets.gate_heatmap import LSTM_VIEWS, GatePanel
 from tui.widgets.gradient_flow import GradientFlowChart
 from tui.widgets.gradient_history import GradientHistory
 from tui.widgets.header import RunHeader
-from tui.widgets.loss_chart import LossChart
+from tui.widgets.loss_chart import X_MODES, LossChart
 from tui.widgets.prediction import PredictionPanel
 
 if TYPE_CHECKING:
@@ -127,6 +127,8 @@ class DashboardApp(App[int]):
         _b("4", "preset('echo')", "echo", "Restart with the echo task preset", show=False),
         _b("g", "cycle_gate", "Gate", "Show the LSTM's next gate: i, f, g, o, then cell c and hidden h"),
         _b("l", "toggle_log", "Log", "Toggle a log scale on the loss charts"),
+        _b("x", "cycle_x_axis", "X axis", "Loss charts' x axis: epoch, wall-clock time, time since start",
+           show=False),
         _b("m", "cycle_smoothing", "Smooth", "Smooth the loss curves: off, EMA 0.6, 0.9, 0.99", show=False),
         _b("z", "zoom", "Zoom", "Zoom the focused panel to full screen and back", show=False),
         _b("e", "export", "Export", "Save metrics.csv and an SVG of the screen in the run directory",
@@ -160,6 +162,7 @@ class DashboardApp(App[int]):
         self.runlog: RunLog | None = None
         self.log_scale = False
         self.smoothing = 0.0
+        self.x_mode = "epoch"
         self.redraw_interval = 1 / self.refresh_hz  # paced between 1/refresh_hz and SLOWEST_REDRAW_S
         self.ui_share = ui_cpu_share()
         self._cpu_mark = (time.perf_counter(), time.thread_time())  # reset at mount
@@ -526,6 +529,11 @@ class DashboardApp(App[int]):
         self.smoothing = steps[(steps.index(self.smoothing) + 1) % len(steps)]
         for chart in self.charts.values():
             chart.set_smoothing(self.smoothing, self.state)
+
+    def action_cycle_x_axis(self) -> None:
+        self.x_mode = X_MODES[(X_MODES.index(self.x_mode) + 1) % len(X_MODES)]
+        for chart in self.charts.values():
+            chart.set_x_mode(self.x_mode, self.state)
 
     def action_toggle_log(self) -> None:
         self.log_scale = not self.log_scale

@@ -174,6 +174,7 @@ class ModelState:
     val: MinMaxSeries = field(default_factory=MinMaxSeries)
     train_smoothed: SmoothedSeries = field(default_factory=SmoothedSeries)
     val_smoothed: SmoothedSeries = field(default_factory=SmoothedSeries)
+    times: MinMaxSeries = field(default_factory=MinMaxSeries)  # (epoch, wall time it ended)
     epoch: int = 0
     train_loss: float | None = None
     val_loss: float | None = None
@@ -257,6 +258,7 @@ class DashboardState:
         self.label = config.label if config else ""
         self.total_epochs = config.epochs if config else 0
         self.lr: float | None = config.lr if config else None
+        self.started_at: float | None = None  # wall time of the run's first start
         self.watching: str | None = None  # the run directory, when following one's log
         self.run_state = "loading"  # until the engine says otherwise
         self.reason = "loading torch…"
@@ -368,11 +370,12 @@ class DashboardState:
         if resumed and self.runs:
             # The same run, continued from its checkpoint: keep its history up to there.
             for model in self.models.values():
-                for series in (model.train, model.val, model.train_smoothed, model.val_smoothed):
+                for series in (model.train, model.val, model.train_smoothed, model.val_smoothed, model.times):
                     series.truncate_after(resumed)
                 model.epoch = min(model.epoch, resumed)
             self._clock_started = None
         else:
+            self.started_at = event.time
             self.models = {name: ModelState(name) for name in MODELS}
             self.probes = {}
             self.flows = {name: FlowState() for name in MODELS}
@@ -395,6 +398,7 @@ class DashboardState:
         model.val_acc = event.val_acc
         model.train.add(event.epoch, event.train_loss)
         model.train_smoothed.add(event.epoch, event.train_loss)
+        model.times.add(event.epoch, event.time)
         if event.val_loss is not None:
             model.val.add(event.epoch, event.val_loss)
             model.val_smoothed.add(event.epoch, event.val_loss)

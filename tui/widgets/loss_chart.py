@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
+import numpy as np
+
 from tui.state import DashboardState, ModelState
 from tui.widgets.cached_plot import CachedPlot
 
@@ -10,6 +14,8 @@ VAL_COLOR = "yellow+"
 CHANCE_COLOR = "red"
 BEST_COLOR = "green+"
 RAW_COLOR = "gray"  # the raw curve, behind a smoothed one
+X_MODES = ("epoch", "wall", "elapsed")  # `x` cycles them
+X_LABELS = {"epoch": "epoch", "wall": "wall-clock time", "elapsed": "time since start"}
 
 
 class LossChart(CachedPlot):
@@ -23,6 +29,8 @@ class LossChart(CachedPlot):
         self._chance = 1.0986
         self._best: float | None = None
         self.smoothing = 0.0  # 0: raw curves; else the EMA weight drawn over dimmed raw ones
+        self.x_mode = "epoch"
+        self._started = 0.0  # wall time the run started, for "time since start"
         self.border_title = title
         self.border_subtitle = "epoch"
 
@@ -32,6 +40,7 @@ class LossChart(CachedPlot):
         self._data = model
         self._chance = state.chance_loss
         self._best = state.best_loss
+        self._started = state.started_at or 0.0
         parts = [self.title]
         if model.train_loss is not None:
             parts.append(f"train {model.train_loss:.4f}")
@@ -39,12 +48,31 @@ class LossChart(CachedPlot):
             parts.append(f"val {model.val_loss:.4f}")
         self.border_title = " ".join(parts)
         # Named under the chart and in its legend: the title keeps the logged (raw) values.
-        self.border_subtitle = f"ema {self.smoothing:g} · epoch" if self.smoothing else "epoch"
+        axis = X_LABELS[self.x_mode]
+        self.border_subtitle = f"ema {self.smoothing:g} · {axis}" if self.smoothing else axis
         self.changed()
 
     def set_smoothing(self, weight: float, state: DashboardState) -> None:
         self.smoothing = weight
         self.show(state)
+
+    def set_x_mode(self, mode: str, state: DashboardState) -> None:
+        self.x_mode = mode
+        self.show(state)
+
+    def _to_x(self, epochs: list[float]) -> list[float]:
+        """Epochs as the x axis shows them: epochs, or seconds (wall clock or since the start),
+        interpolated between the epochs whose end times the state kept."""
+        data = self._data
+        if self.x_mode == "epoch" or data is None:
+            return epochs
+        known_epochs, times = data.times.points()
+        if not known_epochs:
+            return epochs
+        seconds = np.interp(epochs, known_epochs, times)
+        if self.x_mode == "elapsed":
+            seconds = seconds - self._started
+        return [float(t) for t in seconds]
 
     def draw(self, width: int) -> None:
         plt = self.plt
@@ -53,26 +81,28 @@ class LossChart(CachedPlot):
         data = self._data
         lows: list[float] = [self._chance]
         highs: list[float] = [self._chance]
-        x_last = 1.0
+        x_first = x_last = None
         if data is not None:
             curves = ((data.train, data.train_smoothed, "train", TRAIN_COLOR),
                       (data.val, data.val_smoothed, "val", VAL_COLOR))
+            drawn = []
             if self.smoothing:  # raw curves first, dimmed, so the smoothed ones draw over them
-                for raw, _, _, _ in curves:
-                    xs, ys = raw.points(budget)
-                    if xs:
-                        plt.plot(xs, ys, color=RAW_COLOR, marker="braille")
-                        lows.append(min(ys))
-                        highs.append(max(ys))
+                drawn += [(raw, None, RAW_COLOR) for raw, _, _, _ in curves]
             for raw, smoothed, label, color in curves:
                 series = smoothed.curves.get(self.smoothing, raw) if self.smoothing else raw
-                xs, ys = series.points(budget)
-                if xs:
-                    name = f"{label} ema {self.smoothing:g}" if self.smoothing else label
-                    plt.plot(xs, ys, label=name, color=color, marker="braille")
-                    lows.append(min(ys))
-                    highs.append(max(ys))
-                    x_last = max(x_last, xs[-1])
+                drawn.append((series, f"{label} ema {self.smoothing:g}" if self.smoothing else label, color))
+            for series, name, color in drawn:
+                epochs, ys = series.points(budget)
+                if not epochs:
+                    continue
+                xs = self._to_x(epochs)
+                plt.plot(xs, ys, label=name, color=color, marker="braille")
+                lows.append(min(ys))
+                highs.append(max(ys))
+                x_first = xs[0] if x_first is None else min(x_first, xs[0])
+                x_last = xs[-1] if x_last is None else max(x_last, xs[-1])
+        x_low = x_first if x_first is not None else (1.0 if self.x_mode == "epoch" else 0.0)
+        x_high = max(x_low + 1.0, x_last if x_last is not None else x_low + 1.0)
         lines = [(self._chance, "chance ln 3", CHANCE_COLOR)]
         if self._best is not None:
             lines.append((self._best, f"best {self._best:.3f}", BEST_COLOR))
@@ -80,19 +110,32 @@ class LossChart(CachedPlot):
         for y, label, color in lines:
             if self.log_scale:
                 # plotext cannot place text on a log axis (IndexError): name the line in the legend.
-                plt.plot([1, max(2.0, x_last)], [y, y], label=label, color=color)
+                plt.plot([x_low, x_high], [y, y], label=label, color=color)
             else:
                 plt.hline(y, color)
-                plt.text(label, x=1, y=y, color=color, alignment="left")
+                plt.text(label, x=x_low, y=y, color=color, alignment="left")
         low, high = min(lows), max(highs)
         if self.log_scale:
             plt.yscale("log")
             low = max(low, 1e-6)
         pad = (high - low) * 0.08 or 0.05
         plt.ylim(max(low - pad, 1e-6) if self.log_scale else low - pad, high + pad)
-        x_high = max(2.0, x_last)
-        plt.xlim(1, x_high)
-        # Whole epochs on the axis: plotext's own ticks would read 4.5, 8.0, ...
+        plt.xlim(x_low, x_high)
+        # Whole epochs, or readable times, on the axis: plotext's own ticks would read 4.5, 8.0...
         count = max(2, min(6, width // 12))
-        ticks = sorted({round(1 + i * (x_high - 1) / (count - 1)) for i in range(count)})
-        plt.xticks(ticks, [f"{t:,}" for t in ticks])
+        ticks = sorted({x_low + i * (x_high - x_low) / (count - 1) for i in range(count)})
+        if self.x_mode == "epoch":
+            ticks = sorted({round(t) for t in ticks})
+        plt.xticks(ticks, [tick_label(t, self.x_mode) for t in ticks])
+
+
+def tick_label(x: float, mode: str) -> str:
+    """An x tick: an epoch number, a local clock time, or a duration since the start."""
+    if mode == "epoch":
+        return f"{round(x):,}"
+    if mode == "wall":
+        return time.strftime("%H:%M:%S", time.localtime(x))
+    seconds = max(0, round(x))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
