@@ -27,7 +27,7 @@ from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from engine.config import RunConfig, from_preset
-from engine.events import Alert, Event, RunFailed, RunFinished, State
+from engine.events import Alert, Event, RunFailed, RunFinished, RunStarted, State
 from tui.screens.config_form import ConfigForm
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.help import HelpScreen
@@ -163,6 +163,9 @@ class DashboardApp(App[int]):
         self.log_scale = False
         self.smoothing = 0.0
         self.x_mode = "epoch"
+        self.cursor_epoch: int | None = None  # the loss charts' shared cursor; None: not shown
+        self.cursor_follow = False  # on the last epoch, moving with each new one
+        self.x_zoom: tuple[float, float] | None = None  # epochs shown by both loss charts
         self.redraw_interval = 1 / self.refresh_hz  # paced between 1/refresh_hz and SLOWEST_REDRAW_S
         self.ui_share = ui_cpu_share()
         self._cpu_mark = (time.perf_counter(), time.thread_time())  # reset at mount
@@ -336,6 +339,8 @@ class DashboardApp(App[int]):
 
     def _handle(self, event: Event) -> None:
         self.state.apply(event)
+        if isinstance(event, RunStarted) and not event.resumed_from_epoch and self.cursor_epoch is not None:
+            self._reset_cursor()  # a new run: its epochs are not the old one's
         if self.watch_dir is not None and not self.watch_status:
             return  # replaying a watched run's past: its old news is on screen, not in toasts
         match event:
@@ -402,6 +407,10 @@ class DashboardApp(App[int]):
         if self._changed("header") or force or second != self._header_second:
             self._header_second = second
             self.header.show(state, now)
+        if self.cursor_follow and self.cursor_epoch != self._last_epoch():
+            self.cursor_epoch = self._last_epoch()
+            for chart in self.charts.values():
+                chart.cursor_epoch = self.cursor_epoch
         for model in MODELS:
             if self._changed(f"chart:{model}") or force:
                 self.charts[model].show(state)
@@ -530,6 +539,44 @@ class DashboardApp(App[int]):
         for chart in self.charts.values():
             chart.set_smoothing(self.smoothing, self.state)
 
+    # -- the loss charts' cursor and zoom ----------------------------------------------------
+
+    def _last_epoch(self) -> int:
+        return max((m.epoch for m in self.state.models.values()), default=0)
+
+    def on_loss_chart_cursor_move(self, message: LossChart.CursorMove) -> None:
+        """Both charts' cursor moves together, so one epoch is read across LSTM and RNN."""
+        last = self._last_epoch()
+        if last < 1:
+            return
+        current = self.cursor_epoch if self.cursor_epoch is not None else last
+        target = {
+            "left": current - 1, "right": current + 1, "home": 1, "end": last,
+            "to": round(message.epoch) if message.epoch is not None else current,
+        }[message.kind]
+        self.cursor_epoch = min(max(1, target), last)
+        self.cursor_follow = self.cursor_epoch == last  # `end`, or walking onto the last epoch
+        for chart in self.charts.values():
+            chart.set_cursor(self.cursor_epoch, self.state)
+
+    def _reset_cursor(self) -> None:
+        self.cursor_epoch, self.cursor_follow, self.x_zoom = None, False, None
+        for chart in self.charts.values():
+            chart.cursor_epoch, chart.zoom = None, None
+
+    def on_loss_chart_zoom(self, message: LossChart.Zoom) -> None:
+        """The x range shrinks or grows around the cursor (the middle when there is none)."""
+        last = self._last_epoch()
+        if last < 2:
+            return
+        low, high = self.x_zoom or (1.0, float(last))
+        centre = self.cursor_epoch if self.cursor_epoch is not None else (low + high) / 2
+        half = (high - low) * message.factor / 2
+        low, high = max(1.0, centre - half), min(float(last), centre + half)
+        self.x_zoom = None if (low <= 1 and high >= last) or high - low < 2 else (low, high)
+        for chart in self.charts.values():
+            chart.set_zoom(self.x_zoom, self.state)
+
     def action_cycle_x_axis(self) -> None:
         self.x_mode = X_MODES[(X_MODES.index(self.x_mode) + 1) % len(X_MODES)]
         for chart in self.charts.values():
@@ -600,6 +647,9 @@ class DashboardApp(App[int]):
         for binding in self.BINDINGS:
             assert isinstance(binding, Binding)
             rows.append((binding.key_display or binding.key, binding.tooltip or binding.description))
+        for binding in LossChart.BINDINGS:  # the loss charts' own keys, while one has focus
+            assert isinstance(binding, Binding)
+            rows.append((binding.key, f"{binding.tooltip} (chart focused)"))
         for binding in GatePanel.BINDINGS:  # the heatmap's own keys, while it has focus
             assert isinstance(binding, Binding)
             rows.append((binding.key, f"{binding.tooltip} (heatmap focused)"))

@@ -45,6 +45,13 @@ class _Bucket:
     hi_x: float
     hi: float
     n: int = 1
+    first_x: float = math.nan  # the x range the bucket's points came from
+    last_x: float = math.nan
+
+    def __post_init__(self) -> None:
+        if math.isnan(self.first_x):
+            self.first_x = min(self.lo_x, self.hi_x)
+            self.last_x = max(self.lo_x, self.hi_x)
 
     def merge(self, other: _Bucket) -> None:
         if other.lo < self.lo:
@@ -52,6 +59,23 @@ class _Bucket:
         if other.hi > self.hi:
             self.hi, self.hi_x = other.hi, other.hi_x
         self.n += other.n
+        self.first_x = min(self.first_x, other.first_x)
+        self.last_x = max(self.last_x, other.last_x)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A curve at one x: exact when that point is kept on its own, else the range of the
+    points merged with it (``low``..``high`` over ``first_x``..``last_x``)."""
+
+    low: float
+    high: float
+    first_x: float
+    last_x: float
+
+    @property
+    def exact(self) -> bool:
+        return self.low == self.high and self.first_x == self.last_x
 
 
 class MinMaxSeries:
@@ -99,6 +123,21 @@ class MinMaxSeries:
         self._buckets = merged
         self.stride *= 2
 
+    def at(self, x: float) -> Reading | None:
+        """The curve at ``x``: the bucket holding it (None when no point is that close)."""
+        import bisect
+
+        buckets = self._buckets
+        index = bisect.bisect_right([b.first_x for b in buckets], x) - 1
+        if index < 0 or x > buckets[index].last_x:
+            return None
+        b = buckets[index]
+        return Reading(b.lo, b.hi, b.first_x, b.last_x)
+
+    @property
+    def first_x(self) -> float | None:
+        return self._buckets[0].first_x if self._buckets else None
+
     def truncate_after(self, x: float) -> None:
         """Forget the points after ``x`` (a resumed run redoes them). Points already merged
         into a bucket that also holds earlier ones stay: at most one bucket's worth."""
@@ -116,15 +155,20 @@ class MinMaxSeries:
     def high(self) -> float | None:
         return max((b.hi for b in self._buckets), default=None)
 
-    def points(self, max_points: int | None = None) -> tuple[list[float], list[float]]:
-        """The curve as x and y lists, at most ``max_points`` long, extremes kept."""
+    def points(self, max_points: int | None = None, between: tuple[float, float] | None = None
+               ) -> tuple[list[float], list[float]]:
+        """The curve as x and y lists, at most ``max_points`` long, extremes kept; only the
+        part within ``between`` (an x range) when given."""
         buckets = self._buckets
+        if between is not None:
+            lo, hi = between
+            buckets = [b for b in buckets if b.last_x >= lo and b.first_x <= hi]
         if max_points is not None and max_points >= 2 and 2 * len(buckets) > max_points:
             group = math.ceil(len(buckets) / (max_points // 2))
             regrouped = []
             for i in range(0, len(buckets), group):
                 first = buckets[i]
-                acc = _Bucket(first.lo_x, first.lo, first.hi_x, first.hi, first.n)
+                acc = _Bucket(first.lo_x, first.lo, first.hi_x, first.hi, first.n, first.first_x, first.last_x)
                 for other in buckets[i + 1 : i + group]:
                     acc.merge(other)
                 regrouped.append(acc)

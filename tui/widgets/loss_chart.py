@@ -5,6 +5,9 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from textual import events
+from textual.binding import Binding
+from textual.message import Message
 
 from tui.state import DashboardState, ModelState
 from tui.widgets.cached_plot import CachedPlot
@@ -14,12 +17,41 @@ VAL_COLOR = "yellow+"
 CHANCE_COLOR = "red"
 BEST_COLOR = "green+"
 RAW_COLOR = "gray"  # the raw curve, behind a smoothed one
+CURSOR_COLOR = "white"
 X_MODES = ("epoch", "wall", "elapsed")  # `x` cycles them
 X_LABELS = {"epoch": "epoch", "wall": "wall-clock time", "elapsed": "time since start"}
 
 
 class LossChart(CachedPlot):
-    """Plots one model's losses; rebuilds the plotext figure only when data, size or scale change."""
+    """Plots one model's losses; rebuilds the plotext figure only when data, size or scale change.
+
+    With focus, left/right/home/end move a cursor (an epoch, shared by both charts: the app
+    moves them together); the bottom border then reads out that epoch's losses. A click puts
+    the cursor there; the mouse wheel zooms the x range around it.
+    """
+
+    BINDINGS = [
+        Binding("left", "cursor('left')", "Earlier", show=False, tooltip="Loss-chart cursor one epoch earlier"),
+        Binding("right", "cursor('right')", "Later", show=False, tooltip="Loss-chart cursor one epoch later"),
+        Binding("home", "cursor('home')", "First", show=False, tooltip="Loss-chart cursor to the first epoch"),
+        Binding("end", "cursor('end')", "Live", show=False,
+                tooltip="Loss-chart cursor to the last epoch, following new ones"),
+    ]
+
+    class CursorMove(Message):
+        """The user moved the cursor: ``kind`` is left, right, home, end or to (``epoch``)."""
+
+        def __init__(self, kind: str, epoch: float | None = None) -> None:
+            super().__init__()
+            self.kind = kind
+            self.epoch = epoch
+
+    class Zoom(Message):
+        """The mouse wheel over a chart: ``factor`` < 1 zooms in around the cursor."""
+
+        def __init__(self, factor: float) -> None:
+            super().__init__()
+            self.factor = factor
 
     def __init__(self, model: str, title: str, *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id)
@@ -30,7 +62,10 @@ class LossChart(CachedPlot):
         self._best: float | None = None
         self.smoothing = 0.0  # 0: raw curves; else the EMA weight drawn over dimmed raw ones
         self.x_mode = "epoch"
+        self.cursor_epoch: int | None = None
+        self.zoom: tuple[float, float] | None = None  # epochs shown, when zoomed in
         self._started = 0.0  # wall time the run started, for "time since start"
+        self._x_span: tuple[float, float] = (1.0, 2.0)  # the x range last drawn, for clicks
         self.border_title = title
         self.border_subtitle = "epoch"
 
@@ -50,11 +85,75 @@ class LossChart(CachedPlot):
         # Named under the chart and in its legend: the title keeps the logged (raw) values.
         axis = X_LABELS[self.x_mode]
         self.border_subtitle = f"ema {self.smoothing:g} · {axis}" if self.smoothing else axis
+        if self.cursor_epoch is not None:
+            self.border_subtitle = self.readout(model, self.cursor_epoch)
         self.changed()
 
     def set_smoothing(self, weight: float, state: DashboardState) -> None:
         self.smoothing = weight
         self.show(state)
+
+    @staticmethod
+    def readout(model: ModelState, epoch: int) -> str:
+        """The logged losses at ``epoch`` (a range, when that stretch of a long run is thinned)."""
+        parts = [f"ep {epoch:,}"]
+        for name, series in (("train", model.train), ("val", model.val)):
+            reading = series.at(epoch)
+            if reading is None:
+                continue
+            if reading.exact:
+                parts.append(f"{name} {reading.low:.4f}")
+            else:
+                parts.append(f"{name} {reading.low:.4f}–{reading.high:.4f} "
+                             f"(ep {reading.first_x:,.0f}–{reading.last_x:,.0f})")
+        return " ".join(parts)  # the chart's bottom border is narrow: no separators
+
+    def set_cursor(self, epoch: int | None, state: DashboardState) -> None:
+        self.cursor_epoch = epoch
+        self.show(state)
+
+    def set_zoom(self, span: tuple[float, float] | None, state: DashboardState) -> None:
+        self.zoom = span
+        self.show(state)
+
+    def action_cursor(self, kind: str) -> None:
+        self.post_message(self.CursorMove(kind))
+
+    def on_click(self, event: events.Click) -> None:
+        """The cursor goes to the epoch under the pointer (the plot's frame is found in the
+        drawn text: plotext puts the box corners at the plot area's edges)."""
+        text = self._cache.plain.splitlines() if self._cache is not None else []
+        top = next((line for line in text if "┌" in line and "┐" in line), None)
+        if top is None:
+            return
+        left, right = top.index("┌") + 1, top.rindex("┐") - 1
+        x = event.x - self.gutter.left
+        if right <= left or not left <= x <= right:
+            return
+        low, high = self._x_span
+        position = low + (x - left) / (right - left) * (high - low)
+        epoch = self._to_epoch(position)
+        self.post_message(self.CursorMove("to", epoch))
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        event.stop()
+        self.post_message(self.Zoom(0.8))
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        event.stop()
+        self.post_message(self.Zoom(1.25))
+
+    def _to_epoch(self, x: float) -> float:
+        """The inverse of ``_to_x``: an x position on the axis as an epoch."""
+        data = self._data
+        if self.x_mode == "epoch" or data is None:
+            return x
+        known_epochs, times = data.times.points()
+        if not known_epochs:
+            return x
+        if self.x_mode == "elapsed":
+            x += self._started
+        return float(np.interp(x, times, known_epochs))
 
     def set_x_mode(self, mode: str, state: DashboardState) -> None:
         self.x_mode = mode
@@ -92,7 +191,7 @@ class LossChart(CachedPlot):
                 series = smoothed.curves.get(self.smoothing, raw) if self.smoothing else raw
                 drawn.append((series, f"{label} ema {self.smoothing:g}" if self.smoothing else label, color))
             for series, name, color in drawn:
-                epochs, ys = series.points(budget)
+                epochs, ys = series.points(budget, between=self.zoom)
                 if not epochs:
                     continue
                 xs = self._to_x(epochs)
@@ -120,7 +219,13 @@ class LossChart(CachedPlot):
             low = max(low, 1e-6)
         pad = (high - low) * 0.08 or 0.05
         plt.ylim(max(low - pad, 1e-6) if self.log_scale else low - pad, high + pad)
+        if self.zoom is not None:  # the zoomed range, even where a curve has no point
+            x_low, x_high = self._to_x([self.zoom[0]])[0], self._to_x([self.zoom[1]])[0]
+            x_high = max(x_high, x_low + 1e-9)
+        if self.cursor_epoch is not None:
+            plt.vline(self._to_x([self.cursor_epoch])[0], CURSOR_COLOR)
         plt.xlim(x_low, x_high)
+        self._x_span = (x_low, x_high)
         # Whole epochs, or readable times, on the axis: plotext's own ticks would read 4.5, 8.0...
         count = max(2, min(6, width // 12))
         ticks = sorted({x_low + i * (x_high - x_low) / (count - 1) for i in range(count)})
