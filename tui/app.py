@@ -18,6 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import psutil
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -40,6 +41,7 @@ from tui.widgets.gradient_history import GradientHistory
 from tui.widgets.header import RunHeader
 from tui.widgets.loss_chart import X_MODES, LossChart
 from tui.widgets.prediction import PredictionPanel
+from tui.widgets.system_pane import SystemPane
 
 if TYPE_CHECKING:
     from engine.runlog import CheckpointCadence, RunLog
@@ -129,6 +131,8 @@ class DashboardApp(App[int]):
         _b("l", "toggle_log", "Log", "Toggle a log scale on the loss charts"),
         _b("x", "cycle_x_axis", "X axis", "Loss charts' x axis: epoch, wall-clock time, time since start",
            show=False),
+        _b("y", "toggle_system", "System", "Show or hide the system pane: CPU, memory and GPU over time",
+           show=False),
         _b("m", "cycle_smoothing", "Smooth", "Smooth the loss curves: off, EMA 0.6, 0.9, 0.99", show=False),
         _b("z", "zoom", "Zoom", "Zoom the focused panel to full screen and back", show=False),
         _b("e", "export", "Export", "Save metrics.csv and an SVG of the screen in the run directory",
@@ -206,6 +210,7 @@ class DashboardApp(App[int]):
 
     def compose(self) -> ComposeResult:
         yield RunHeader(id="header")
+        yield SystemPane(id="system")
         # Scrolls only when the terminal is too short for every panel at its least height;
         # moving focus (tab) brings the focused panel into view.
         with VerticalScroll(id="main", can_focus=False):
@@ -230,6 +235,8 @@ class DashboardApp(App[int]):
         self.gates = {model: self.query_one(f"#gates-{model}", GatePanel) for model in MODELS}
         self.gradient_flow = self.query_one(GradientFlowChart)
         self.gradient_history = self.query_one(GradientHistory)
+        self.system_pane = self.query_one(SystemPane)
+        self._sample_system()
         self._redraw(force=True)
         self._cpu_mark = (time.perf_counter(), time.thread_time())  # start-up is not a frame
         self.set_timer(1 / self.refresh_hz, self._tick)
@@ -418,6 +425,8 @@ class DashboardApp(App[int]):
                 self.predictions[model].show(state.models[model])
             if self._changed(f"gates:{model}") or force:
                 self.gates[model].show(state.probes.get(model))
+        if (self._changed("system") or force) and self.system_pane.display:
+            self.system_pane.show(state.system)
         if self._changed("gradients") or force:
             self.gradient_flow.show(state)
             self.gradient_history.show(state)
@@ -581,6 +590,48 @@ class DashboardApp(App[int]):
         self.x_mode = X_MODES[(X_MODES.index(self.x_mode) + 1) % len(X_MODES)]
         for chart in self.charts.values():
             chart.set_x_mode(self.x_mode, self.state)
+
+    def action_toggle_system(self) -> None:
+        self.system_pane.display = not self.system_pane.display
+        if self.system_pane.display:
+            self.system_pane.show(self.state.system)
+
+    @work(thread=True, exclusive=True, group="system", exit_on_error=False)
+    def _sample_system(self) -> None:
+        """Once a second, on this thread (never the training one): CPU, memory, the GPU's."""
+        from tui.system import SAMPLE_SECONDS, SystemSampler, cuda_index
+
+        worker = get_current_worker()
+        sampler: SystemSampler | None = None
+        while not worker.is_cancelled:
+            # Watching, the figures are the trainer's (its pid is in the run's lock file).
+            pid = self._trainer_pid() if self.watch_dir is not None else None
+            try:
+                if sampler is None or sampler.pid != pid or sampler.cuda_index != cuda_index(self.state.device):
+                    sampler = None if self.watch_dir is not None and pid is None else SystemSampler(
+                        cuda_index(self.state.device), pid)
+                sample = sampler.sample(time.time()) if sampler is not None else None
+            except psutil.Error:  # the watched trainer ended between two looks
+                sampler = sample = None
+            if sample is not None:
+                with suppress(RuntimeError):  # the app is closing
+                    self.call_from_thread(self._add_system_sample, sample)
+            time.sleep(SAMPLE_SECONDS)
+
+    def _trainer_pid(self) -> int | None:
+        from engine.runlog import LOCK_FILE
+
+        if self.watch_status != "live" or self.watch_dir is None:
+            return None
+        try:
+            text = (self.watch_dir / LOCK_FILE).read_text().strip()
+        except OSError:
+            return None
+        return int(text) if text.isdigit() else None
+
+    def _add_system_sample(self, sample: Any) -> None:
+        self.state.system.append(sample)
+        self.state.bump("system", "header")
 
     def action_toggle_log(self) -> None:
         self.log_scale = not self.log_scale

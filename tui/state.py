@@ -35,6 +35,7 @@ HISTORY_BUCKETS = 1024  # per curve; two points (min and max) at most per bucket
 PREDICTION_HISTORY = 12  # epochs of "how the prediction changed"
 RATE_WINDOW = 20  # epochs used to measure epochs/s
 SMOOTHING_WEIGHTS = (0.6, 0.9, 0.99)  # `m` cycles off and these, as TensorBoard's slider
+SYSTEM_HISTORY = 120  # seconds of machine figures kept for the system pane
 FLOW_HISTORY_ROWS = 256  # gradient-flow probes kept per model for the history heatmap
 
 
@@ -286,7 +287,7 @@ class FlowState:
 
 
 def _panel_keys() -> dict[str, int]:
-    keys = {"header": 0, "gradients": 0}
+    keys = {"header": 0, "gradients": 0, "system": 0}
     for model in MODELS:
         keys[f"chart:{model}"] = 0
         keys[f"prediction:{model}"] = 0
@@ -303,6 +304,7 @@ class DashboardState:
         self.total_epochs = config.epochs if config else 0
         self.lr: float | None = config.lr if config else None
         self.started_at: float | None = None  # wall time of the run's first start
+        self.system: deque[Any] = deque(maxlen=SYSTEM_HISTORY)  # tui.system.SystemSample, 1 a second
         self.watching: str | None = None  # the run directory, when following one's log
         self.run_state = "loading"  # until the engine says otherwise
         self.reason = "loading torch…"

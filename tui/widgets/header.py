@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from tui.state import DashboardState
+from tui.system import system_text
 
 STATE_STYLES = {
     "loading": "bold cyan",
@@ -64,6 +65,9 @@ def header_text(state: DashboardState, now: float | None = None, *, compact: boo
     text.append(format_duration(state.elapsed(now)))
     text.append(" ETA ", "dim")
     text.append(format_duration(state.eta()))
+    if state.system:
+        text.append(*sep)
+        text.append(system_text(state.system[-1]), "dim" if compact else "")
     return text
 
 
