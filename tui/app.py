@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from functools import partial
 from pathlib import Path
@@ -29,6 +29,7 @@ from textual.worker import get_current_worker
 
 from engine.config import RunConfig, from_preset
 from engine.events import Alert, Event, RunFailed, RunFinished, RunStarted, State
+from tui.prefs import Prefs, save_prefs
 from tui.screens.config_form import ConfigForm
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.help import HelpScreen
@@ -151,22 +152,29 @@ class DashboardApp(App[int]):
         resume: dict[str, Any] | None = None,
         cadence: CheckpointCadence | None = None,
         watch: Path | None = None,
+        prefs: Prefs | None = None,
+        prefs_file: Path | None = None,
+        prefs_warnings: Sequence[str] = (),
     ) -> None:
         """``run_dir``: the run's directory (log, checkpoints, command file); ``resume``: a
         checkpoint of that run to continue from; ``cadence``: when to checkpoint besides
         every pause, stop, finish and quit; ``watch``: instead of training, show the run in
-        that directory from its log, and steer it through its command file."""
+        that directory from its log, and steer it through its command file; ``prefs``: the
+        display settings to start with, saved to ``prefs_file`` (if any) when they change."""
         super().__init__()
-        self._skipped_lines: list[str] = []  # log lines a resume could not read, noticed at mount
+        self._skipped_lines: list[str] = list(prefs_warnings)  # notices for once the screen is up
         self.config = config
         self.refresh_hz = max(0.5, float(refresh_hz))
         self.start_engine = start
         self.state = DashboardState(config)
         self.session: Session | None = None
         self.runlog: RunLog | None = None
-        self.log_scale = False
-        self.smoothing = 0.0
-        self.x_mode = "epoch"
+        self.prefs = prefs or Prefs()
+        self.log_scale = self.prefs.log_scale
+        self.prefs_file = prefs_file
+        self._prefs_applied = False  # until mounted: setting the saved theme is not a change
+        self.smoothing = self.prefs.smoothing
+        self.x_mode = self.prefs.x_axis
         self.cursor_epoch: int | None = None  # the loss charts' shared cursor; None: not shown
         self.cursor_follow = False  # on the last epoch, moving with each new one
         self.x_zoom: tuple[float, float] | None = None  # epochs shown by both loss charts
@@ -236,6 +244,7 @@ class DashboardApp(App[int]):
         self.gradient_flow = self.query_one(GradientFlowChart)
         self.gradient_history = self.query_one(GradientHistory)
         self.system_pane = self.query_one(SystemPane)
+        self._apply_prefs()
         self._sample_system()
         self._redraw(force=True)
         self._cpu_mark = (time.perf_counter(), time.thread_time())  # start-up is not a frame
@@ -547,6 +556,7 @@ class DashboardApp(App[int]):
         self.smoothing = steps[(steps.index(self.smoothing) + 1) % len(steps)]
         for chart in self.charts.values():
             chart.set_smoothing(self.smoothing, self.state)
+        self._remember(smoothing=self.smoothing)
 
     # -- the loss charts' cursor and zoom ----------------------------------------------------
 
@@ -590,11 +600,43 @@ class DashboardApp(App[int]):
         self.x_mode = X_MODES[(X_MODES.index(self.x_mode) + 1) % len(X_MODES)]
         for chart in self.charts.values():
             chart.set_x_mode(self.x_mode, self.state)
+        self._remember(x_axis=self.x_mode)
 
     def action_toggle_system(self) -> None:
         self.system_pane.display = not self.system_pane.display
         if self.system_pane.display:
             self.system_pane.show(self.state.system)
+        self._remember(system_pane=bool(self.system_pane.display))
+
+    # -- preferences ---------------------------------------------------------------------------
+
+    def _apply_prefs(self) -> None:
+        prefs = self.prefs
+        if prefs.theme in self.available_themes:
+            self.theme = prefs.theme
+        elif prefs.theme != Prefs().theme:
+            self._skipped_lines.append(f"config.toml: theme {prefs.theme!r} is not one of Textual's themes; "
+                                       "using the default")
+        for chart in self.charts.values():
+            chart.smoothing, chart.x_mode = self.smoothing, self.x_mode
+            chart.set_log_scale(self.log_scale)
+        self.system_pane.display = prefs.system_pane
+        self._prefs_applied = True
+
+    def _remember(self, **changes: Any) -> None:
+        """A display setting changed: keep it for the next session (when there is a file)."""
+        self.prefs = self.prefs.with_(**changes)
+        if self.prefs_file is None:
+            return
+        try:
+            save_prefs(self.prefs, self.prefs_file)
+        except OSError as exc:
+            self.notify(f"cannot save {self.prefs_file}: {exc.strerror or exc}", severity="warning")
+            self.prefs_file = None  # one warning, not one per key press
+
+    def watch_theme(self, theme: str) -> None:
+        if self._prefs_applied and theme != self.prefs.theme:  # chosen in the command palette
+            self._remember(theme=theme)
 
     @work(thread=True, exclusive=True, group="system", exit_on_error=False)
     def _sample_system(self) -> None:
@@ -637,6 +679,7 @@ class DashboardApp(App[int]):
         self.log_scale = not self.log_scale
         for chart in self.charts.values():
             chart.set_log_scale(self.log_scale)
+        self._remember(log_scale=self.log_scale)
 
     def action_zoom(self) -> None:
         screen = self.screen
@@ -731,12 +774,16 @@ def _summary_line(event: RunFinished) -> str:
 def run_dashboard(
     config: RunConfig,
     *,
-    refresh_hz: float = 10.0,
+    refresh_hz: float | None = None,
     run_dir: Path | None = None,
     resume: dict[str, Any] | None = None,
     cadence: CheckpointCadence | None = None,
+    no_config: bool = False,
 ) -> int:
     """Run the dashboard until the user quits; the exit code for the command line.
+
+    Display preferences come from config.toml (unless ``no_config``); a ``refresh_hz`` given
+    on the command line wins over the file's.
 
     SIGHUP (the terminal is gone), SIGTERM and SIGINT end it like a quit: the worker stops
     between batches and writes its final checkpoint, the log is flushed and closed. The exit
@@ -747,8 +794,10 @@ def run_dashboard(
     import signal
 
     from tui.headless import mute_fds, terminal_fds
+    from tui.prefs import display_options
 
-    app = DashboardApp(config, refresh_hz=refresh_hz, run_dir=run_dir, resume=resume, cadence=cadence)
+    app = DashboardApp(config, run_dir=run_dir, resume=resume, cadence=cadence,
+                       **display_options(refresh_hz, no_config))
     ttys = terminal_fds()  # before any hang-up: isatty() on a dead terminal says False
 
     def on_signal(signum: int) -> None:

@@ -32,7 +32,7 @@ from engine.runlog import (
     new_run_dir,
 )
 
-COMMANDS = ("train", "watch", "export", "bench")
+COMMANDS = ("train", "watch", "runs", "export", "bench")
 DEFAULTS = RunConfig()
 CADENCE = CheckpointCadence()
 
@@ -184,8 +184,10 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         add_run_options(parser)
         add_run_dir_options(parser)
         ui = parser.add_argument_group("dashboard options")
-        ui.add_argument("--refresh-hz", type=_hz, default=10.0, metavar="HZ",
-                        help="most screen redraws per second (default: 10)")
+        ui.add_argument("--refresh-hz", type=_hz, default=None, metavar="HZ",
+                        help="most screen redraws per second (default: 10, or config.toml's)")
+        ui.add_argument("--no-config", action="store_true",
+                        help="ignore (and do not write) the preferences in " + _prefs_location())
         return parser
     if command == "train":
         parser = _Parser(prog="lstm-tui train", description="Train both models without the dashboard: "
@@ -202,11 +204,22 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
                          "run going.")
         parser.add_argument("dir", nargs="?", type=Path, metavar="DIR",
                             help=f"the run directory (default: the most recently active run under {RUNS_ROOT}/)")
-        parser.add_argument("--refresh-hz", type=_hz, default=10.0, metavar="HZ",
-                            help="most screen redraws per second (default: 10)")
+        parser.add_argument("--refresh-hz", type=_hz, default=None, metavar="HZ",
+                            help="most screen redraws per second (default: 10, or config.toml's)")
+        parser.add_argument("--no-config", action="store_true",
+                            help="ignore (and do not write) the preferences in " + _prefs_location())
         parser.add_argument("--json", action="store_true",
                             help="no dashboard: print each event as one JSON line, follow a live run "
                             "until it ends, then exit 0 (for scripts: lstm-tui watch DIR --json | jq)")
+        return parser
+    if command == "runs":
+        parser = _Parser(prog="lstm-tui runs", description="List the run directories under DIR in a table "
+                         "(state, epochs, final losses, gradient horizons); / filters, s sorts, space marks, "
+                         "enter compares the marked runs' loss curves.")
+        parser.add_argument("dir", nargs="?", type=Path, default=RUNS_ROOT, metavar="DIR",
+                            help=f"where the runs are (default: {RUNS_ROOT}/)")
+        parser.add_argument("--list", action="store_true",
+                            help="no table: print the runs as tab-separated lines, newest first, and exit")
         return parser
     if command == "export":
         parser = _Parser(prog="lstm-tui export", description="Write metrics.csv (one row per model and "
@@ -222,6 +235,12 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
     parser.add_argument("--bench-epochs", type=_whole, default=30, metavar="N",
                         help="epochs timed per round (default: 30)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--no-scale", dest="scale", action="store_false",
+                        help="skip the memory figures at the seed's 500k series, look-back 1,000 "
+                        "(about a minute on a 2-core CPU)")
+    parser.add_argument("--scale-epochs", type=_whole, default=0, metavar="N",
+                        help="train N whole epochs at that setting instead of its first chunks "
+                        "(one takes about 10 minutes on a 2-core CPU) (default: 0)")
     return parser
 
 
@@ -249,7 +268,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_dir = args.dir or newest_run(RUNS_ROOT)
             if args.json:
                 return watch_json(run_dir)
-            return watch(run_dir, refresh_hz=args.refresh_hz)
+            return watch(run_dir, refresh_hz=args.refresh_hz, no_config=args.no_config)
+        if command == "runs":
+            from tui.runs import runs_command
+
+            return runs_command(args.dir, listing=args.list)
         if command == "export":
             from tui.export import export_run
 
@@ -263,7 +286,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from tui.bench import run_bench
 
             config = config_from_args(args)
-            return run_bench(config, rounds=args.rounds, epochs=args.bench_epochs, as_json=args.json)
+            return run_bench(config, rounds=args.rounds, epochs=args.bench_epochs, as_json=args.json,
+                             scale=args.scale, scale_epochs=args.scale_epochs)
         cadence = CheckpointCadence(args.checkpoint_every, args.checkpoint_seconds)
         resume = None
         if args.resume is not None:
@@ -281,7 +305,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_headless(config, run_dir=run_dir, resume=resume, cadence=cadence)
         from tui.app import run_dashboard
 
-        code = run_dashboard(config, refresh_hz=args.refresh_hz, run_dir=run_dir, resume=resume, cadence=cadence)
+        code = run_dashboard(config, refresh_hz=args.refresh_hz, run_dir=run_dir, resume=resume, cadence=cadence,
+                             no_config=args.no_config)
         _say(f"run directory: {run_dir} (continue it with: lstm-tui --resume {run_dir})")
         return code
     except (ConfigError, CliError, RunDirError) as exc:
@@ -303,11 +328,18 @@ def newest_run(root: Path) -> Path:
     return max(runs, key=last_change)
 
 
-def watch(run_dir: Path, *, refresh_hz: float) -> int:
+def _prefs_location() -> str:
+    from tui.prefs import prefs_path
+
+    return str(prefs_path())
+
+
+def watch(run_dir: Path, *, refresh_hz: float | None, no_config: bool = False) -> int:
     from tui.app import DashboardApp
+    from tui.prefs import display_options
 
     config = load_config(run_dir)  # one line for a missing directory or one that is not a run
-    app = DashboardApp(config, refresh_hz=refresh_hz, watch=run_dir)
+    app = DashboardApp(config, watch=run_dir, **display_options(refresh_hz, no_config))
     result = app.run()
     return result if isinstance(result, int) else (app.return_code or 0)
 
