@@ -155,13 +155,20 @@ class DashboardApp(App[int]):
         prefs: Prefs | None = None,
         prefs_file: Path | None = None,
         prefs_warnings: Sequence[str] = (),
+        ascii_only: bool = False,
     ) -> None:
         """``run_dir``: the run's directory (log, checkpoints, command file); ``resume``: a
         checkpoint of that run to continue from; ``cadence``: when to checkpoint besides
         every pause, stop, finish and quit; ``watch``: instead of training, show the run in
         that directory from its log, and steer it through its command file; ``prefs``: the
-        display settings to start with, saved to ``prefs_file`` (if any) when they change."""
+        display settings to start with, saved to ``prefs_file`` (if any) when they change;
+        ``ascii_only``: nothing outside ASCII reaches the terminal (tui/ascii.py)."""
         super().__init__()
+        self.ascii_only = ascii_only
+        if ascii_only:
+            from tui.ascii import AsciiFilter
+
+            self._filters.append(AsciiFilter())
         self._skipped_lines: list[str] = list(prefs_warnings)  # notices for once the screen is up
         self.config = config
         self.refresh_hz = max(0.5, float(refresh_hz))
@@ -779,6 +786,7 @@ def run_dashboard(
     resume: dict[str, Any] | None = None,
     cadence: CheckpointCadence | None = None,
     no_config: bool = False,
+    ascii_only: bool = False,
 ) -> int:
     """Run the dashboard until the user quits; the exit code for the command line.
 
@@ -796,7 +804,7 @@ def run_dashboard(
     from tui.headless import mute_fds, terminal_fds
     from tui.prefs import display_options
 
-    app = DashboardApp(config, run_dir=run_dir, resume=resume, cadence=cadence,
+    app = DashboardApp(config, run_dir=run_dir, resume=resume, cadence=cadence, ascii_only=ascii_only,
                        **display_options(refresh_hz, no_config))
     ttys = terminal_fds()  # before any hang-up: isatty() on a dead terminal says False
 

@@ -188,6 +188,8 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
                         help="most screen redraws per second (default: 10, or config.toml's)")
         ui.add_argument("--no-config", action="store_true",
                         help="ignore (and do not write) the preferences in " + _prefs_location())
+        ui.add_argument("--ascii", action="store_true",
+                        help="draw with ASCII only (chosen by itself when the locale is not UTF-8)")
         return parser
     if command == "train":
         parser = _Parser(prog="lstm-tui train", description="Train both models without the dashboard: "
@@ -208,6 +210,8 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
                             help="most screen redraws per second (default: 10, or config.toml's)")
         parser.add_argument("--no-config", action="store_true",
                             help="ignore (and do not write) the preferences in " + _prefs_location())
+        parser.add_argument("--ascii", action="store_true",
+                            help="draw with ASCII only (chosen by itself when the locale is not UTF-8)")
         parser.add_argument("--json", action="store_true",
                             help="no dashboard: print each event as one JSON line, follow a live run "
                             "until it ends, then exit 0 (for scripts: lstm-tui watch DIR --json | jq)")
@@ -268,7 +272,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_dir = args.dir or newest_run(RUNS_ROOT)
             if args.json:
                 return watch_json(run_dir)
-            return watch(run_dir, refresh_hz=args.refresh_hz, no_config=args.no_config)
+            return watch(run_dir, refresh_hz=args.refresh_hz, no_config=args.no_config,
+                         ascii_only=_ascii(args))
         if command == "runs":
             from tui.runs import runs_command
 
@@ -306,7 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tui.app import run_dashboard
 
         code = run_dashboard(config, refresh_hz=args.refresh_hz, run_dir=run_dir, resume=resume, cadence=cadence,
-                             no_config=args.no_config)
+                             no_config=args.no_config, ascii_only=_ascii(args))
         _say(f"run directory: {run_dir} (continue it with: lstm-tui --resume {run_dir})")
         return code
     except (ConfigError, CliError, RunDirError) as exc:
@@ -334,12 +339,18 @@ def _prefs_location() -> str:
     return str(prefs_path())
 
 
-def watch(run_dir: Path, *, refresh_hz: float | None, no_config: bool = False) -> int:
+def _ascii(args: argparse.Namespace) -> bool:
+    from tui.ascii import locale_is_utf8
+
+    return bool(args.ascii) or not locale_is_utf8()
+
+
+def watch(run_dir: Path, *, refresh_hz: float | None, no_config: bool = False, ascii_only: bool = False) -> int:
     from tui.app import DashboardApp
     from tui.prefs import display_options
 
     config = load_config(run_dir)  # one line for a missing directory or one that is not a run
-    app = DashboardApp(config, watch=run_dir, **display_options(refresh_hz, no_config))
+    app = DashboardApp(config, watch=run_dir, ascii_only=ascii_only, **display_options(refresh_hz, no_config))
     result = app.run()
     return result if isinstance(result, int) else (app.return_code or 0)
 
