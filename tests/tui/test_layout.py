@@ -136,6 +136,18 @@ async def test_non_finite_pause_shows_its_reason_in_the_header() -> None:
         assert "PAUSED (non-finite loss in RNN)" in app.query_one(RunHeader).plain
 
 
+async def test_log_scale_draws_losses_within_one_decade() -> None:
+    app = DashboardApp(CONFIG, start=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await fed_app(pilot, app, epochs=10)  # losses 0.90..1.10: a log axis inside one decade
+        await pilot.press("l")
+        app._redraw(force=True)
+        await pilot.pause()
+        for chart in app.charts.values():
+            text = visible_text(chart)
+            assert "chart unavailable" not in text and "train" in text and "chance ln 3" in text
+
+
 async def test_l_toggles_log_scale_on_both_charts() -> None:
     app = DashboardApp(CONFIG, start=False)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -215,10 +215,12 @@ class LossChart(CachedPlot):
                 plt.text(label, x=x_low, y=y, color=color, alignment="left")
         low, high = min(lows), max(highs)
         if self.log_scale:
+            # plotext's own log-axis range: limits set within one decade (the usual case near
+            # ln 3) make it fail with an IndexError while laying out the ticks.
             plt.yscale("log")
-            low = max(low, 1e-6)
-        pad = (high - low) * 0.08 or 0.05
-        plt.ylim(max(low - pad, 1e-6) if self.log_scale else low - pad, high + pad)
+        else:
+            pad = (high - low) * 0.08 or 0.05
+            plt.ylim(low - pad, high + pad)
         if self.zoom is not None:  # the zoomed range, even where a curve has no point
             x_low, x_high = self._to_x([self.zoom[0]])[0], self._to_x([self.zoom[1]])[0]
             x_high = max(x_high, x_low + 1e-9)
