@@ -1,4 +1,5 @@
-"""The `lstm-tui` command: the dashboard by default, `train` headless, `bench` for figures.
+"""The `lstm-tui` command: the dashboard by default, `train` headless, `watch`, `runs` and
+`export` for run directories, `bench` for figures.
 
 Every run (dashboard or `train`) writes a run directory, runs/<UTC time>-<preset or task>/ by
 default (engine/runlog.py), and `--resume DIR` continues one from its checkpoint.
@@ -175,10 +176,11 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
     if command is None:
         parser = _Parser(
             prog="lstm-tui",
-            usage="lstm-tui [train|watch|export|bench] [options]",
+            usage="lstm-tui [train|watch|runs|export|bench] [options]",
             description="Watch the seed article's LSTM and vanilla RNN learn side by side. With no "
             "command, opens the live dashboard. Commands: train (headless, Rich progress), "
-            "watch (the dashboard on a run directory), export (metrics.csv and a screen SVG), "
+            "watch (the dashboard on a run directory), runs (compare run directories), "
+            "export (metrics.csv and a screen SVG), "
             "bench (speed figures). `lstm-tui COMMAND --help` for each.",
         )
         add_run_options(parser)
