@@ -69,3 +69,13 @@ async def test_smoothing_leaves_the_latest_logged_values_in_the_title() -> None:
         await pilot.press("m", "m")
         assert str(app.charts["lstm"].border_title) == "LSTM train 1.0400 val 1.0500"
         assert app.smoothing == 0.9
+
+
+async def test_a_wide_chart_names_the_weight_in_its_title_too() -> None:
+    app = DashboardApp(CONFIG, start=False)
+    async with app.run_test(size=(200, 50)) as pilot:
+        for event in synthetic_run(CONFIG, 3):
+            app.post_message(EngineEvent(event))
+        await wait_until(pilot, lambda: app.state.epoch == 3)
+        await pilot.press("m", "m")
+        assert str(app.charts["lstm"].border_title) == "LSTM train 1.0400 val 1.0500 · ema 0.9"

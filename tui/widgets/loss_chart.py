@@ -81,8 +81,11 @@ class LossChart(CachedPlot):
             parts.append(f"train {model.train_loss:.4f}")
         if model.val_loss is not None:
             parts.append(f"val {model.val_loss:.4f}")
-        self.border_title = " ".join(parts)
-        # Named under the chart and in its legend: the title keeps the logged (raw) values.
+        title = " ".join(parts)
+        if self.smoothing and len(title) + 10 <= self.size.width - 4:  # when the border has room
+            title += f" · ema {self.smoothing:g}"
+        self.border_title = title
+        # Also named under the chart and in its legend: the title's values stay the logged ones.
         axis = X_LABELS[self.x_mode]
         self.border_subtitle = f"ema {self.smoothing:g} · {axis}" if self.smoothing else axis
         if self.cursor_epoch is not None:
