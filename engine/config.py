@@ -146,7 +146,7 @@ def validate(cfg: RunConfig) -> None:
     """Raise ConfigError for the first field that is out of its allowed range."""
     if cfg.task not in TASKS:
         raise ConfigError("task", f"unknown task {cfg.task!r} (choose from {', '.join(TASKS)})")
-    if cfg.preset is not None and cfg.preset not in PRESETS:
+    if cfg.preset is not None and (not isinstance(cfg.preset, str) or cfg.preset not in PRESETS):
         raise ConfigError("preset", f"unknown preset {cfg.preset!r} (choose from {', '.join(PRESETS)})")
     _int_field(cfg, "series_length", 20, 100_000_000)
     _int_field(cfg, "look_back", 1, 100_000)

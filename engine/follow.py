@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from engine.events import Event, UnknownEvent, from_dict
-from engine.runlog import SkipReport
+from engine.runlog import RunDirError, SkipReport
 
 
 class LogFollower:
@@ -29,6 +29,8 @@ class LogFollower:
                 data = f.read()
         except FileNotFoundError:
             return []
+        except OSError as exc:  # a directory in its place, no permission: say which file
+            raise RunDirError(f"cannot read {self.path}: {exc.strerror or exc}") from None
         end = data.rfind(b"\n")
         if end < 0:
             return []

@@ -53,10 +53,11 @@ class CheckpointCadence:
     seconds: float = 2.0  # and at most one per S seconds of wall time; 0: no time limit
 
     def __post_init__(self) -> None:
-        if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 0:
-            raise ConfigError("checkpoint_every", f"{self.every!r} is not a whole number >= 0")
-        if not (isinstance(self.seconds, (int, float)) and math.isfinite(self.seconds) and self.seconds >= 0):
-            raise ConfigError("checkpoint_seconds", f"{self.seconds!r} is not a number >= 0")
+        if isinstance(self.every, bool) or not isinstance(self.every, int) or not 0 <= self.every <= 10_000_000:
+            raise ConfigError("checkpoint_every", f"{self.every!r} is out of range (allowed 0..10,000,000)")
+        if not (isinstance(self.seconds, (int, float)) and math.isfinite(self.seconds)
+                and 0 <= self.seconds <= 86_400):
+            raise ConfigError("checkpoint_seconds", f"{self.seconds!r} is out of range (allowed 0..86,400)")
 
 
 # -- writing files so a crash leaves the old one or the new one, never half of one ------------

@@ -200,10 +200,16 @@ class DashboardApp(App[int]):
         self._wake_pending = False
         self._session_options: dict[str, Any] = {}
         if run_dir is not None and resume is not None:
-            from engine.runlog import EVENTS_FILE, read_events
+            from engine.runlog import EVENTS_FILE, RunDirError, read_events
 
             # The run so far, so a resumed run's charts go on from where they were.
-            self.state.apply_all(read_events(run_dir / EVENTS_FILE, on_skip=self._note_skipped))
+            log = run_dir / EVENTS_FILE
+            try:
+                self.state.apply_all(read_events(log, on_skip=self._note_skipped))
+            except FileNotFoundError:  # as `train --resume`: the log starts over, the checkpoint holds
+                self._skipped_lines.append(f"{log} is missing: the resumed run starts a new log")
+            except OSError as exc:
+                raise RunDirError(f"cannot read {log}: {exc.strerror or exc}") from None
         if run_dir is not None:
             from engine.runlog import RunLog  # torch-free; raises RunDirError for a bad directory
 
@@ -322,7 +328,12 @@ class DashboardApp(App[int]):
         follower = LogFollower(run_dir / EVENTS_FILE, on_skip=self._log_line_skipped)
         told = ""
         while not worker.is_cancelled:
-            events = follower.read()
+            try:
+                events = follower.read()
+            except RunDirError as exc:  # the log cannot be read: say so, and stop following
+                with suppress(RuntimeError):
+                    self.call_from_thread(self.notify, str(exc), title="Run log", severity="error", timeout=30)
+                return
             for event in events:
                 self._receive(event)
             if not events:

@@ -28,7 +28,6 @@ from engine.runlog import (
     CheckpointCadence,
     RunDirError,
     check_new_run_dir,
-    check_run_dir,
     load_config,
     new_run_dir,
 )
@@ -46,6 +45,24 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # One line, no usage dump: the message already names the option.
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _counted(low: int, high: int) -> Callable[[str], int]:
+    """A whole number from ``low`` to ``high``, for counts with no RunConfig field to check them."""
+
+    def parse(text: str) -> int:
+        value = _whole(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} is out of range (allowed {low:,}..{high:,})")
+        return value
+
+    return parse
+
+
+def _path(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path")
+    return Path(text)
 
 
 def _whole(text: str) -> int:
@@ -133,9 +150,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 def add_run_dir_options(parser: argparse.ArgumentParser) -> None:
     """Where the run is written, and resuming one."""
     g = parser.add_argument_group("run directory")
-    g.add_argument("--run-dir", type=Path, metavar="DIR", help="write config.json, events.jsonl and "
+    g.add_argument("--run-dir", type=_path, metavar="DIR", help="write config.json, events.jsonl and "
                    f"checkpoint.pt here (default: {RUNS_ROOT}/<UTC time>-<preset or task>/)")
-    g.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR from its "
+    g.add_argument("--resume", type=_path, metavar="DIR", help="continue the run in DIR from its "
                    "checkpoint, with its config.json; only --epochs may change (to extend it)")
     g.add_argument("--checkpoint-every", type=_whole, default=CADENCE.every, metavar="N",
                    help="write checkpoint.pt after every N-th epoch (0: only at pause, stop, finish "
@@ -236,15 +253,15 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
     parser = _Parser(prog="lstm-tui bench", description="Time the engine against a bare training loop "
                      "written like the seed's, in one process, and print the ratio.")
     add_run_options(parser)
-    parser.add_argument("--rounds", type=_whole, default=3, metavar="N",
+    parser.add_argument("--rounds", type=_counted(1, 1_000), default=3, metavar="N",
                         help="alternating bare/engine rounds; the median is reported (default: 3)")
-    parser.add_argument("--bench-epochs", type=_whole, default=30, metavar="N",
+    parser.add_argument("--bench-epochs", type=_counted(1, 1_000_000), default=30, metavar="N",
                         help="epochs timed per round (default: 30)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--no-scale", dest="scale", action="store_false",
                         help="skip the memory figures at the seed's 500k series, look-back 1,000 "
                         "(about a minute on a 2-core CPU)")
-    parser.add_argument("--scale-epochs", type=_whole, default=0, metavar="N",
+    parser.add_argument("--scale-epochs", type=_counted(0, 1_000), default=0, metavar="N",
                         help="train N whole epochs at that setting instead of its first chunks "
                         "(one takes about 10 minutes on a 2-core CPU) (default: 0)")
     return parser
@@ -286,7 +303,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             try:
                 metrics, screen = export_run(args.dir)
             except OSError as exc:
-                raise CliError(f"cannot export {args.dir}: {exc.strerror or exc}") from None
+                where = f"{exc.filename}: " if exc.filename else ""
+                raise CliError(f"cannot export {args.dir}: {where}{exc.strerror or exc}") from None
             _say(f"wrote {metrics}\nwrote {screen}")
             return 0
         if command == "bench":
@@ -366,7 +384,7 @@ def watch_json(run_dir: Path, poll: float = 0.25) -> int:
     from engine.follow import LogFollower
     from engine.runlog import event_to_json
 
-    check_run_dir(run_dir)
+    load_config(run_dir)  # as `watch DIR` does: a run with a broken config.json is refused
 
     def skipped(line: int, why: str) -> None:
         print(f"lstm-tui watch: {run_dir / EVENTS_FILE} line {line} skipped: {why}", file=sys.stderr)

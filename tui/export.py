@@ -65,11 +65,14 @@ def write_metrics(run_dir: Path, events: Iterable[Event]) -> Path:
 
 def export_run(run_dir: Path, size: tuple[int, int] = (120, 40), timeout: float = 60.0) -> tuple[Path, Path]:
     """`lstm-tui export DIR`: metrics.csv, and the dashboard as it shows the run, as an SVG."""
-    from engine.runlog import EVENTS_FILE, load_config, read_events
+    from engine.runlog import EVENTS_FILE, RunDirError, load_config, read_events
     from tui.app import SCREEN_FILE, DashboardApp
 
     config = load_config(run_dir)  # a one-line RunDirError for anything that is not a run
-    metrics = write_metrics(run_dir, read_events(run_dir / EVENTS_FILE))
+    events = list(read_events(run_dir / EVENTS_FILE))
+    if not any(isinstance(event, EpochEnd) for event in events):
+        raise RunDirError(f"{run_dir / EVENTS_FILE} holds no finished epoch: nothing to export")
+    metrics = write_metrics(run_dir, events)
     app = DashboardApp(config, watch=run_dir)
     shot: list[Path] = []
 

@@ -5,18 +5,21 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from types import SimpleNamespace
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from engine.config import (
     CHANCE_LOSS,
     PRESETS,
+    TASKS,
     ConfigError,
     RunConfig,
     from_preset,
     parse_size,
+    split_point,
 )
 
 
@@ -238,6 +241,98 @@ def test_each_end_of_a_documented_range_is_accepted(field):
     ends = [high] if open_low else [low, high]
     for value in ends:
         assert getattr(RunConfig(**base, **{field: value}), field) == value
+
+
+# -- whole configs, generated ------------------------------------------------------------------
+
+
+@st.composite
+def valid_configs(draw) -> dict:
+    """Every field drawn from its documented range, the look-back and lag kept within what the
+    series and its split leave room for."""
+    task = draw(st.sampled_from(TASKS))
+    val_fraction = draw(st.one_of(st.just(0.0), st.just(0.5), st.floats(0.0, 0.5)))
+    series_length = draw(st.one_of(st.integers(20, 5_000), st.integers(20, 100_000_000)))
+    values = dict(task=task, series_length=series_length, val_fraction=val_fraction)
+    split = split_point(SimpleNamespace(series_length=series_length, val_fraction=val_fraction))
+    room = min(100_000, split - 1)
+    if val_fraction:
+        room = min(room, series_length - split - 1)
+    assume(room >= 1)
+    look_back = draw(st.integers(1, room))
+    values.update(
+        look_back=look_back,
+        lag=draw(st.integers(1, look_back if task == "echo" else 100_000)),
+        echo_p=draw(st.floats(0.0, 1.0)),
+        hidden=draw(st.integers(1, 4096)),
+        layers=draw(st.integers(1, 8)),
+        forget_bias=draw(st.none() | st.floats(-10.0, 10.0)),
+        epochs=draw(st.integers(1, 10_000_000)),
+        lr=draw(st.floats(0.0, 10.0, exclude_min=True)),
+        batch_size=draw(st.none() | st.integers(1, 100_000_000)),
+        seed=draw(st.integers(0, 2**32 - 1)),
+        device=draw(st.sampled_from(["auto", "cpu", "cuda", "cuda:0", "cuda:12", "mps"])),
+        memory_budget=draw(st.integers(2**20, 2**50)),
+        probe_every=draw(st.integers(0, 10_000_000)),
+        probe_seconds=draw(st.floats(0.0, 86_400.0)),
+        probe_steps=draw(st.integers(1, 100_000)),
+        preset=draw(st.sampled_from([None, *PRESETS])),
+    )
+    return values
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=valid_configs())
+def test_a_valid_config_is_accepted_with_every_value_kept(values):
+    cfg = RunConfig(**values)
+    assert {name: getattr(cfg, name) for name in values} == values
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=valid_configs())
+def test_a_valid_config_round_trips_through_to_dict_from_dict_and_json(values):
+    cfg = RunConfig(**values)
+    assert RunConfig.from_dict(cfg.to_dict()) == cfg
+    assert RunConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+
+
+NUMERIC_FIELDS = sorted(RANGES) + ["forget_bias"]
+OPTIONAL_FIELDS = {"forget_bias", "batch_size", "preset"}  # None means "the default behaviour"
+
+
+def wrong_types(field: str) -> st.SearchStrategy:
+    """Values of a type the field never takes."""
+    return st.one_of(
+        st.lists(st.integers(), max_size=2),
+        st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+        st.tuples(st.integers()),
+        st.booleans() if field in NUMERIC_FIELDS else st.nothing(),
+        st.none() if field not in OPTIONAL_FIELDS else st.nothing(),
+        st.text(max_size=8) if field in NUMERIC_FIELDS else st.integers() | st.floats(),
+    )
+
+
+@pytest.mark.parametrize("field", [
+    *NUMERIC_FIELDS, "task", "device", "preset",
+])
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+@example(data=None)  # the list and the dict below, whatever Hypothesis draws
+def test_a_wrong_typed_value_is_a_config_error_naming_its_field(field, data):
+    values = [["echo"], {"seed": 1}] if data is None else [data.draw(wrong_types(field), label=field)]
+    for value in values:
+        with pytest.raises(ConfigError) as info:
+            RunConfig(**{field: value})
+        assert info.value.field == field, f"{field}={value!r} blamed {info.value.field}"
+        assert field.replace("_", "-") in str(info.value)
+
+
+@settings(max_examples=60, deadline=None)
+@given(key=st.text(min_size=1, max_size=20).filter(lambda k: k not in RunConfig().to_dict()))
+def test_from_dict_rejects_any_unknown_key_naming_it(key):
+    with pytest.raises(ConfigError) as info:
+        RunConfig.from_dict({**RunConfig().to_dict(), key: 1})
+    assert info.value.field == key
 
 
 # -- sizes ---------------------------------------------------------------------------------

@@ -1,0 +1,173 @@
+"""Faults while a run trains: a learning rate that blows the loss up, and a sink that blocks."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import pytest
+
+from engine.config import RunConfig
+from engine.events import Alert, EpochEnd, RunFinished, State
+from engine.session import Session
+
+WAIT = 30.0  # generous: the box is shared; a passing test never waits this long
+# lr 0.01 x 2^128 ~ 3e36: one Adam step takes the weights past what float32 holds. A power of
+# two, so scaling back by its inverse gives the old learning rate exactly.
+BLOW_UP = 2.0**128
+ENDLESS = RunConfig(series_length=300, look_back=5, epochs=100_000, device="cpu")
+
+
+class Recorder:
+    """A sink that keeps every event and lets the test wait for one."""
+
+    def __init__(self) -> None:
+        self.events: list = []
+        self._cond = threading.Condition()
+
+    def __call__(self, event) -> None:
+        with self._cond:
+            self.events.append(event)
+            self._cond.notify_all()
+
+    def wait_for(self, predicate, after: int = 0, timeout: float = WAIT) -> tuple[int, object]:
+        """Index and event of the first event at or after ``after`` that matches."""
+        found: list = []
+
+        def match() -> bool:
+            for i in range(after, len(self.events)):
+                if predicate(self.events[i]):
+                    found.append((i, self.events[i]))
+                    return True
+            return False
+
+        with self._cond:
+            if not self._cond.wait_for(match, timeout):
+                names = [(e.name, getattr(e, "state", getattr(e, "epoch", ""))) for e in self.events[-8:]]
+                raise AssertionError(f"timed out waiting; last events: {names}")
+        return found[0]
+
+    def snapshot(self) -> list:
+        with self._cond:
+            return list(self.events)
+
+
+@pytest.fixture
+def start():
+    """Start a Session on the given sinks; every one is closed after the test."""
+    sessions: list[Session] = []
+
+    def _start(config: RunConfig, *sinks) -> Session:
+        session = Session(config, list(sinks)).start()
+        sessions.append(session)
+        return session
+
+    yield _start
+    for session in sessions:
+        session.close(timeout=5)
+
+
+def paused_for_a_non_finite_loss(event) -> bool:
+    return isinstance(event, State) and event.state == "paused" and "non-finite" in event.reason
+
+
+def blow_up(start, config: RunConfig) -> tuple[Session, Recorder, int]:
+    """Train two epochs, pause at the end of one, raise the lr until the loss cannot be finite and
+    go on. Returns the session, its events and the index of the pause that follows.
+
+    The lr changes between epochs, so the first update with it is the epoch's first: where a
+    command lands inside an epoch would otherwise decide which update blows up."""
+    rec = Recorder()
+    session = start(config, rec)
+    rec.wait_for(lambda e: isinstance(e, EpochEnd) and e.epoch >= 2)
+    session.pause()
+    at, _ = rec.wait_for(lambda e: isinstance(e, State) and e.state == "paused")
+    session.step()  # the rest of this epoch, then a pause at its end
+    rec.wait_for(lambda e: isinstance(e, State) and e.state == "paused" and e.reason.startswith("stepped"),
+                 after=at + 1)
+    session.scale_lr(BLOW_UP)
+    session.resume()
+    at, _ = rec.wait_for(paused_for_a_non_finite_loss)
+    return session, rec, at
+
+
+def blow_up_and_recover(start, config: RunConfig) -> tuple[list, int]:
+    """After a blow-up, lower the lr below where it was and resume: three more epochs must train.
+
+    Returns the events and the index of the pause; fails if the run paused again instead."""
+    session, rec, at = blow_up(start, config)
+    trained = max(e.epoch for e in rec.snapshot()[:at] if isinstance(e, EpochEnd))
+    session.scale_lr(1 / BLOW_UP / 4)
+    session.resume()
+    _, event = rec.wait_for(lambda e: paused_for_a_non_finite_loss(e) or (
+        isinstance(e, EpochEnd) and e.model == "rnn" and e.epoch >= trained + 3), after=at + 1)
+    assert not paused_for_a_non_finite_loss(event), f"lowering the lr did not help: {event}"
+    return rec.snapshot(), at
+
+
+def test_a_learning_rate_that_blows_the_loss_up_pauses_the_run_with_an_error_alert(start) -> None:
+    session, rec, at = blow_up(start, ENDLESS.replace(batch_size=64))
+    paused = rec.snapshot()[at]
+    assert paused.reason in ("non-finite loss in LSTM", "non-finite loss in RNN")
+    alerts = [e for e in rec.snapshot()[:at] if isinstance(e, Alert)]
+    assert len(alerts) == 1 and alerts[0].level == "error" and "lower the learning rate" in alerts[0].message
+    time.sleep(0.3)
+    assert session.state == "paused" and session.alive
+
+
+def test_after_a_blow_up_a_lower_learning_rate_trains_on_with_finite_losses_mini_batch(start) -> None:
+    events, at = blow_up_and_recover(start, ENDLESS.replace(batch_size=64))
+    after = [e for e in events[at:] if isinstance(e, EpochEnd)]
+    assert len(after) >= 6
+    assert all(math.isfinite(e.train_loss) and math.isfinite(e.val_loss) for e in after)
+    assert after[-1].lr == pytest.approx(ENDLESS.lr / 4)
+
+
+UPDATE_NOT_CHECKED = (
+    "engine/trainer.py Trainer._train_one checks only the training loss, computed before the update, and the "
+    "gradient norm (the `math.isfinite(train_loss) and math.isfinite(grad_norm)` test): with one full batch per "
+    "epoch the step that ruins the weights passes (its validation loss is already inf), the next epoch raises "
+    "NonFiniteLoss and rolls back to those ruined weights, so every retry is non-finite whatever the lr")
+
+
+@pytest.mark.xfail(strict=True, reason=UPDATE_NOT_CHECKED)
+def test_after_a_blow_up_a_lower_learning_rate_trains_on_with_finite_losses_full_batch(start) -> None:
+    events, at = blow_up_and_recover(start, ENDLESS)
+    after = [e for e in events[at:] if isinstance(e, EpochEnd)]
+    assert all(math.isfinite(e.train_loss) and math.isfinite(e.val_loss) for e in after)
+
+
+@pytest.mark.xfail(strict=True, reason=UPDATE_NOT_CHECKED)
+def test_an_epoch_whose_update_made_the_loss_non_finite_is_never_reported_as_trained(start) -> None:
+    """Full batch: the learning rate blows up; every epoch reported before the pause has finite
+    losses (the epoch whose update blew up is rolled back, not reported)."""
+    _, rec, at = blow_up(start, ENDLESS)
+    ends = [e for e in rec.snapshot()[:at] if isinstance(e, EpochEnd)]
+    assert all(math.isfinite(e.train_loss) and math.isfinite(e.val_loss) for e in ends)
+
+
+# -- a sink that blocks --------------------------------------------------------------------------
+
+
+def test_a_sink_blocked_for_seconds_per_event_does_not_hold_the_run_up(start) -> None:
+    release = threading.Event()
+    slow_got: list = []
+
+    def blocked(event) -> None:  # three seconds an event, as a hung terminal or disk might take
+        slow_got.append(event)
+        release.wait(3.0)
+
+    first, second = Recorder(), Recorder()
+    try:
+        start(RunConfig(series_length=300, look_back=5, epochs=30, device="cpu"), first, blocked, second)
+        first.wait_for(lambda e: isinstance(e, State) and e.state == "finished")
+        second.wait_for(lambda e: isinstance(e, State) and e.state == "finished")
+        behind = len(slow_got)
+    finally:
+        release.set()
+    events = first.snapshot()
+    assert len([e for e in events if isinstance(e, EpochEnd)]) == 60  # 30 epochs x 2 models
+    assert any(isinstance(e, RunFinished) for e in events)
+    assert second.snapshot() == events  # every other sink got every event, in order
+    assert behind <= 3 < len(events) // 10  # the blocked sink had seen almost nothing
