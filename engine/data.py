@@ -99,6 +99,7 @@ class WeatherData:
         self._series = torch.from_numpy(self.series).to(device)
         # unfold is a view: row i is series[i:i+L], with no copy of N x L values.
         self._windows = self._series.unfold(0, cfg.look_back, 1)
+        self._eye = torch.eye(NUM_CLASSES, device=device)
         split = split_point(cfg)
         # A training window's target lies before the split; a validation window lies after it.
         self.train = Split(torch.arange(0, split - cfg.look_back, device=device))
@@ -107,8 +108,10 @@ class WeatherData:
 
     def batch(self, starts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One-hot inputs (look_back, B, 3), seq-first like the seed, and targets (B,)."""
-        idx = self._windows[starts]
-        inputs = torch.nn.functional.one_hot(idx.T, NUM_CLASSES).float()
+        idx = self._windows[starts].T.contiguous()  # (look_back, B): seq-first
+        # Rows of an identity matrix are the float one-hot codes; one_hot(idx).float() would
+        # first build an int64 tensor twice the size of the float one (the same values).
+        inputs = self._eye[idx]
         targets = self._series[starts + self.look_back]
         return inputs, targets
 

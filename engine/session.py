@@ -297,7 +297,7 @@ class Session:
     def _summary(self, trainer: Trainer) -> dict[str, dict]:
         summary = {}
         for name in trainer.models:
-            val_loss, val_acc = trainer.evaluate(name)
+            val_loss, val_acc = trainer.evaluate(name, self._between_batches)
             prediction = trainer.predict(name, trainer.epoch)
             summary[name] = {
                 "epochs": trainer.epoch,

@@ -3,8 +3,9 @@
 Read top to bottom, this is the seed's training script made honest and scalable:
   * the same models, loss (cross-entropy), optimiser (Adam) and full-batch default;
   * a held-out tail of the series scored every epoch (the seed never validates);
-  * a full batch that does not fit the memory budget is split into chunks whose gradients
-    are accumulated, so the update equals the full-batch update;
+  * a full batch that does not fit the memory budget, or that would keep a command waiting
+    for long on a CPU, is split into chunks whose gradients are accumulated, so the update
+    equals the full-batch update;
   * a non-finite loss rolls both models back to the start of the epoch and raises, so the
     caller can pause instead of crash.
 """
@@ -27,6 +28,23 @@ from engine.models import MODEL_CLASSES, MODEL_NAMES, parameter_count
 
 FLOAT_BYTES = 4
 
+# Peak memory of one forward/backward per window-step, measured as peak RSS on the CPU (torch
+# 2.13): LSTM 763 bytes at hidden 10, 1,950 at 32, 6,184 at 100; RNN 213 at hidden 10. That is
+# about 15 floats per hidden unit and layer (gates, cell and hidden states kept for the backward
+# pass, and their gradients) plus some padding; 16 per unit plus 48 per layer bounds them all.
+FLOATS_PER_UNIT, FLOATS_PER_LAYER = 16, 48
+
+# CPU time of one window-step, forward and backward, of a one-layer LSTM of hidden 10: 0.65-0.85
+# microseconds on the 2-core box this was built on (torch 2.13), whatever the batch or look-back;
+# the RNN takes a third to a half of that. A hidden size h costs about cost(h) / cost(10) times
+# as much, with cost(h) = h * (1 + h / 256) (measured up to hidden 256).
+CPU_STEP_SECONDS = 0.8e-6
+# Commands (pause, stop, quit) are applied between chunks, so one waits for at most one chunk.
+CHUNK_SECONDS = 0.25
+# A batch estimated below this is never split: the seed presets' full batches (seed-100k: about
+# 0.65 s) train in one pass, bit for bit as the seed's loop does.
+WHOLE_BATCH_SECONDS = 0.75
+
 
 class NonFiniteLoss(RuntimeError):
     def __init__(self, model: str, epoch: int, loss: float, grad_norm: float) -> None:
@@ -39,18 +57,38 @@ class NonFiniteLoss(RuntimeError):
 
 
 def bytes_per_window(cfg: RunConfig) -> int:
-    """Rough training memory of one window: one-hot input plus what autograd keeps per step.
-
-    An LSTM step keeps its four gates, the cell, tanh(cell) and the hidden state (about 7H
-    floats, less for the RNN); doubled for the gradients flowing back through them.
-    """
-    per_step = NUM_CLASSES + 2 * 8 * cfg.hidden * cfg.layers
+    """Training memory of one window: its one-hot input plus what autograd keeps per step."""
+    per_step = NUM_CLASSES + cfg.layers * (FLOATS_PER_UNIT * cfg.hidden + FLOATS_PER_LAYER)
     return FLOAT_BYTES * cfg.look_back * per_step
 
 
-def chunk_windows(cfg: RunConfig) -> int:
-    """How many windows one forward/backward may hold within the memory budget."""
-    return max(1, cfg.memory_budget // bytes_per_window(cfg))
+def cpu_seconds_per_window(cfg: RunConfig) -> float:
+    """Estimated CPU time of one window's forward and backward (the LSTM's, the slower model's)."""
+
+    def cost(hidden: int) -> float:
+        return hidden * (1 + hidden / 256)
+
+    return CPU_STEP_SECONDS * cfg.look_back * cfg.layers * cost(cfg.hidden) / cost(10)
+
+
+def chunk_windows(cfg: RunConfig, batch: int, device_type: str = "cpu") -> int:
+    """How many windows one forward/backward may hold, for batches of ``batch`` windows.
+
+    Always within the memory budget. On the CPU, a batch estimated to take longer than
+    WHOLE_BATCH_SECONDS is also cut into chunks of about CHUNK_SECONDS, so a command never waits
+    long; a shorter batch that fits the budget stays whole (the result is then >= ``batch``).
+    On an accelerator a step costs about the same for a few windows or thousands, so only the
+    budget limits a chunk there. The time is estimated from the config, never measured, so a
+    run cuts its batches the same way every time and a resumed epoch replays bit for bit.
+    """
+    memory = max(1, cfg.memory_budget // bytes_per_window(cfg))
+    if device_type != "cpu":
+        return memory
+    per_window = cpu_seconds_per_window(cfg)
+    short = max(1, min(memory, int(CHUNK_SECONDS / per_window)))
+    if batch <= memory and batch * per_window <= WHOLE_BATCH_SECONDS:
+        return max(batch, short)
+    return short
 
 
 class Trainer:
@@ -73,8 +111,9 @@ class Trainer:
         self.loss_fn = nn.CrossEntropyLoss(reduction="sum")
         self.shuffle = torch.Generator().manual_seed(cfg.seed)  # mini-batch order, on the CPU
         self.epoch = 0  # epochs completed by both models
-        self.chunk = chunk_windows(cfg)
         self.batch_size = min(cfg.batch_size or len(self.data.train), len(self.data.train))
+        # Planned once for the whole run: every batch and the validation pass use this size.
+        self.chunk = chunk_windows(cfg, self.batch_size, device.type)
         self._encoded: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         self._rollback = {name: Rollback(self.models[name], self.optimizers[name]) for name in MODEL_NAMES}
         self.mid_epoch = False  # inside run_epoch: the live weights are part-way through an epoch
@@ -160,8 +199,9 @@ class Trainer:
     def run_epoch(self, between_batches: Callable[[], None], emit: Callable[[Event], None]) -> None:
         """Epoch k of the LSTM, then epoch k of the RNN, on the same batches.
 
-        ``between_batches`` is called before every batch and chunk; it may block (pause) or
-        raise (stop, restart). Time spent inside it is not counted as training time.
+        ``between_batches`` is called before every chunk of every batch and of the validation
+        pass; it may block (pause) or raise (stop, restart). Time spent inside it is not counted
+        as training time.
         """
         epoch = self.epoch + 1
         for rollback in self._rollback.values():
@@ -200,14 +240,19 @@ class Trainer:
         model.train()
         started = time.perf_counter()
         waited = 0.0
+
+        def between_chunks() -> None:
+            nonlocal waited
+            t = time.perf_counter()
+            between_batches()
+            waited += time.perf_counter() - t  # a pause is not training time
+
         loss_sum = torch.zeros((), device=self.device)
         grad_norm_sum = torch.zeros((), device=self.device)
         for batch in batches:
             optimizer.zero_grad(set_to_none=True)
             for chunk in self._chunks(batch):
-                t = time.perf_counter()
-                between_batches()
-                waited += time.perf_counter() - t
+                between_chunks()
                 inputs, targets = self._encode(chunk)
                 # Sum over the chunk, divided by the whole batch: accumulated chunk gradients
                 # equal the gradient of the batch's mean loss.
@@ -222,7 +267,7 @@ class Trainer:
         if not (math.isfinite(train_loss) and math.isfinite(grad_norm)):
             raise NonFiniteLoss(name, epoch, train_loss, grad_norm)
         train_seconds = time.perf_counter() - started - waited
-        val_loss, val_acc = self.evaluate(name)
+        val_loss, val_acc = self.evaluate(name, between_chunks)
         return EpochEnd(
             model=name,
             epoch=epoch,
@@ -250,8 +295,14 @@ class Trainer:
         return self._encoded[key]
 
     @torch.no_grad()
-    def evaluate(self, name: str) -> tuple[float | None, float | None]:
-        """Mean cross-entropy and accuracy on the held-out tail."""
+    def evaluate(
+        self, name: str, between_chunks: Callable[[], None] = lambda: None
+    ) -> tuple[float | None, float | None]:
+        """Mean cross-entropy and accuracy on the held-out tail.
+
+        ``between_chunks`` is called before every chunk, as in training: at the seed's 500k
+        series the validation pass alone takes tens of seconds on a CPU.
+        """
         val = self.data.val.starts
         if len(val) == 0:
             return None, None
@@ -260,6 +311,7 @@ class Trainer:
         loss_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device, dtype=torch.long)
         for chunk in self._chunks(val):
+            between_chunks()
             inputs, targets = self._encode(chunk)
             logits = model(inputs)
             loss_sum += self.loss_fn(logits, targets)

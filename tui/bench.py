@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from engine.config import NUM_CLASSES, RunConfig, split_point
-from engine.data import make_series
+from engine.data import Split, make_series
 from engine.device import device_name, resolve_device, synchronize
 from engine.models import LSTM, StandardRNN
 
@@ -158,7 +158,10 @@ def _p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[-1] if len(values) >= 2 else values[0]
 
 
-def run_bench(config: RunConfig, *, rounds: int = 3, epochs: int = 30, as_json: bool = False) -> int:
+def run_bench(config: RunConfig, *, rounds: int = 3, epochs: int = 30, as_json: bool = False,
+              scale: bool = True, scale_epochs: int = 0) -> int:
+    """Print the figures. ``scale``: also the memory of the seed's 500k series at look-back 1,000
+    (``scale_epochs`` whole epochs of it, or by default the first SCALE_CHUNKS chunks)."""
     if config.preset is None and config == RunConfig():
         config = config.replace(preset="seed-10k")
     if config.batch_size is not None:
@@ -205,6 +208,8 @@ def run_bench(config: RunConfig, *, rounds: int = 3, epochs: int = 30, as_json: 
         chart_key_to_screen_p95_ms=1000 * _p95(chart_latencies),
         probe_cost=probes,
     )
+    if scale:
+        figures["scale"] = scale_figures(scale_config(config), epochs=scale_epochs)
     if as_json:
         print(json.dumps(figures, indent=2))
         return 0
@@ -228,7 +233,200 @@ def run_bench(config: RunConfig, *, rounds: int = 3, epochs: int = 30, as_json: 
     for preset, cost in probes.items():
         print(f"    {preset:<22}{cost['probe_ms']:7.1f} ms {cost['epoch_ms']:8.0f} ms   {cost['share_at_defaults']:8.1%}"
               f"   (every epoch: {cost['share_every_epoch']:.1%})")
+    if scale:
+        print_scale(figures["scale"])
     return 0
+
+
+# -- memory at the seed's scale (issue 6) -----------------------------------------------------
+
+# The seed's "extremely long sequence": 500,000 days. At look-back 1,000 one full-batch epoch of
+# both models took 834 s on a quiet 2-core CPU (1,279 chunks a model), so by default the bench
+# trains the first SCALE_CHUNKS chunks of each model and of validation: every chunk is as big as
+# in the whole epoch, so memory peaks as high (578 MiB over that whole epoch, 569 MiB over 40
+# chunks), and the epoch's time is extrapolated from them.
+SCALE_SETTING = {"series_length": 500_000, "look_back": 1_000}
+SCALE_CHUNKS = 40
+NDARRAY_VIEW_BYTES = sys.getsizeof(np.arange(2)[:1])  # a slice's header; it owns no data
+LIST_SLOT_BYTES = 8  # one pointer in a Python list
+
+
+def seed_dataset_bytes(series_length: int, look_back: int) -> dict[str, int]:
+    """What the seed's ``create_dataset`` and one-hot encoding hold for a series, computed.
+
+    With N = series_length - look_back windows (the seed keeps no validation split):
+
+    * list_of_views  N x (ndarray view header + list slot): ``data_x`` before ``np.array``
+    * windows_int64  N x look_back x 8: ``np.array(data_x)``, the draws as int64
+    * one_hot_float32  N x look_back x 3 x 4: the input tensor the seed trains on
+    * total  all three: the list and the int64 array are alive while the one-hot is built
+    """
+    n = series_length - look_back
+    sizes = {
+        "windows": n,
+        "list_of_views": n * (NDARRAY_VIEW_BYTES + LIST_SLOT_BYTES),
+        "windows_int64": n * look_back * 8,
+        "one_hot_float32": n * look_back * NUM_CLASSES * 4,
+    }
+    sizes["total"] = sizes["list_of_views"] + sizes["windows_int64"] + sizes["one_hot_float32"]
+    return sizes
+
+
+def _peak_rss_bytes() -> int:
+    """This process's peak resident memory.
+
+    On Linux from VmHWM: getrusage's ru_maxrss survives exec, so a child started from a big
+    process (pytest, the dashboard) would report its parent's size at the fork.
+    """
+    import resource
+
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024  # kB
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # Linux reports KiB
+
+
+def measure_scale(cfg: RunConfig, chunks: int, epochs: int) -> dict[str, Any]:
+    """Train ``cfg`` in this process and report its peak resident memory (run it in a fresh one).
+
+    ``epochs`` > 0: that many whole epochs. Otherwise one epoch of the first ``chunks`` chunks of
+    the training split and of the validation split, chunked exactly as the whole splits are (the
+    Trainer plans its chunk size once, for the whole split), and the whole epoch's time
+    extrapolated from it. Then one probe, as a run makes after its first epoch.
+    """
+    import psutil
+
+    from engine.probes import Prober
+    from engine.trainer import Trainer, bytes_per_window
+
+    device = resolve_device(cfg.device)
+    started = time.perf_counter()
+    trainer = Trainer(cfg, device)
+    build_s = time.perf_counter() - started
+    n_train, n_val = len(trainer.data.train), len(trainer.data.val)
+    # One window through each model first: the runtime's one-time allocations (thread pools,
+    # kernels) belong to the baseline, not to what a chunk costs.
+    for model in trainer.models.values():
+        inputs, targets = trainer.data.batch(trainer.data.train.starts[:1])
+        trainer.loss_fn(model(inputs), targets).backward()
+        model.zero_grad(set_to_none=True)
+    baseline = psutil.Process().memory_info().rss
+    if epochs <= 0:
+        windows = chunks * trainer.chunk
+        if windows < n_train:  # a prefix: not the split itself, so chunked like the whole one
+            trainer.data.train = Split(trainer.data.train.starts[:windows])
+        if windows < n_val:
+            trainer.data.val = Split(trainer.data.val.starts[:windows])
+    trained_train, trained_val = len(trainer.data.train), len(trainer.data.val)
+    ends: list[Any] = []
+    noop = lambda *_: None  # noqa: E731
+    started = time.perf_counter()
+    for _ in range(max(epochs, 1)):
+        trainer.run_epoch(noop, lambda event: ends.append(event) if event.name == "epoch_end" else None)
+    synchronize(device)
+    run_s = time.perf_counter() - started
+    started = time.perf_counter()
+    Prober(trainer, cfg.probe_steps).probe(trainer.epoch)
+    synchronize(device)
+    probe_s = time.perf_counter() - started
+    if epochs > 0:
+        epoch_s = run_s / epochs
+    else:  # each model's training and validation time, scaled to the whole splits
+        epoch_s = 0.0
+        for end in ends:
+            train_s = trained_train / end.samples_per_s
+            val_s = max(end.seconds - train_s, 0.0)
+            epoch_s += train_s * n_train / trained_train + (val_s * n_val / trained_val if trained_val else 0)
+    peak = _peak_rss_bytes()
+    return {
+        "series_length": cfg.series_length,
+        "look_back": cfg.look_back,
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "memory_budget": cfg.memory_budget,
+        "bytes_per_window": bytes_per_window(cfg),
+        "chunk_windows": trainer.chunk,
+        "chunks_per_epoch": -(-n_train // trainer.chunk),
+        "train_windows": n_train,
+        "val_windows": n_val,
+        "trained_windows": trained_train,
+        "validated_windows": trained_val,
+        "epochs": epochs,
+        "build_s": build_s,
+        "epoch_s": epoch_s,
+        "epoch_s_estimated": epochs <= 0 and trained_train < n_train,
+        "probe_s": probe_s,
+        "baseline_rss": baseline,
+        "peak_rss": peak,
+        "peak_over_baseline": peak - baseline,
+        "within_budget": peak - baseline <= cfg.memory_budget,
+    }
+
+
+def _scale_child() -> None:
+    """Entry point of the fresh interpreter ``scale_figures`` starts: one JSON line out."""
+    cfg = RunConfig.from_dict(json.loads(sys.argv[1]))
+    print(json.dumps(measure_scale(cfg, int(sys.argv[2]), int(sys.argv[3]))))
+
+
+def scale_figures(cfg: RunConfig, chunks: int = SCALE_CHUNKS, epochs: int = 0,
+                  timeout: float = 3600) -> dict[str, Any]:
+    """``measure_scale`` in a fresh interpreter, so the peak resident memory is that run's alone,
+    with the seed's ``create_dataset`` figures for the same setting."""
+    import os
+    import subprocess
+
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    code = "from tui.bench import _scale_child; _scale_child()"
+    done = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(cfg.to_dict()), str(chunks), str(epochs)],
+        capture_output=True, text=True, timeout=timeout, env=env, cwd=root,
+    )
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"the scale run failed (exit {done.returncode}): {last}")
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    figures["seed_create_dataset"] = seed_dataset_bytes(cfg.series_length, cfg.look_back)
+    # The seed's single full-batch pass over all N windows, at the Trainer's per-window estimate.
+    figures["seed_full_batch_pass"] = figures["seed_create_dataset"]["windows"] * figures["bytes_per_window"]
+    return figures
+
+
+def scale_config(config: RunConfig) -> RunConfig:
+    """The seed's 500k series at look-back 1,000, full batch, with the bench's budget and device."""
+    return RunConfig(**SCALE_SETTING, memory_budget=config.memory_budget, device=config.device,
+                     seed=config.seed)
+
+
+def print_scale(scale: dict[str, Any]) -> None:
+    from engine.config import format_size
+
+    seed = scale["seed_create_dataset"]
+    span = (f"{scale['epochs']} whole epoch(s)" if scale["epochs"] > 0 else
+            f"the first {scale['trained_windows']:,} of {scale['train_windows']:,} training windows")
+    how = "estimated from the windows trained" if scale["epoch_s_estimated"] else "measured"
+    within = "within it" if scale["within_budget"] else "OVER IT"
+    print(f"  memory at the seed's scale: series {scale['series_length']:,}, look-back {scale['look_back']:,}, "
+          f"full batch, {scale['device']} ({span}, fresh process)")
+    print(f"    peak resident memory    {format_size(scale['peak_rss']):>10}   (baseline "
+          f"{format_size(scale['baseline_rss'])} + training {format_size(scale['peak_over_baseline'])}; "
+          f"budget {format_size(scale['memory_budget'])}: {within})")
+    print(f"    chunks                  {scale['chunk_windows']:>10,} windows, {scale['chunks_per_epoch']:,} "
+          f"per model per epoch ({format_size(scale['bytes_per_window'])} a window, estimated)")
+    print(f"    one epoch, both models  {scale['epoch_s']:>10.0f} s   ({how}; data built in "
+          f"{scale['build_s']:.1f} s, one probe {scale['probe_s']:.2f} s)")
+    print(f"    seed's create_dataset   {format_size(seed['total']):>10}   ({seed['windows']:,} x "
+          f"{scale['look_back']:,} x 3 x 4 B one-hot float32 = {format_size(seed['one_hot_float32'])}, plus "
+          f"{seed['windows']:,} x {scale['look_back']:,} x 8 B int64 windows = "
+          f"{format_size(seed['windows_int64'])} and the list of {seed['windows']:,} views, "
+          f"{format_size(seed['list_of_views'])})")
+    print(f"    seed's full-batch pass  {format_size(scale['seed_full_batch_pass']):>10}   (all "
+          f"{seed['windows']:,} windows in one forward/backward, at the estimate above)")
 
 
 # -- the dashboard's cost (issue: live and light) ---------------------------------------------

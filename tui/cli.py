@@ -263,7 +263,7 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
                         "(about a minute on a 2-core CPU)")
     parser.add_argument("--scale-epochs", type=_counted(0, 1_000), default=0, metavar="N",
                         help="train N whole epochs at that setting instead of its first chunks "
-                        "(one takes about 10 minutes on a 2-core CPU) (default: 0)")
+                        "(one takes about 14 minutes on a 2-core CPU) (default: 0)")
     return parser
 
 

@@ -33,7 +33,9 @@ CPU = torch.device("cpu")
 FULL = RunConfig(series_length=300, look_back=5, epochs=6, device="cpu")
 MINI = FULL.replace(batch_size=32)
 CONFIGS = {"full-batch": FULL, "mini-batch": MINI}
-CALLS_PER_EPOCH = {FULL: 2, MINI: 16}  # between_batches calls inside one epoch (both models)
+# between_batches calls inside one epoch (both models): every training chunk (one per batch
+# here) and the one validation chunk
+CALLS_PER_EPOCH = {FULL: 4, MINI: 18}
 
 
 class Interrupt(Exception):

@@ -197,11 +197,11 @@ def test_an_epoch_emits_lstm_then_rnn_each_with_its_prediction(tiny, cpu):
     assert trainer.epoch == 1
 
 
-def test_between_batches_is_called_before_every_model_trains(tiny, cpu):
+def test_between_batches_is_called_before_every_training_and_validation_chunk(tiny, cpu):
     trainer = Trainer(tiny, cpu)
     calls = []
     trainer.run_epoch(lambda: calls.append(1), lambda e: None)
-    assert len(calls) == 2  # one full batch, one chunk, two models
+    assert len(calls) == 4  # per model: one full batch in one chunk, then one validation chunk
 
 
 def test_epoch_end_reports_lr_and_finite_metrics(tiny, cpu):
