@@ -26,6 +26,7 @@ from engine.models import MODEL_NAMES
 from engine.runlog import CHECKPOINT_FILE, EVENTS_FILE, CheckpointCadence, RunLog, read_events
 from engine.session import Session
 from engine.trainer import Trainer
+from tests.engine.recorder import Recorder
 
 WAIT = 30.0
 CPU = torch.device("cpu")
@@ -218,30 +219,6 @@ def test_a_checkpoint_of_an_unchanged_state_is_not_written_again(tmp_path):
 # -- the session: checkpoints at every end and pause -----------------------------------------------
 
 
-class Recorder:
-    def __init__(self) -> None:
-        import threading
-
-        self.events: list = []
-        self._cond = threading.Condition()
-
-    def __call__(self, event) -> None:
-        with self._cond:
-            self.events.append(event)
-            self._cond.notify_all()
-
-    def wait_for(self, predicate, timeout: float = WAIT):
-        found: list = []
-
-        def match() -> bool:
-            found[:] = [e for e in self.events if predicate(e)][:1]
-            return bool(found)
-
-        with self._cond:
-            assert self._cond.wait_for(match, timeout), [e.name for e in self.events[-8:]]
-        return found[0]
-
-
 def is_state(state: str):
     return lambda e: isinstance(e, State) and e.state == state
 
@@ -277,7 +254,7 @@ def test_the_checkpoint_is_on_disk_before_the_pause_is_announced(tmp_path):
     session = Session(FULL.replace(epochs=100_000), [rec, sink], run_dir=tmp_path).start()
     rec.wait_for(lambda e: isinstance(e, EpochEnd) and e.epoch >= 2)
     session.pause()
-    paused = rec.wait_for(is_state("paused"))
+    _, paused = rec.wait_for(is_state("paused"))
     session.close()
     assert seen == [paused.epoch]
 
@@ -300,7 +277,7 @@ def test_a_checkpoint_that_cannot_be_written_is_an_alert_and_training_goes_on(tm
     session = Session(FULL, [rec], run_dir=tmp_path).start()
     rec.wait_for(is_state("finished"))
     session.close()
-    alert = rec.wait_for(lambda e: isinstance(e, Alert))
+    _, alert = rec.wait_for(lambda e: isinstance(e, Alert))
     assert alert.level == "error" and "No space left" in alert.message
 
 
@@ -353,7 +330,7 @@ def test_a_session_paused_or_stopped_mid_epoch_and_resumed_equals_one_never_stop
     rec = Recorder()
     holder.append(Session(config, [rec, log], run_dir=tmp_path))
     holder[0].start()
-    interrupted = rec.wait_for(is_state("paused" if command == "pause" else "stopped"))
+    _, interrupted = rec.wait_for(is_state("paused" if command == "pause" else "stopped"))
     assert interrupted.epoch == (call - 1) // CALLS_PER_EPOCH[config] == checkpoint_epoch(tmp_path)
     holder[0].close()
     log.close()
@@ -383,7 +360,7 @@ def test_a_run_stopped_whenever_session_stop_lands_resumes_exactly(config, tmp_p
     log = RunLog(tmp_path, config_again, resume=True)
     rec = Recorder()
     resumed = Session(config_again, [rec, log], run_dir=tmp_path, resume=checkpoint).start()
-    started = rec.wait_for(lambda e: isinstance(e, RunStarted))
+    _, started = rec.wait_for(lambda e: isinstance(e, RunStarted))
     rec.wait_for(is_state("finished"))
     resumed.close()
     log.close()

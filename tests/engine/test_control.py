@@ -15,6 +15,7 @@ from engine.control import CommandPoller, FileCommand, run_status, send_command
 from engine.events import Alert, CommandApplied, EpochEnd, RunFailed, RunFinished, State
 from engine.runlog import COMMANDS_FILE, CONFIG_FILE, EVENTS_FILE, RunDirError, RunLog, event_to_json
 from engine.session import Session
+from tests.engine.recorder import Recorder
 
 WAIT = 30.0
 QUIET = 0.5
@@ -136,32 +137,6 @@ def test_two_processes_and_two_threads_sending_at_once_never_interleave(run_dir)
 
 
 # -- the session obeys the file --------------------------------------------------------------------
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list = []
-        self._cond = threading.Condition()
-
-    def __call__(self, event) -> None:
-        with self._cond:
-            self.events.append(event)
-            self._cond.notify_all()
-
-    def wait_for(self, predicate, after: int = 0, timeout: float = WAIT) -> tuple[int, object]:
-        found: list = []
-
-        def match() -> bool:
-            found[:] = [(i, e) for i, e in enumerate(self.events) if i >= after and predicate(e)][:1]
-            return bool(found)
-
-        with self._cond:
-            assert self._cond.wait_for(match, timeout), [e.name for e in self.events[-8:]]
-        return found[0]
-
-    def snapshot(self) -> list:
-        with self._cond:
-            return list(self.events)
 
 
 def is_state(state: str):
