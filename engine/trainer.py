@@ -268,6 +268,12 @@ class Trainer:
             raise NonFiniteLoss(name, epoch, train_loss, grad_norm)
         train_seconds = time.perf_counter() - started - waited
         val_loss, val_acc = self.evaluate(name, between_chunks)
+        # The loss above was computed before the update: an update that ruined the weights shows
+        # only now. Caught here, the epoch rolls back to weights a lower learning rate can train.
+        if val_loss is not None and not math.isfinite(val_loss):
+            raise NonFiniteLoss(name, epoch, val_loss, grad_norm)
+        if val_loss is None and not torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all():
+            raise NonFiniteLoss(name, epoch, math.nan, grad_norm)
         return EpochEnd(
             model=name,
             epoch=epoch,

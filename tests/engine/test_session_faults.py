@@ -91,21 +91,14 @@ def test_after_a_blow_up_a_lower_learning_rate_trains_on_with_finite_losses_mini
     assert after[-1].lr == pytest.approx(ENDLESS.lr / 4)
 
 
-UPDATE_NOT_CHECKED = (
-    "engine/trainer.py Trainer._train_one checks only the training loss, computed before the update, and the "
-    "gradient norm (the `math.isfinite(train_loss) and math.isfinite(grad_norm)` test): with one full batch per "
-    "epoch the step that ruins the weights passes (its validation loss is already inf), the next epoch raises "
-    "NonFiniteLoss and rolls back to those ruined weights, so every retry is non-finite whatever the lr")
 
 
-@pytest.mark.xfail(strict=True, reason=UPDATE_NOT_CHECKED)
 def test_after_a_blow_up_a_lower_learning_rate_trains_on_with_finite_losses_full_batch(start) -> None:
     events, at = blow_up_and_recover(start, ENDLESS)
     after = [e for e in events[at:] if isinstance(e, EpochEnd)]
     assert all(math.isfinite(e.train_loss) and math.isfinite(e.val_loss) for e in after)
 
 
-@pytest.mark.xfail(strict=True, reason=UPDATE_NOT_CHECKED)
 def test_an_epoch_whose_update_made_the_loss_non_finite_is_never_reported_as_trained(start) -> None:
     """Full batch: the learning rate blows up; every epoch reported before the pause has finite
     losses (the epoch whose update blew up is rolled back, not reported)."""
