@@ -32,21 +32,6 @@ LONG = RunConfig(series_length=300, look_back=5, epochs=100_000, device="cpu")
 SHORT = RunConfig(series_length=300, look_back=5, epochs=3, device="cpu")
 
 
-@pytest.fixture
-def start():
-    """Start a Session on the given sinks; every one is closed after the test."""
-    sessions: list[Session] = []
-
-    def _start(config: RunConfig, *sinks) -> Session:
-        session = Session(config, list(sinks)).start()
-        sessions.append(session)
-        return session
-
-    yield _start
-    for session in sessions:
-        session.close(timeout=5)
-
-
 def test_a_run_starts_trains_every_epoch_of_both_models_and_finishes(start):
     rec = Recorder()
     session = start(SHORT, rec)

@@ -20,21 +20,6 @@ BLOW_UP = 2.0**128
 ENDLESS = RunConfig(series_length=300, look_back=5, epochs=100_000, device="cpu")
 
 
-@pytest.fixture
-def start():
-    """Start a Session on the given sinks; every one is closed after the test."""
-    sessions: list[Session] = []
-
-    def _start(config: RunConfig, *sinks) -> Session:
-        session = Session(config, list(sinks)).start()
-        sessions.append(session)
-        return session
-
-    yield _start
-    for session in sessions:
-        session.close(timeout=5)
-
-
 def paused_for_a_non_finite_loss(event) -> bool:
     return isinstance(event, State) and event.state == "paused" and "non-finite" in event.reason
 

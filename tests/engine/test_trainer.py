@@ -12,17 +12,7 @@ from torch import nn
 from engine.config import RunConfig
 from engine.events import EpochEnd, Prediction
 from engine.trainer import NonFiniteLoss, Trainer
-
-
-def create_dataset(data, look_back):  # the seed's, verbatim
-    data_x, data_y = [], []
-    for i in range(len(data) - look_back):
-        seq = data[i : (i + look_back)]
-        target = data[i + look_back]
-        data_x.append(seq)
-        data_y.append(target)
-
-    return np.array(data_x), np.array(data_y)
+from tests.seed_reference import create_dataset
 
 
 class SeedLSTM(nn.Module):  # the seed's class, verbatim but for names

@@ -8,19 +8,9 @@ import numpy as np
 import torch
 
 from engine.config import RunConfig
+from tests.seed_reference import create_dataset
 from tui.bench import print_scale, scale_config, scale_figures, seed_dataset_bytes
 from tui.cli import build_parser
-
-
-def create_dataset(data, look_back):  # the seed's, verbatim
-    data_x, data_y = [], []
-    for i in range(len(data) - look_back):
-        seq = data[i : (i + look_back)]
-        target = data[i + look_back]
-        data_x.append(seq)
-        data_y.append(target)
-
-    return np.array(data_x), np.array(data_y)
 
 
 def test_seed_dataset_bytes_are_what_the_seeds_own_arrays_hold():
