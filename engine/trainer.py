@@ -230,7 +230,13 @@ class Trainer:
         starts = self.data.train.starts
         if self.batch_size >= len(starts):
             return [starts]
-        order = torch.randperm(len(starts), generator=self.shuffle).to(self.device)
+        # Drawn on the CPU (one seeded generator on every device), so a run shuffles alike on
+        # any device; on CUDA it goes over from pinned memory without blocking this thread.
+        order = torch.randperm(len(starts), generator=self.shuffle)
+        if self.device.type == "cuda":
+            order = order.pin_memory().to(self.device, non_blocking=True)
+        else:
+            order = order.to(self.device)
         return list(starts[order].split(self.batch_size))
 
     def _train_one(

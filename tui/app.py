@@ -56,7 +56,8 @@ SLOWEST_REDRAW_S = 2.0
 GIL_SWITCH_INTERVAL_S = 0.001
 GC_THRESHOLDS = (5_000, 10, 10)  # CPython's default is (700, 10, 10)
 SCREEN_FILE = "screen.svg"  # what `e` writes beside metrics.csv
-WATCH_POLL_S = 0.25  # how often a watcher looks for new lines in the run's log
+WATCH_POLL_S = 0.25
+MAX_PULSE_S = 0.25  # engine events wait at most this long to be folded, however slow the redraws  # how often a watcher looks for new lines in the run's log
 
 
 def ui_cpu_share(cores: int | None = None) -> float:
@@ -97,10 +98,6 @@ class EngineEvent(Message):
     def __init__(self, event: Event) -> None:
         super().__init__()
         self.event = event
-
-
-class EngineWake(Message):
-    """Events are waiting in the app's inbox."""
 
 
 def _b(key: str, action: str, short: str, long: str, *, show: bool = True, display: str | None = None) -> Binding:
@@ -195,9 +192,9 @@ class DashboardApp(App[int]):
         self._lock = threading.Lock()  # orders engine start-up against shutdown
         self._shutting_down = False
         self._closed_session: Session | None = None
-        self._inbox: deque[Event] = deque()
-        self._inbox_lock = threading.Lock()
-        self._wake_pending = False
+        self._inbox: deque[Event] = deque()  # filled by the engine's thread, drained each pulse
+        self.pulse_s = min(1 / self.refresh_hz, MAX_PULSE_S)
+        self._next_redraw = 0.0
         self._session_options: dict[str, Any] = {}
         if run_dir is not None and resume is not None:
             from engine.runlog import EVENTS_FILE, RunDirError, read_events
@@ -261,7 +258,8 @@ class DashboardApp(App[int]):
         self._sample_system()
         self._redraw(force=True)
         self._cpu_mark = (time.perf_counter(), time.thread_time())  # start-up is not a frame
-        self.set_timer(1 / self.refresh_hz, self._tick)
+        self._next_redraw = time.perf_counter() + self.redraw_interval
+        self.set_interval(self.pulse_s, self._pulse)
         for note in self._skipped_lines:
             self.notify(note, title="Run log", severity="warning")
         if self.start_engine:
@@ -272,23 +270,18 @@ class DashboardApp(App[int]):
     # -- the engine -----------------------------------------------------------------------------
 
     def _receive(self, event: Event) -> None:
-        """The Session's sink, called on its delivery thread.
+        """The Session's sink, called on its delivery thread: the event waits in the inbox.
 
-        Events queue in an inbox and at most one wake-up message is in flight: a run of
-        millisecond epochs would otherwise flood the message queue and starve key presses.
+        No message per event: each would wake the UI thread, which then takes a core and the
+        GIL from training (tens of times a second, however little it draws). The UI folds the
+        inbox on its own pulse instead, and a run of millisecond epochs cannot flood it.
         """
         self._inbox.append(event)
-        with self._inbox_lock:
-            if self._wake_pending:
-                return
-            self._wake_pending = True
-        self.post_message(EngineWake())
 
-    def on_engine_wake(self) -> None:
-        with self._inbox_lock:
-            self._wake_pending = False
-        while self._inbox:
-            self._handle(self._inbox.popleft())
+    def _drain_inbox(self) -> None:
+        inbox = self._inbox
+        while inbox:
+            self._handle(inbox.popleft())
 
     def _sinks(self) -> list[Callable[[Event], None]]:
         sinks: list[Callable[[Event], None]] = [self._receive]
@@ -414,6 +407,14 @@ class DashboardApp(App[int]):
 
     # -- redraws --------------------------------------------------------------------------------
 
+    def _pulse(self) -> None:
+        """A few times a second: fold what the engine sent, and redraw when the pace allows."""
+        self._drain_inbox()
+        now = time.perf_counter()
+        if now >= self._next_redraw - self.pulse_s / 2:  # pulses jitter; a redraw is not skipped for it
+            self._tick()
+            self._next_redraw = now + self.redraw_interval
+
     def _tick(self) -> None:
         self._redraw()
         # Pace on what the UI thread really spent since the last tick (thread CPU time covers
@@ -425,7 +426,6 @@ class DashboardApp(App[int]):
             self.redraw_interval = min(self.redraw_interval * 2, SLOWEST_REDRAW_S)
         elif share < self.ui_share / 2:
             self.redraw_interval = max(self.redraw_interval / 1.25, 1 / self.refresh_hz)
-        self.set_timer(self.redraw_interval, self._tick)
 
     def _changed(self, panel: str) -> bool:
         version = self.state.versions[panel]

@@ -266,19 +266,22 @@ def test_close_while_paused_ends_the_worker_thread(start):
 
 
 @pytest.mark.skipif(not hasattr(os, "getpriority"), reason="per-thread priority is a Linux feature")
-def test_niceness_lowers_the_training_threads_priority_only(tiny):
+def test_niceness_lowers_the_training_and_delivery_threads_priority_only(tiny):
     base = os.getpriority(os.PRIO_PROCESS, 0)
-    seen: list[int] = []
+    training: list[int] = []
+    delivery: list[int] = []
     finished = threading.Event()
 
     def sink(event) -> None:
         if isinstance(event, RunStarted):
-            seen.append(os.getpriority(os.PRIO_PROCESS, session._thread.native_id))
+            training.append(os.getpriority(os.PRIO_PROCESS, session._thread.native_id))
+            # this sink's own thread: were it above training, each event would preempt it
+            delivery.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
         if isinstance(event, State) and event.state == "finished":
             finished.set()
 
     session = Session(tiny.replace(epochs=1), [sink], niceness=3).start()
     assert finished.wait(30)
     session.close()
-    assert seen == [min(base + 3, 19)]
+    assert training == delivery == [min(base + 3, 19)]
     assert os.getpriority(os.PRIO_PROCESS, 0) == base  # the caller's thread is untouched

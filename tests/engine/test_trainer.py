@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -306,3 +307,41 @@ def test_a_non_finite_rnn_rolls_back_both_models_so_they_stay_in_lockstep(tiny, 
     assert trainer.epoch == 1
     assert_params_equal(params(trainer.models["rnn"]), before["rnn"], rtol=0, atol=0)
     assert_params_equal(params(trainer.models["lstm"]), before["lstm"], rtol=0, atol=0)
+
+
+# -- host syncs: on a GPU each is a stall of the whole pipeline ------------------------------
+
+
+def count_host_reads(monkeypatch) -> list[str]:
+    """Record every read of a tensor's value back to the host made by the engine's own code.
+
+    torch.optim's Adam reads its step counters with .item(), but it keeps them on the CPU
+    (unless capturable), so those reads never wait for a GPU and are not counted.
+    """
+    reads: list[str] = []
+    for method in ("item", "tolist", "__bool__", "__float__", "__int__", "cpu", "numpy"):
+        original = getattr(torch.Tensor, method)
+
+        def counted(self, *args, _original=original, _method=method, **kwargs):
+            if sys._getframe(1).f_globals.get("__name__", "").startswith("engine."):
+                reads.append(_method)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, method, counted)
+    return reads
+
+
+def test_an_epochs_host_reads_do_not_grow_with_its_batches_or_chunks(tiny, cpu, monkeypatch):
+    full = Trainer(tiny, cpu)
+    many = Trainer(tiny.replace(series_length=2000, look_back=50, hidden=32, batch_size=256,
+                                memory_budget=2**20), cpu)
+    assert len(many._epoch_batches()) > 4 and many.chunk < 256  # many batches, each in chunks
+    reads = count_host_reads(monkeypatch)
+    run_epochs(full)
+    full_batch_reads = list(reads)
+    reads.clear()
+    run_epochs(many)
+    assert reads == full_batch_reads
+    # per model: the training loss and gradient norm, the validation loss and accuracy, and
+    # the prediction's probabilities; nothing per batch or per chunk
+    assert sorted(full_batch_reads) == sorted(["item"] * 8 + ["tolist"] * 2)

@@ -1,0 +1,56 @@
+"""How engine events reach the screen: folded on the UI's own pulse, never a message each."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from engine.config import RunConfig
+from tests.tui.helpers import synthetic_run, wait_until
+from tui.app import MAX_PULSE_S, SLOWEST_REDRAW_S, DashboardApp
+
+CONFIG = RunConfig(series_length=300, look_back=5, epochs=500)
+
+
+async def test_a_burst_of_engine_events_wakes_the_ui_with_no_message_per_event(monkeypatch) -> None:
+    app = DashboardApp(CONFIG, start=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        posted: list[object] = []
+        post_message = app.post_message
+
+        def counting(message):  # noqa: ANN001
+            posted.append(message)
+            return post_message(message)
+
+        monkeypatch.setattr(app, "post_message", counting)
+        events = synthetic_run(CONFIG, 500)  # 2,000 and more events, as fast as a thread can send
+        sender = threading.Thread(target=lambda: [app._receive(event) for event in events])
+        sender.start()
+        sender.join()
+        assert posted == []
+        await wait_until(pilot, lambda: app.state.epoch == 500, what="every event folded")
+        assert app.state.models["rnn"].val_loss == events[-2].val_loss
+
+
+async def test_events_are_folded_a_few_times_a_second_even_at_the_slowest_refresh() -> None:
+    app = DashboardApp(CONFIG, start=False, refresh_hz=0.5)
+    assert app.pulse_s == MAX_PULSE_S
+    async with app.run_test(size=(120, 40)) as pilot:
+        for event in synthetic_run(CONFIG, 3):
+            app._receive(event)
+        await wait_until(pilot, lambda: app.state.epoch == 3, timeout=4 * MAX_PULSE_S + 2, what="events folded")
+
+
+async def test_redraws_slow_down_when_drawing_takes_more_than_the_uis_share(monkeypatch) -> None:
+    app = DashboardApp(CONFIG, start=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert app.redraw_interval == 1 / app.refresh_hz
+
+        def costly_redraw(force: bool = False) -> None:
+            busy_until = time.thread_time() + 0.05  # half of a 10 Hz frame, far above the share
+            while time.thread_time() < busy_until:
+                pass
+
+        monkeypatch.setattr(app, "_redraw", costly_redraw)
+        await wait_until(pilot, lambda: app.redraw_interval == SLOWEST_REDRAW_S, timeout=15,
+                         what="the redraws slowed to the slowest pace")
