@@ -352,6 +352,7 @@ class DashboardApp(App[int]):
 
     def _watched_status(self, status: str) -> None:
         """What the run directory says beyond its log: nobody trains a run whose log ends mid-run."""
+        self._drain_inbox()  # the log's events, read before this status, come first
         self.watch_status = status
         state = self.state
         if state.run_state == "loading":

@@ -98,6 +98,21 @@ async def test_a_run_whose_trainer_died_shows_as_stopped_with_the_reason(tmp_pat
         assert "STOPPED (no process is training it (killed or crashed))" in app.query_one(RunHeader).plain
 
 
+async def test_the_runs_status_is_judged_after_the_log_lines_read_before_it(tmp_path) -> None:
+    # The follower queues the log's events, then reports that no process trains the run; the
+    # replayed "running" must not land on top of the "stopped" that the status implies.
+    write_run(tmp_path, 1, final=None)
+    app = DashboardApp(CONFIG, watch=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.workers.cancel_group(app, "watch")  # this test plays the follower's part
+        for event in synthetic_run(CONFIG, 2):
+            app._receive(event)
+        app._watched_status("crashed")
+        await pilot.pause(3 * app.pulse_s)
+        assert app.state.run_state == "stopped"
+        assert app.state.epoch == 2
+
+
 async def test_a_torn_last_line_is_skipped_with_a_notice(tmp_path) -> None:
     write_run(tmp_path, 3, final=None)
     complete = len((tmp_path / EVENTS_FILE).read_text().splitlines())
