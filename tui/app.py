@@ -189,6 +189,7 @@ class DashboardApp(App[int]):
         self._gc_thresholds = gc.get_threshold()
         self._drawn: dict[str, int] = {}
         self._header_second = -1
+        self._header_run_state: tuple[str, str] = ("", "")  # what the header last showed
         self._lock = threading.Lock()  # orders engine start-up against shutdown
         self._shutting_down = False
         self._closed_session: Session | None = None
@@ -415,6 +416,19 @@ class DashboardApp(App[int]):
         if now >= self._next_redraw - self.pulse_s / 2:  # pulses jitter; a redraw is not skipped for it
             self._tick()
             self._next_redraw = now + self.redraw_interval
+        else:
+            # A pause, stop or failure answers a key or needs the user: it shows now, however
+            # slowly the charts are paced (up to SLOWEST_REDRAW_S on a busy box); and the one
+            # line of epoch count and clocks ticks each second, as a clock should.
+            wall = time.time()
+            if (self._header_run_state != (self.state.run_state, self.state.reason)
+                    or int(self.state.elapsed(wall)) != self._header_second):
+                self._show_header(wall)
+
+    def _show_header(self, now: float) -> None:
+        self._header_second = int(self.state.elapsed(now))
+        self._header_run_state = (self.state.run_state, self.state.reason)
+        self.header.show(self.state, now)
 
     def _tick(self) -> None:
         self._redraw()
@@ -440,8 +454,7 @@ class DashboardApp(App[int]):
         now = time.time()
         second = int(state.elapsed(now))
         if self._changed("header") or force or second != self._header_second:
-            self._header_second = second
-            self.header.show(state, now)
+            self._show_header(now)
         if self.cursor_follow and self.cursor_epoch != self._last_epoch():
             self.cursor_epoch = self._last_epoch()
             for chart in self.charts.values():

@@ -6,8 +6,10 @@ import threading
 import time
 
 from engine.config import RunConfig
+from engine.events import State
 from tests.tui.helpers import synthetic_run, wait_until
 from tui.app import MAX_PULSE_S, SLOWEST_REDRAW_S, DashboardApp
+from tui.widgets.header import RunHeader
 
 CONFIG = RunConfig(series_length=300, look_back=5, epochs=500)
 
@@ -55,3 +57,29 @@ async def test_redraws_slow_down_when_drawing_takes_more_than_the_uis_share(monk
         monkeypatch.setattr(app, "_redraw", costly_redraw)
         await wait_until(pilot, lambda: app.redraw_interval == SLOWEST_REDRAW_S, timeout=15,
                          what="the redraws slowed to the slowest pace")
+
+
+async def test_a_pause_shows_in_the_header_at_once_while_the_charts_are_paced_slowly() -> None:
+    app = DashboardApp(CONFIG, start=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for event in synthetic_run(CONFIG, 2):
+            app._receive(event)
+        await wait_until(pilot, lambda: "RUNNING" in app.query_one(RunHeader).plain, what="the run")
+        app._next_redraw = time.perf_counter() + 60  # no redraw of the charts during this test
+        app._receive(State(state="paused", reason="paused by you", epoch=2))
+        await wait_until(pilot, lambda: "PAUSED" in app.query_one(RunHeader).plain, timeout=4 * MAX_PULSE_S,
+                         what="the pause in the header")
+
+
+async def test_the_header_ticks_each_second_while_the_charts_are_paced_slowly() -> None:
+    app = DashboardApp(CONFIG, start=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        events = synthetic_run(CONFIG, 3)
+        for event in events[:-4]:  # epochs 1 and 2
+            app._receive(event)
+        await wait_until(pilot, lambda: "epoch 2/500" in app.query_one(RunHeader).plain, what="epoch 2")
+        app._next_redraw = time.perf_counter() + 60  # no redraw of the charts during this test
+        for event in events[-4:]:
+            app._receive(event)
+        await wait_until(pilot, lambda: "epoch 3/500" in app.query_one(RunHeader).plain, timeout=3,
+                         what="the header's next second")
