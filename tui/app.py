@@ -260,7 +260,7 @@ class DashboardApp(App[int]):
         self._redraw(force=True)
         self._cpu_mark = (time.perf_counter(), time.thread_time())  # start-up is not a frame
         self._next_redraw = time.perf_counter() + self.redraw_interval
-        self.set_interval(self.pulse_s, self._pulse)
+        self.pulse_timer = self.set_interval(self.pulse_s, self._pulse)
         for note in self._skipped_lines:
             self.notify(note, title="Run log", severity="warning")
         if self.start_engine:

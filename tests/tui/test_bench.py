@@ -9,6 +9,8 @@ from tui.bench import (
     _in_fresh_thread,
     bare_seconds_per_epoch,
     engine_seconds_per_epoch,
+    epochs_done,
+    interleaved_dashboard,
     key_latencies,
 )
 from tui.cli import main
@@ -49,3 +51,32 @@ def test_probe_cost_is_measured_against_an_epoch_of_the_preset() -> None:
     assert cost["share_every_epoch"] == pytest.approx(cost["probe_ms"] / cost["epoch_ms"])
     # At the defaults (at most one probe a second) the share is far below one per epoch.
     assert cost["share_at_defaults"] < cost["share_every_epoch"]
+
+
+def test_epochs_done_interpolates_between_epoch_ends() -> None:
+    ends = [10.0, 11.0, 13.0]  # epochs 1, 2, 3 ended at these times
+    assert epochs_done(ends, 10.5) == 1.5
+    assert epochs_done(ends, 12.0) == 2.5
+    assert epochs_done(ends, 13.0) == 3.0
+
+
+def test_the_interleaved_run_alternates_a_live_and_a_quiet_dashboard(monkeypatch) -> None:
+    import time
+
+    from tui.app import DashboardApp
+
+    pulses: list[float] = []
+    pulse = DashboardApp._pulse
+
+    def recorded(self) -> None:  # noqa: ANN001
+        pulses.append(time.time())
+        pulse(self)
+
+    monkeypatch.setattr(DashboardApp, "_pulse", recorded)
+    figures = interleaved_dashboard(TINY, pairs=2, period=0.8)
+    windows = figures["windows"]
+    assert [live for live, _, _ in windows] == [True, False, True, False]
+    assert len(figures["ratios"]) == 2 and all(r > 0 for r in figures["ratios"])
+    for live, start, end in windows:
+        inside = [t for t in pulses if start <= t <= end]
+        assert inside if live else not inside  # quiet: the UI thread neither folds nor draws
