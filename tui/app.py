@@ -56,8 +56,8 @@ SLOWEST_REDRAW_S = 2.0
 GIL_SWITCH_INTERVAL_S = 0.001
 GC_THRESHOLDS = (5_000, 10, 10)  # CPython's default is (700, 10, 10)
 SCREEN_FILE = "screen.svg"  # what `e` writes beside metrics.csv
-WATCH_POLL_S = 0.25
-MAX_PULSE_S = 0.25  # engine events wait at most this long to be folded, however slow the redraws  # how often a watcher looks for new lines in the run's log
+WATCH_POLL_S = 0.25  # how often a watcher looks for new lines in the run's log
+MAX_PULSE_S = 0.25  # engine events wait at most this long to be folded, however slow the redraws
 
 
 def ui_cpu_share(cores: int | None = None) -> float:

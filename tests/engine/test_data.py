@@ -19,19 +19,9 @@ from engine.data import (
     weather_series,
     windows,
 )
+from tests.seed_reference import create_dataset
 
-# -- the seed article's code, copied as the reference ---------------------------------------
-
-
-def create_dataset(data, look_back):
-    data_x, data_y = [], []
-    for i in range(len(data) - look_back):
-        seq = data[i : (i + look_back)]
-        target = data[i + look_back]
-        data_x.append(seq)
-        data_y.append(target)
-
-    return np.array(data_x), np.array(data_y)
+# -- the seed article's code, as the reference ------------------------------------------------
 
 
 def one_hot_encode(sequences, num_classes):
