@@ -440,11 +440,17 @@ def print_scale(scale: dict[str, Any]) -> None:
 # -- the dashboard's cost (issue: live and light) ---------------------------------------------
 
 
+def epoch_end_times(run_dir: Path) -> list[float]:
+    """When each epoch of a logged run ended (the RNN trains second: its end is the epoch's)."""
+    from engine.runlog import EVENTS_FILE, read_events
+
+    return [e.time for e in read_events(run_dir / EVENTS_FILE) if e.name == "epoch_end" and e.model == "rnn"]
+
+
 def dashboard_seconds_per_epoch(cfg: RunConfig, epochs: int, refresh_hz: float = 10.0) -> float:
     """The same run with the dashboard drawing at ``refresh_hz`` (headless, 120x40)."""
     import asyncio
 
-    from engine.runlog import read_events
     from tui.app import DashboardApp
 
     async def drive(run_dir: Path) -> None:
@@ -458,8 +464,7 @@ def dashboard_seconds_per_epoch(cfg: RunConfig, epochs: int, refresh_hz: float =
 
     with tempfile.TemporaryDirectory() as tmp:
         asyncio.run(drive(Path(tmp)))
-        ends = [e.time for e in read_events(Path(tmp) / "events.jsonl")
-                if e.name == "epoch_end" and e.model == "rnn"]
+        ends = epoch_end_times(Path(tmp))
     if len(ends) < WARMUP_EPOCHS + epochs:
         raise RuntimeError("the dashboard run ended early")
     return (ends[-1] - ends[WARMUP_EPOCHS - 1]) / epochs
@@ -487,7 +492,6 @@ def interleaved_dashboard(cfg: RunConfig, pairs: int = INTERLEAVE_PAIRS, period:
     dashboard were there); the ratio of epochs/s live over quiet for each adjacent pair."""
     import asyncio
 
-    from engine.runlog import read_events
     from tui.app import DashboardApp
 
     windows: list[tuple[bool, float, float]] = []
@@ -514,8 +518,7 @@ def interleaved_dashboard(cfg: RunConfig, pairs: int = INTERLEAVE_PAIRS, period:
 
     with tempfile.TemporaryDirectory() as tmp:
         asyncio.run(drive(Path(tmp)))
-        ends = [e.time for e in read_events(Path(tmp) / "events.jsonl")
-                if e.name == "epoch_end" and e.model == "rnn"]
+        ends = epoch_end_times(Path(tmp))
     rates = [(epochs_done(ends, b) - epochs_done(ends, a)) / (b - a) for _, a, b in windows]
     ratios = [live / quiet for live, quiet in zip(rates[::2], rates[1::2]) if quiet > 0]
     if len(ratios) < pairs:
