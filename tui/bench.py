@@ -589,14 +589,14 @@ def key_latencies(cfg: RunConfig, key: str = "l", presses: int = 40) -> list[flo
                 return sum(t >= pressed for t in drawn) >= len(charts)
 
             for chart in charts:
-                render = chart.render
+                build = chart._build_strips
 
-                def timed_render(render=render):  # type: ignore[no-untyped-def]
-                    result = render()
+                def timed_build(*args, build=build):  # type: ignore[no-untyped-def]
+                    result = build(*args)
                     drawn.append(time.perf_counter())
                     return result
 
-                chart.render = timed_render  # type: ignore[method-assign]
+                chart._build_strips = timed_build  # type: ignore[method-assign]
             display = app._display
 
             def timed_display(screen, renderable):  # type: ignore[no-untyped-def]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from rich.style import Style
 from rich.text import Text
 from textual_plotext.plot import Plot
 
-from tui.plotext_text import figure_text
+from tui.plotext_text import figure_strips, figure_text
 
 
 def _figure(log_scale: bool = False) -> Plot:
@@ -47,3 +48,27 @@ def test_figure_text_matches_plotext_ansi_output_cell_for_cell() -> None:
 def test_figure_text_matches_on_a_log_axis_too() -> None:
     expected = Text.from_ansi(_figure(log_scale=True).build())
     assert figure_text(_figure(log_scale=True)).plain == expected.plain
+
+
+def _strip_cells(strips) -> list[tuple[str, str]]:
+    cells = []
+    for strip in strips:
+        for segment in strip:
+            cells.extend((char, str(segment.style)) for char in segment.text)
+    return cells
+
+
+def test_figure_strips_draw_the_same_cells_as_plotext_ansi_output() -> None:
+    expected = Text.from_ansi(_figure().build())
+    strips = figure_strips(_figure(), Style.null())
+    assert [strip.text for strip in strips] == expected.plain.rstrip("\n").split("\n")
+    assert _strip_cells(strips) == _cells(expected)
+
+
+def test_figure_strips_put_each_cell_over_the_widget_style() -> None:
+    base = Style(bgcolor="grey11", italic=True)
+    plain = figure_strips(_figure(), Style.null())
+    based = figure_strips(_figure(), base)
+    for plain_strip, based_strip in zip(plain, based, strict=True):
+        for plain_segment, based_segment in zip(plain_strip, based_strip, strict=True):
+            assert based_segment.style == base + plain_segment.style

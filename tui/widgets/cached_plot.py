@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from rich.console import Console
 from rich.text import Text
-from textual.app import RenderResult
+from textual.strip import Strip
 from textual_plotext import PlotextPlot
 
-from tui.plotext_text import figure_text
+from tui.plotext_text import figure_strips
 
 
 class CachedPlot(PlotextPlot):
-    """Subclasses draw into ``self.plt`` in ``draw(width)`` and call ``changed()`` on new data."""
+    """Subclasses draw into ``self.plt`` in ``draw(width)`` and call ``changed()`` on new data.
+
+    Drawn through Textual's line API: the figure's cells go straight into strips, cached
+    until the next change (see tui.plotext_text for why not through Rich Text).
+    """
 
     can_focus = True
     ALLOW_MAXIMIZE = True
@@ -20,7 +25,7 @@ class CachedPlot(PlotextPlot):
         self.log_scale = False
         self._version = 0
         self._cache_key: tuple | None = None
-        self._cache: Text | None = None
+        self._strips: list[Strip] = []
 
     def changed(self) -> None:
         """New data: the figure is rebuilt on the next render."""
@@ -34,23 +39,32 @@ class CachedPlot(PlotextPlot):
     def draw(self, width: int) -> None:
         raise NotImplementedError
 
-    def render(self) -> RenderResult:
+    @property
+    def drawn_lines(self) -> list[str]:
+        """The chart as last drawn, a string per row."""
+        return [strip.text for strip in self._strips]
+
+    def render_line(self, y: int) -> Strip:
         width, height = self.size.width, self.size.height
-        key = (self._version, width, height, self.log_scale, self.app.theme)
-        if key != self._cache_key or self._cache is None:
+        base = self.visual_style.rich_style
+        key = (self._version, width, height, self.log_scale, self.app.theme, base)
+        if key != self._cache_key:
             try:
                 self.plt.clear_figure()
                 self.draw(width)
-                self._cache = self._build_text(width, height)
+                strips = self._build_strips(width, height, base)
             except Exception as exc:  # noqa: BLE001 - a plotting library's bug must not end the app
-                self._cache = Text(f"chart unavailable: {type(exc).__name__}: {exc}", "red")
+                message = Text(f"chart unavailable: {type(exc).__name__}: {exc}", "red")
+                console = Console(width=max(width, 1), no_color=self.app.no_color)
+                strips = [Strip(line) for line in console.render_lines(message, style=base, pad=False)]
+            self._strips = [strip.crop_extend(0, width, base) for strip in strips[:height]]
             self._cache_key = key
-        return self._cache
+        return self._strips[y] if y < len(self._strips) else Strip.blank(width, base)
 
-    def _build_text(self, width: int, height: int) -> Text:
+    def _build_strips(self, width: int, height: int, base) -> list[Strip]:  # noqa: ANN001
         """What PlotextPlot.render does, minus the ANSI round trip (see tui.plotext_text)."""
         plot = self.plt
         plot.plotsize(width, height)
         plot._set_size(width, height)  # as textual-plotext does: resizing misbehaves without it
         plot.theme(self._get_plotext_theme_name(self.app.theme))
-        return figure_text(plot)
+        return figure_strips(plot, base)

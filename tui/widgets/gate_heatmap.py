@@ -17,6 +17,7 @@ from textual.widget import Widget
 from engine.config import CLASS_NAMES
 from tui.heatmap import Scale, fit_cell, format_value, heat_cells, legend
 from tui.state import ProbeState
+from tui.widgets.text_lines import TextLines
 
 LSTM_VIEWS = ("i", "f", "g", "o", "c", "h")
 VIEW_NAMES = {
@@ -67,7 +68,7 @@ def saturation_line(probe: ProbeState) -> Text:
     return text
 
 
-class GatePanel(Widget, can_focus=True):
+class GatePanel(TextLines, Widget, can_focus=True):
     """Heatmap of one model's probe (rows hidden units, columns time steps) with a cursor."""
 
     ALLOW_MAXIMIZE = True

@@ -13,6 +13,7 @@ from textual.widget import Widget
 from tui.heatmap import Scale, fit_cell, heat_cells, legend
 from tui.state import DashboardState, FlowState
 from tui.widgets.gradient_flow import relative_log10
+from tui.widgets.text_lines import TextLines
 
 SCALE = Scale(-6.0, 0.0)  # log10 relative norm; 1e-3, the horizon's threshold, sits mid-ramp
 LABEL_WIDTH = 7  # "12,345 "
@@ -28,7 +29,7 @@ def pick_rows(count: int, room: int) -> list[int]:
     return sorted({round(i * (count - 1) / (room - 1)) for i in range(room)})
 
 
-class GradientHistory(Widget, can_focus=True):
+class GradientHistory(TextLines, Widget, can_focus=True):
     """Both models' gradient-flow history side by side."""
 
     ALLOW_MAXIMIZE = True

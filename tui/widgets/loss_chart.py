@@ -125,7 +125,7 @@ class LossChart(CachedPlot):
     def on_click(self, event: events.Click) -> None:
         """The cursor goes to the epoch under the pointer (the plot's frame is found in the
         drawn text: plotext puts the box corners at the plot area's edges)."""
-        text = self._cache.plain.splitlines() if self._cache is not None else []
+        text = self.drawn_lines
         top = next((line for line in text if "┌" in line and "┐" in line), None)
         if top is None:
             return

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
-from textual.widgets import Static
+from textual.widget import Widget
 
 from engine.config import CLASS_NAMES
 from tui.state import ModelState
+from tui.widgets.text_lines import TextLines
 
 CLASS_STYLES = ("bold yellow", "bold blue", "bold white")
 BAR_WIDTH = 18
@@ -22,27 +21,30 @@ def probability_bar(p: float, width: int) -> str:
     return bar.ljust(width, "·")
 
 
-def prediction_text(model: ModelState, bar_width: int = BAR_WIDTH, *, narrow: bool = False) -> RenderableType:
+def prediction_text(model: ModelState, bar_width: int = BAR_WIDTH, *, narrow: bool = False) -> Text:
     """Narrow (beside the loss chart) puts the prediction and the truth on lines of their own."""
     if model.probabilities is None or model.predicted is None:
         return Text("waiting for the first epoch…", "dim")
-    headline = Text("next day ")
-    headline.append(CLASS_NAMES[model.predicted], CLASS_STYLES[model.predicted])
+    text = Text("next day ", no_wrap=True, overflow="crop")
+    text.append(CLASS_NAMES[model.predicted], CLASS_STYLES[model.predicted])
     if model.true is not None:
         hit = model.true == model.predicted
-        headline.append("\ntrue     " if narrow else "  true ", "dim")
-        headline.append(CLASS_NAMES[model.true], CLASS_STYLES[model.true])
-        headline.append(" ✓" if hit else " ✗", "green" if hit else "red")
-    grid = Table.grid(padding=(0, 1))
-    grid.add_column(no_wrap=True)
-    grid.add_column(no_wrap=True)
-    grid.add_column(justify="right", no_wrap=True)
+        text.append("\ntrue     " if narrow else "  true ", "dim")
+        text.append(CLASS_NAMES[model.true], CLASS_STYLES[model.true])
+        text.append(" ✓" if hit else " ✗", "green" if hit else "red")
+    name_width = max(len(name) for name in CLASS_NAMES)
     for index, (name, p) in enumerate(zip(CLASS_NAMES, model.probabilities, strict=False)):
-        style = CLASS_STYLES[index] if index == model.predicted else "dim"
-        grid.add_row(Text(name, style), Text(probability_bar(p, bar_width), CLASS_STYLES[index]), f"{p:6.1%}")
+        text.append("\n")
+        text.append(name.ljust(name_width), CLASS_STYLES[index] if index == model.predicted else "dim")
+        text.append(f" {probability_bar(p, bar_width)}", CLASS_STYLES[index])
+        text.append(f" {p:6.1%}")
     acc = "--" if model.val_acc is None else f"{model.val_acc:.1%}"
-    accuracy = Text.assemble(("val acc ", "dim"), acc, ("" if narrow else "  (chance 33.3%)", "dim"))
-    return Group(headline, grid, accuracy, history_text(model, narrow=narrow))
+    text.append("\nval acc ", "dim")
+    text.append(acc)
+    text.append("" if narrow else "  (chance 33.3%)", "dim")
+    text.append("\n")
+    text.append_text(history_text(model, narrow=narrow))
+    return text
 
 
 def history_text(model: ModelState, *, narrow: bool = False) -> Text:
@@ -69,17 +71,18 @@ def history_text(model: ModelState, *, narrow: bool = False) -> Text:
     return text
 
 
-class PredictionPanel(Static):
+class PredictionPanel(TextLines, Widget):
     """Redrawn from a ModelState when the app says its data changed."""
 
     can_focus = True
     ALLOW_MAXIMIZE = True
 
     def __init__(self, model: str, title: str, *, id: str | None = None) -> None:  # noqa: A002
-        super().__init__("", id=id)
+        super().__init__(id=id)
         self.model = model
         self.border_title = title
         self._model: ModelState | None = None
+        self._text = Text("waiting for the first epoch…", "dim")
 
     def on_resize(self) -> None:
         if self._model is not None:
@@ -89,4 +92,10 @@ class PredictionPanel(Static):
         self._model = model
         content = self.content_region.width
         width = max(4, content - 16) if content else BAR_WIDTH
-        self.update(prediction_text(model, min(BAR_WIDTH * 2, width), narrow=0 < content < 34))
+        lines = len(self._text.plain.splitlines())
+        self._text = prediction_text(model, min(BAR_WIDTH * 2, width), narrow=0 < content < 34)
+        # Its height is its lines': the screen is laid out again only when their number changes.
+        self.refresh(layout=len(self._text.plain.splitlines()) != lines)
+
+    def render(self) -> Text:
+        return self._text
