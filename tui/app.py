@@ -110,6 +110,9 @@ class DashboardApp(App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "lstm-tui"
+    # The first panel, named: in a real terminal Textual's "first focusable widget" could land
+    # on the LSTM heatmap, and on a short terminal the view then opened scrolled past the charts.
+    AUTO_FOCUS = "#loss-lstm"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-tiny"), (20, "-short"), (34, "-tall")]
     BINDINGS = [

@@ -475,9 +475,12 @@ def dashboard_seconds_per_epoch(cfg: RunConfig, epochs: int, refresh_hz: float =
 # quiet every INTERLEAVE_PERIOD_S, and adjacent windows see the same machine. This isolates the
 # UI thread's own work (folding, drawing); what the dashboard changes for the whole run (the
 # training threads' niceness, the GIL switch interval) is in dashboard / engine, not here.
-INTERLEAVE_PERIOD_S = 2.0
-INTERLEAVE_PAIRS = 15
-SETTLE_S = 0.3  # the start of each window is not counted: a frame under way may spill into it
+# A window holds several frames even at the slowest pacing (SLOWEST_REDRAW_S), and a live one
+# counts from its first moment: its first frame comes at once (the redraw is overdue after a
+# quiet window), and with 2 s windows that began uncounted, this figure missed most frames.
+INTERLEAVE_PERIOD_S = 6.0
+INTERLEAVE_PAIRS = 10
+SETTLE_S = 0.3  # a quiet window's start is not counted: a frame under way may spill into it
 
 
 def epochs_done(ends: list[float], at: float) -> float:
@@ -511,7 +514,7 @@ def interleaved_dashboard(cfg: RunConfig, pairs: int = INTERLEAVE_PAIRS, period:
                         app.pulse_timer.pause()
                     began = time.time()
                     await asyncio.sleep(period)
-                    windows.append((live, began + SETTLE_S, time.time()))
+                    windows.append((live, began if live else began + SETTLE_S, time.time()))
             app.pulse_timer.resume()
             app.shutdown()
         app.wait_for_worker(timeout=30)

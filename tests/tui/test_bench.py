@@ -80,3 +80,24 @@ def test_the_interleaved_run_alternates_a_live_and_a_quiet_dashboard(monkeypatch
     for live, start, end in windows:
         inside = [t for t in pulses if start <= t <= end]
         assert inside if live else not inside  # quiet: the UI thread neither folds nor draws
+
+
+def test_every_frame_of_the_interleaved_run_falls_in_a_counted_live_window(monkeypatch) -> None:
+    import time
+
+    from tui.app import DashboardApp
+
+    frames: list[float] = []
+    tick = DashboardApp._tick
+
+    def recorded(self) -> None:  # noqa: ANN001
+        frames.append(time.time())
+        tick(self)
+
+    monkeypatch.setattr(DashboardApp, "_tick", recorded)
+    figures = interleaved_dashboard(TINY, pairs=3, period=0.8)
+    live = [(start, end) for is_live, start, end in figures["windows"] if is_live]
+    first, last = live[0][0], live[-1][1]
+    during = [t for t in frames if first <= t <= last]
+    assert during  # the dashboard drew while it was measured
+    assert all(any(start <= t <= end for start, end in live) for t in during)

@@ -269,3 +269,14 @@ def test_ui_drawing_budget_grows_with_the_cores_training_leaves() -> None:
     assert ui_cpu_share(2) == pytest.approx(0.04)
     assert ui_cpu_share(8) == pytest.approx(0.16)
     assert ui_cpu_share(256) == 0.25  # never more than a quarter of a core
+
+
+async def test_the_dashboard_opens_on_the_lstm_loss_chart_at_the_top() -> None:
+    app = DashboardApp(CONFIG, start=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        # Named, not "the first focusable widget": in a real terminal the nested columns can
+        # mount after the heatmaps, and Textual's default then focused (and scrolled to) those.
+        assert [widget.id for widget in app.screen.query(app.AUTO_FOCUS)] == ["loss-lstm"]
+        assert app.focused is app.charts["lstm"]
+        assert app.query_one("#main").scroll_y == 0

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
+from textual.widget import Widget
 
 from tui.state import DashboardState
 from tui.system import system_text
+from tui.widgets.text_lines import TextLines
 
 STATE_STYLES = {
     "loading": "bold cyan",
@@ -74,14 +75,24 @@ def header_text(state: DashboardState, now: float | None = None, *, compact: boo
 COMPACT_BELOW = 100  # columns
 
 
-class RunHeader(Static):
+class RunHeader(TextLines, Widget):
     """Shows ``header_text`` for the dashboard state it is given."""
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
-        super().__init__("", id=id)
+        super().__init__(id=id)
         self.plain = ""
+        self._text = Text()
+        self._one_line = False
 
     def show(self, state: DashboardState, now: float | None = None) -> None:
         text = header_text(state, now, compact=0 < self.size.width < COMPACT_BELOW)
         self.plain = text.plain
-        self.update(text)
+        self._text = text
+        # Redrawn each second: the screen is laid out again only when the header may change
+        # height (it wraps to a second line when narrow), not for a clock that ticked.
+        one_line = 0 < text.cell_len <= self.content_region.width
+        self.refresh(layout=not (one_line and self._one_line))
+        self._one_line = one_line
+
+    def render(self) -> Text:
+        return self._text
