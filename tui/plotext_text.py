@@ -1,4 +1,4 @@
-"""Build a plotext figure straight into Rich Text or Textual strips, skipping the ANSI round trip.
+"""Build a plotext figure straight into Textual strips, skipping the ANSI round trip.
 
 textual-plotext asks plotext for an ANSI string (one escape per colour change, built cell by
 cell) and parses it back with ``Text.from_ansi``. Both halves are pure Python over every cell
@@ -42,16 +42,6 @@ def _runs(figure) -> Iterator[list[tuple[str, Style]]]:  # noqa: ANN001 - plotex
                 runs.append(("".join(markers[start:col]), _cell_style(*colours[start])))
                 start = col
         yield runs
-
-
-def figure_text(figure) -> Text:  # noqa: ANN001
-    """``figure`` drawn as Rich Text."""
-    text = Text()
-    for runs in _runs(figure):
-        for chars, style in runs:
-            text.append(chars, style)
-        text.append("\n")
-    return text
 
 
 def figure_strips(figure, base: Style) -> list[Strip]:  # noqa: ANN001
