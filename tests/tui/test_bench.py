@@ -60,19 +60,25 @@ def test_epochs_done_interpolates_between_epoch_ends() -> None:
     assert epochs_done(ends, 13.0) == 3.0
 
 
-def test_the_interleaved_run_alternates_a_live_and_a_quiet_dashboard(monkeypatch) -> None:
+def _times_called(monkeypatch, method: str) -> list[float]:  # noqa: ANN001
+    """When each call of DashboardApp.<method> happened, from now on."""
     import time
 
     from tui.app import DashboardApp
 
-    pulses: list[float] = []
-    pulse = DashboardApp._pulse
+    times: list[float] = []
+    original = getattr(DashboardApp, method)
 
     def recorded(self) -> None:  # noqa: ANN001
-        pulses.append(time.time())
-        pulse(self)
+        times.append(time.time())
+        original(self)
 
-    monkeypatch.setattr(DashboardApp, "_pulse", recorded)
+    monkeypatch.setattr(DashboardApp, method, recorded)
+    return times
+
+
+def test_the_interleaved_run_alternates_a_live_and_a_quiet_dashboard(monkeypatch) -> None:
+    pulses = _times_called(monkeypatch, "_pulse")
     figures = interleaved_dashboard(TINY, pairs=2, period=0.8)
     windows = figures["windows"]
     assert [live for live, _, _ in windows] == [True, False, True, False]
@@ -83,18 +89,7 @@ def test_the_interleaved_run_alternates_a_live_and_a_quiet_dashboard(monkeypatch
 
 
 def test_every_frame_of_the_interleaved_run_falls_in_a_counted_live_window(monkeypatch) -> None:
-    import time
-
-    from tui.app import DashboardApp
-
-    frames: list[float] = []
-    tick = DashboardApp._tick
-
-    def recorded(self) -> None:  # noqa: ANN001
-        frames.append(time.time())
-        tick(self)
-
-    monkeypatch.setattr(DashboardApp, "_tick", recorded)
+    frames = _times_called(monkeypatch, "_tick")
     figures = interleaved_dashboard(TINY, pairs=3, period=0.8)
     live = [(start, end) for is_live, start, end in figures["windows"] if is_live]
     first, last = live[0][0], live[-1][1]

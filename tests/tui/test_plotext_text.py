@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from rich.style import Style
 from rich.text import Text
+from textual.app import App, ComposeResult
 from textual_plotext.plot import Plot
 
+from tests.tui.helpers import visible_text
 from tui.plotext_text import figure_strips
+from tui.widgets.cached_plot import CachedPlot
 
 
 def _figure(log_scale: bool = False) -> Plot:
@@ -66,3 +69,21 @@ def test_figure_strips_put_each_cell_over_the_widget_style() -> None:
     for plain_strip, based_strip in zip(plain, based, strict=True):
         for plain_segment, based_segment in zip(plain_strip, based_strip, strict=True):
             assert based_segment.style == base + plain_segment.style
+
+
+class _Broken(CachedPlot):
+    def draw(self, width: int) -> None:
+        raise ValueError("boom")
+
+
+class _OnePlot(App[None]):
+    def compose(self) -> ComposeResult:
+        yield _Broken()
+
+
+async def test_a_plotting_error_shows_in_the_panel_and_the_app_stays_up() -> None:
+    app = _OnePlot()
+    async with app.run_test(size=(60, 8)) as pilot:
+        await pilot.pause()
+        assert "chart unavailable: ValueError: boom" in visible_text(app.query_one(_Broken))
+        assert app.is_running

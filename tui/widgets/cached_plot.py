@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from rich.console import Console
+from rich.style import Style
 from rich.text import Text
 from textual.strip import Strip
 from textual_plotext import PlotextPlot
 
 from tui.plotext_text import figure_strips
+from tui.widgets.text_lines import text_strips
 
 
 class CachedPlot(PlotextPlot):
@@ -55,13 +56,12 @@ class CachedPlot(PlotextPlot):
                 strips = self._build_strips(width, height, base)
             except Exception as exc:  # noqa: BLE001 - a plotting library's bug must not end the app
                 message = Text(f"chart unavailable: {type(exc).__name__}: {exc}", "red")
-                console = Console(width=max(width, 1), no_color=self.app.no_color)
-                strips = [Strip(line) for line in console.render_lines(message, style=base, pad=False)]
+                strips = text_strips(message, max(width, 1), base, self.app.console)
             self._strips = [strip.crop_extend(0, width, base) for strip in strips[:height]]
             self._cache_key = key
         return self._strips[y] if y < len(self._strips) else Strip.blank(width, base)
 
-    def _build_strips(self, width: int, height: int, base) -> list[Strip]:  # noqa: ANN001
+    def _build_strips(self, width: int, height: int, base: Style) -> list[Strip]:
         """What PlotextPlot.render does, minus the ANSI round trip (see tui.plotext_text)."""
         plot = self.plt
         plot.plotsize(width, height)
