@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from textual.app import App, ComposeResult
 from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widget import Widget
@@ -39,6 +40,17 @@ def synthetic_run(config: RunConfig, epochs: int) -> list:
             events.append(Prediction(model=model, epoch=epoch, probabilities=[0.2, 0.5, 0.3],
                                      predicted=1, true=2))
     return events
+
+
+class OneWidgetApp(App[None]):
+    """An app showing just ``widget``, to test a panel on its own."""
+
+    def __init__(self, widget: Widget) -> None:
+        super().__init__()
+        self.widget = widget
+
+    def compose(self) -> ComposeResult:
+        yield self.widget
 
 
 def visible_text(widget: Widget) -> str:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from rich.style import Style
 from rich.text import Text
-from textual.app import App, ComposeResult
 from textual_plotext.plot import Plot
 
-from tests.tui.helpers import visible_text
+from tests.tui.helpers import OneWidgetApp, visible_text
 from tui.plotext_text import figure_strips
 from tui.widgets.cached_plot import CachedPlot
 
@@ -76,13 +75,8 @@ class _Broken(CachedPlot):
         raise ValueError("boom")
 
 
-class _OnePlot(App[None]):
-    def compose(self) -> ComposeResult:
-        yield _Broken()
-
-
 async def test_a_plotting_error_shows_in_the_panel_and_the_app_stays_up() -> None:
-    app = _OnePlot()
+    app = OneWidgetApp(_Broken())
     async with app.run_test(size=(60, 8)) as pilot:
         await pilot.pause()
         assert "chart unavailable: ValueError: boom" in visible_text(app.query_one(_Broken))

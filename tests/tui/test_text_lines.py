@@ -7,9 +7,9 @@ from hypothesis import strategies as st
 from rich.console import Console
 from rich.style import Style
 from rich.text import Text
-from textual.app import App, ComposeResult
 from textual.widget import Widget
 
+from tests.tui.helpers import OneWidgetApp
 from tui.widgets.text_lines import TextLines, text_strips
 
 CONSOLE = Console(color_system="truecolor", width=200, legacy_windows=False)
@@ -55,13 +55,8 @@ class Counted(TextLines, Widget):
         return Text(self.message, no_wrap=True)
 
 
-class One(App[None]):
-    def compose(self) -> ComposeResult:
-        yield Counted()
-
-
 async def test_a_panel_lays_its_text_out_once_per_refresh_and_shows_the_new_text() -> None:
-    app = One()
+    app = OneWidgetApp(Counted())
     async with app.run_test(size=(30, 6)) as pilot:
         widget = app.query_one(Counted)
         await pilot.pause()
