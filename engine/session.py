@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.allocator import release_free_memory
 from engine.checkpoint import Checkpointer
 from engine.config import RunConfig
 from engine.control import CommandPoller
@@ -319,6 +320,7 @@ class Session:
 
     def _wait_for_restart(self) -> None:
         """After finish, stop or failure: only restart or close mean anything."""
+        release_free_memory()  # the ended run's step buffers, kept for reuse while it trained
         while True:
             command = self._commands.get()
             if command.name == "restart":

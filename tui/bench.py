@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from engine.allocator import keep_freed_memory
 from engine.config import NUM_CLASSES, RunConfig, split_point
 from engine.data import Split, make_series
 from engine.device import device_name, resolve_device, synchronize
@@ -377,6 +378,7 @@ def measure_scale(cfg: RunConfig, chunks: int, epochs: int) -> dict[str, Any]:
 
 def _scale_child() -> None:
     """Entry point of the fresh interpreter ``scale_figures`` starts: one JSON line out."""
+    keep_freed_memory()  # as lstm-tui does: the peak is that of lstm-tui's own allocator settings
     cfg = RunConfig.from_dict(json.loads(sys.argv[1]))
     print(json.dumps(measure_scale(cfg, int(sys.argv[2]), int(sys.argv[3]))))
 
@@ -532,6 +534,8 @@ def interleaved_dashboard(cfg: RunConfig, pairs: int = INTERLEAVE_PAIRS, period:
 
 _FIRST_FRAME_CHILD = """
 import asyncio, time
+from engine.allocator import keep_freed_memory
+keep_freed_memory()
 from engine.config import from_preset
 from tui.app import DashboardApp
 

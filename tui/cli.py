@@ -20,6 +20,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, NoReturn
 
+from engine.allocator import keep_freed_memory
 from engine.config import PRESETS, TASKS, ConfigError, RunConfig, format_size, parse_size
 from engine.runlog import (
     CONFIG_FILE,
@@ -282,6 +283,7 @@ def resume_from(args: argparse.Namespace) -> tuple[RunConfig, dict[str, Any]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    keep_freed_memory()  # before any other thread exists (see engine.allocator)
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv and argv[0] in COMMANDS else None
     parser = build_parser(command)
