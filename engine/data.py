@@ -100,6 +100,7 @@ class WeatherData:
         # unfold is a view: row i is series[i:i+L], with no copy of N x L values.
         self._windows = self._series.unfold(0, cfg.look_back, 1)
         self._eye = torch.eye(NUM_CLASSES, device=device)
+        self._inference_window: torch.Tensor | None = None
         split = split_point(cfg)
         # A training window's target lies before the split; a validation window lies after it.
         self.train = Split(torch.arange(0, split - cfg.look_back, device=device))
@@ -116,6 +117,9 @@ class WeatherData:
         return inputs, targets
 
     def inference_window(self) -> torch.Tensor:
-        """The seed's inference input: the last look_back days, as a batch of one."""
-        idx = self._series[-self.look_back :].unsqueeze(1)
-        return torch.nn.functional.one_hot(idx, NUM_CLASSES).float()
+        """The seed's inference input: the last look_back days, as a batch of one (built once:
+        the series does not change, and each epoch's prediction reads it)."""
+        if self._inference_window is None:
+            idx = self._series[-self.look_back :].unsqueeze(1)
+            self._inference_window = torch.nn.functional.one_hot(idx, NUM_CLASSES).float()
+        return self._inference_window

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
@@ -265,7 +265,7 @@ class Trainer:
                 loss = self.loss_fn(model(inputs), targets) / len(batch)
                 loss.backward()
                 loss_sum += loss.detach() * len(batch)
-            grad_norm_sum += nn.utils.clip_grad_norm_(model.parameters(), math.inf)
+            grad_norm_sum += gradient_norm(model.parameters())
             optimizer.step()
         n_train = len(self.data.train)
         train_loss = (loss_sum / n_train).item()  # the epoch's one host sync for training
@@ -346,6 +346,16 @@ class Trainer:
         )
 
 
+def gradient_norm(parameters: Iterable[nn.Parameter]) -> torch.Tensor:
+    """The L2 norm of all the parameters' gradients together, left on the device.
+
+    What ``clip_grad_norm_(parameters, inf)`` returns, without its in-place multiply of every
+    gradient by 1 and at a quarter of its cost (ops this small cost their dispatch).
+    """
+    norms = [torch.linalg.vector_norm(p.grad) for p in parameters if p.grad is not None]
+    return torch.linalg.vector_norm(torch.stack(norms))
+
+
 class Rollback:
     """The parameters and optimiser state at the start of an epoch, kept in reused buffers.
 
@@ -370,8 +380,11 @@ class Rollback:
         if len(tensors) != len(self._saved):
             self._saved = [t.clone() for t in tensors]
             return
-        for saved, t in zip(self._saved, tensors):
-            saved.copy_(t)
+        if hasattr(torch, "_foreach_copy_"):  # one op for all of them (torch >= 2.1)
+            torch._foreach_copy_(self._saved, tensors)
+        else:
+            for saved, t in zip(self._saved, tensors):
+                saved.copy_(t)
 
     def saved_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         """The model's and optimiser's state_dicts as they were at the last ``save()``."""

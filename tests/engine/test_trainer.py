@@ -133,6 +133,16 @@ def test_chunked_gradient_accumulation_gives_the_full_batch_update(cpu):
         assert a.val_acc == b.val_acc
 
 
+def test_grad_norm_is_the_l2_norm_of_every_gradient_of_the_step(cpu):
+    cfg = RunConfig(series_length=300, look_back=5, epochs=1, device="cpu")
+    trainer = Trainer(cfg, cpu)
+    events = epoch_ends(run_epochs(trainer))
+    for event in events:
+        # full batch: one step, whose gradient the optimiser leaves in .grad
+        grads = np.concatenate([p.grad.numpy().ravel() for p in trainer.models[event.model].parameters()])
+        assert event.grad_norm == pytest.approx(float(np.sqrt(np.sum(grads.astype(np.float64) ** 2))), rel=1e-5)
+
+
 def test_chunked_mini_batches_match_unchunked_mini_batches(cpu):
     cfg = RunConfig(series_length=600, look_back=10, hidden=32, epochs=1, batch_size=200, device="cpu")
     whole = Trainer(cfg, cpu)
