@@ -280,7 +280,8 @@ def test_niceness_lowers_the_training_and_delivery_threads_priority_only(tiny):
         if isinstance(event, State) and event.state == "finished":
             finished.set()
 
-    session = Session(tiny.replace(epochs=1), [sink], niceness=3).start()
+    session = Session(tiny.replace(epochs=1), [sink], niceness=3)
+    session.start()  # after the assignment: the sink reads ``session`` on the first event
     assert finished.wait(30)
     session.close()
     assert training == delivery == [min(base + 3, 19)]
