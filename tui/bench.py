@@ -159,6 +159,26 @@ def _p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[-1] if len(values) >= 2 else values[0]
 
 
+def timed_rounds(config: RunConfig, rounds: int, epochs: int) -> tuple[list[float], list[float], list[float]]:
+    """Epochs/s of the bare loop, the engine and the engine under the dashboard, ``rounds`` each.
+
+    A shared machine's slow spells hit all three alike when they alternate; and the order
+    within a round turns about (bare, engine, dashboard; then dashboard, engine, bare), so a
+    machine that slows as a round goes on does not always charge the same loop. The engine
+    stays in the middle: each ratio compares neighbours.
+    """
+    loops = {
+        "bare": lambda: 1 / _in_fresh_thread(bare_seconds_per_epoch, config, epochs),
+        "engine": lambda: 1 / engine_seconds_per_epoch(config, epochs),
+        "dashboard": lambda: 1 / dashboard_seconds_per_epoch(config, epochs),
+    }
+    rates: dict[str, list[float]] = {name: [] for name in loops}
+    for round_ in range(rounds):
+        for name in list(loops) if round_ % 2 == 0 else reversed(loops):
+            rates[name].append(loops[name]())
+    return rates["bare"], rates["engine"], rates["dashboard"]
+
+
 def run_bench(config: RunConfig, *, rounds: int = 3, epochs: int = 30, as_json: bool = False,
               scale: bool = True, scale_epochs: int = 0) -> int:
     """Print the figures. ``scale``: also the memory of the seed's 500k series at look-back 1,000
@@ -181,12 +201,7 @@ def run_bench(config: RunConfig, *, rounds: int = 3, epochs: int = 30, as_json: 
         "epochs_per_round": epochs,
         "rounds": rounds,
     }
-    # Alternating rounds: a shared machine's slow spells hit all three loops alike.
-    bare, engine, dashboard = [], [], []
-    for _ in range(rounds):
-        bare.append(1 / _in_fresh_thread(bare_seconds_per_epoch, config, epochs))
-        engine.append(1 / engine_seconds_per_epoch(config, epochs))
-        dashboard.append(1 / dashboard_seconds_per_epoch(config, epochs))
+    bare, engine, dashboard = timed_rounds(config, rounds, epochs)
     engine_ratios = [e / b for e, b in zip(engine, bare)]
     dashboard_ratios = [d / e for d, e in zip(dashboard, engine)]
     interleaved = interleaved_dashboard(config)

@@ -53,6 +53,25 @@ def test_probe_cost_is_measured_against_an_epoch_of_the_preset() -> None:
     assert cost["share_at_defaults"] < cost["share_every_epoch"]
 
 
+def test_the_rounds_turn_their_order_about_with_the_engine_always_in_the_middle(monkeypatch) -> None:
+    import tui.bench as bench
+
+    order: list[str] = []
+
+    def timed(name: str):  # noqa: ANN202
+        def loop(config, epochs):  # noqa: ANN001, ANN202
+            order.append(name)
+            return 0.1
+        return loop
+
+    monkeypatch.setattr(bench, "bare_seconds_per_epoch", timed("bare"))
+    monkeypatch.setattr(bench, "engine_seconds_per_epoch", timed("engine"))
+    monkeypatch.setattr(bench, "dashboard_seconds_per_epoch", timed("dashboard"))
+    rates = bench.timed_rounds(TINY, rounds=3, epochs=1)
+    assert order == ["bare", "engine", "dashboard", "dashboard", "engine", "bare", "bare", "engine", "dashboard"]
+    assert rates == ([10.0] * 3, [10.0] * 3, [10.0] * 3)
+
+
 def test_epochs_done_interpolates_between_epoch_ends() -> None:
     ends = [10.0, 11.0, 13.0]  # epochs 1, 2, 3 ended at these times
     assert epochs_done(ends, 10.5) == 1.5
