@@ -274,11 +274,12 @@ class DashboardApp(App[int]):
     # -- the engine -----------------------------------------------------------------------------
 
     def _receive(self, event: Event) -> None:
-        """The Session's sink, called on its delivery thread: the event waits in the inbox.
+        """The Session's inline sink, called on the training thread: the event waits in the inbox.
 
         No message per event: each would wake the UI thread, which then takes a core and the
         GIL from training (tens of times a second, however little it draws). The UI folds the
-        inbox on its own pulse instead, and a run of millisecond epochs cannot flood it.
+        inbox on its own pulse instead, and a run of millisecond epochs cannot flood it. An
+        append returns at once, so it needs no delivery thread of its own (and its wake-ups).
         """
         self._inbox.append(event)
 
@@ -288,7 +289,8 @@ class DashboardApp(App[int]):
             self._handle(inbox.popleft())
 
     def _sinks(self) -> list[Callable[[Event], None]]:
-        sinks: list[Callable[[Event], None]] = [self._receive]
+        """The sinks that get a delivery thread each (the inbox is fed inline, by ``_receive``)."""
+        sinks: list[Callable[[Event], None]] = []
         if self.runlog is not None:
             sinks.append(self.runlog)
         return sinks
@@ -311,7 +313,8 @@ class DashboardApp(App[int]):
             if self._shutting_down:
                 return
             self.session = Session(
-                self.config, self._sinks(), niceness=training_niceness(), **self._session_options
+                self.config, self._sinks(), niceness=training_niceness(), inline_sinks=[self._receive],
+                **self._session_options
             ).start()
 
     @work(thread=True, exclusive=True, group="watch", exit_on_error=False)

@@ -197,6 +197,40 @@ def test_a_slow_sink_does_not_slow_training(start):
     assert finished.time - started.time < 0.5 * (len(rec) - 5)
 
 
+def test_an_inline_sink_is_called_on_the_training_thread_in_order_with_no_thread_of_its_own():
+    seen: list[tuple[int, str]] = []
+    finished = threading.Event()
+
+    def inline(event) -> None:
+        seen.append((threading.get_ident(), event.name))
+        if isinstance(event, State) and event.state == "finished":
+            finished.set()
+
+    def delivery_threads() -> int:
+        return sum(t.name == "lstm-tui-sink" for t in threading.enumerate())
+
+    before = delivery_threads()
+    session = Session(SHORT, [], inline_sinks=[inline])
+    assert delivery_threads() == before
+    session.start()
+    assert finished.wait(WAIT)
+    session.close()
+    assert {ident for ident, _ in seen} == {session._thread.ident}
+    names = [name for _, name in seen]
+    assert names[:2] == ["run_started", "state"] and names.count("epoch_end") == 6
+
+
+def test_an_inline_sink_that_raises_does_not_stop_training():
+    def broken(event):
+        raise RuntimeError("listener bug")
+
+    rec = Recorder()
+    session = Session(SHORT, [rec], inline_sinks=[broken]).start()
+    rec.wait_for(lambda e: isinstance(e, RunFinished))
+    session.close()
+    assert len(epoch_ends(rec.snapshot())) == 6
+
+
 def test_an_exception_in_training_fails_the_run_and_a_restart_still_works(start, monkeypatch):
     def boom(self, between_batches, emit):
         raise RuntimeError("kaboom")
