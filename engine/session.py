@@ -69,7 +69,35 @@ class _Close(Exception):
     pass
 
 
-class SinkWorker:
+class InlineSink:
+    """Delivers events to one sink on the sending (training) thread itself.
+
+    Only for a sink that returns at once and never blocks, such as an append to a deque that
+    another thread drains. It spares a delivery thread whose wake-ups (one per event, a hundred
+    and more a second on a fast preset) each take a core from training for a moment.
+    """
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+        self.dropped = 0
+        self.failures = 0
+
+    def put(self, event: Event) -> None:
+        self._call(event)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Nothing is queued: every event was delivered when it was sent."""
+
+    def _call(self, event: Event) -> None:
+        try:
+            self.sink(event)
+        except Exception:  # a broken listener must not take the run down with it
+            self.failures += 1
+            if self.failures == 1:
+                log.exception("event sink %r raised; its further errors are not logged", self.sink)
+
+
+class SinkWorker(InlineSink):
     """Delivers events to one sink on its own thread; never blocks the sender.
 
     ``niceness``: the thread's, as the training threads'. At a higher priority than training,
@@ -78,10 +106,8 @@ class SinkWorker:
     """
 
     def __init__(self, sink: Sink, niceness: int = 0) -> None:
-        self.sink = sink
+        super().__init__(sink)
         self.niceness = niceness
-        self.dropped = 0
-        self.failures = 0
         self._queue: queue.Queue[Event | None] = queue.Queue(SINK_QUEUE_LIMIT)
         self._thread = threading.Thread(target=self._deliver, name="lstm-tui-sink", daemon=True)
         self._thread.start()
@@ -104,37 +130,7 @@ class SinkWorker:
         if self.niceness > 0:
             _lower_priority(self.niceness)
         while (event := self._queue.get()) is not None:
-            try:
-                self.sink(event)
-            except Exception:  # a broken listener must not take the run down with it
-                self.failures += 1
-                if self.failures == 1:
-                    log.exception("event sink %r raised; its further errors are not logged", self.sink)
-
-
-class InlineSink:
-    """Delivers events to one sink on the sending (training) thread itself.
-
-    Only for a sink that returns at once and never blocks, such as an append to a deque that
-    another thread drains. It spares a delivery thread whose wake-ups (one per event, a hundred
-    and more a second on a fast preset) each take a core from training for a moment.
-    """
-
-    def __init__(self, sink: Sink) -> None:
-        self.sink = sink
-        self.dropped = 0
-        self.failures = 0
-
-    def put(self, event: Event) -> None:
-        try:
-            self.sink(event)
-        except Exception:  # a broken listener must not take the run down with it
-            self.failures += 1
-            if self.failures == 1:
-                log.exception("event sink %r raised; its further errors are not logged", self.sink)
-
-    def close(self, timeout: float | None = None) -> None:
-        """Nothing is queued: every event was delivered when it was sent."""
+            self._call(event)
 
 
 class Session:
@@ -169,7 +165,7 @@ class Session:
         self.command_file = CommandPoller(run_dir) if run_dir else None
         self._resume = resume
         self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
-        self._sinks: list[SinkWorker | InlineSink] = [SinkWorker(sink, niceness) for sink in sinks]
+        self._sinks: list[InlineSink] = [SinkWorker(sink, niceness) for sink in sinks]
         self._sinks += [InlineSink(sink) for sink in inline_sinks]
         self._paused = False
         self._pause_after_epoch = False
