@@ -3,9 +3,8 @@
 On CPU, oneDNN's LSTM asks for a fresh workspace on every training step (68 MB at seed-10k,
 ten times that at seed-100k). glibc serves a block that big with its own mmap and unmaps it
 on free, so every step faulted its pages in again: about 10,000 page faults per seed-10k
-epoch. Each fault zeroes a page, and each unmap also holds up every other thread of the
-process that touches memory (the UI thread's own allocations among them). Served from one
-heap that is not trimmed, the block is reused: seed-10k trained 1.4-1.7x faster here.
+epoch, each zeroing a page. Served from one heap that is not trimmed, the block is reused:
+seed-10k trained 1.3-1.7x faster here (see README, Measured).
 
 This is process-wide and must run before any thread but the main one has allocated (glibc
 fixes its arena limit then), so ``lstm-tui`` calls it first thing.

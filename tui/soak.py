@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from engine.allocator import keep_freed_memory
 from engine.config import RunConfig
 
 TARGET = 1.10  # end / first minute
@@ -129,6 +130,7 @@ def _minutes(text: str) -> float:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    keep_freed_memory()  # as lstm-tui does: the memory measured is that of its allocator settings
     parser = argparse.ArgumentParser(prog="python -m tui.soak", description=__doc__.split("\n\n")[1])
     parser.add_argument("--minutes", type=_minutes, default=10.0, help="how long to train (default: 10)")
     parser.add_argument("--size", type=_size, default=(120, 40), help="terminal size (default: 120x40)")
