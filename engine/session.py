@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from engine.allocator import release_free_memory
-from engine.checkpoint import Checkpointer
 from engine.config import RunConfig
-from engine.control import CommandPoller
 from engine.device import resolve_device
 from engine.events import Alert, CommandApplied, Event, RunFailed, RunFinished, State
 from engine.probes import Prober, ProbeSchedule, one_line
-from engine.runlog import CheckpointCadence
+from engine.rundir.checkpoint import Checkpointer
+from engine.rundir.commands import CommandPoller
+from engine.rundir.log import CheckpointCadence
 from engine.trainer import NonFiniteLoss, Trainer
 
 Sink = Callable[[Event], None]
@@ -154,7 +154,7 @@ class Session:
         ``inline_sinks``: called on the training thread itself (see InlineSink); each must
         return at once. The other sinks each get a delivery thread, so none can stall training.
         ``run_dir``: write checkpoints there (on ``cadence``) and obey its command file.
-        ``resume``: a checkpoint (engine.checkpoint.load_resume) the first run continues from.
+        ``resume``: a checkpoint (engine.rundir.checkpoint.load_resume) the first run continues from.
         """
         self.config = config
         self.niceness = niceness

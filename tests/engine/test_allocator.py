@@ -67,7 +67,7 @@ def test_it_is_a_no_op_where_malloc_is_not_glibcs(monkeypatch):
 
 
 def test_lstm_tui_tunes_the_allocator_before_anything_else(monkeypatch, capsys):
-    from tui import cli
+    from tui.cli import main as cli
 
     calls = []
     monkeypatch.setattr(cli, "keep_freed_memory", lambda: calls.append("tuned"))

@@ -9,10 +9,13 @@ import os
 import pytest
 import torch
 
-import engine.checkpoint
-import engine.runlog
+import engine.rundir.checkpoint
+import engine.rundir.log
 import engine.session
-from engine.checkpoint import (
+from engine.config import RunConfig
+from engine.events import Alert, EpochEnd, RunStarted, State
+from engine.models import MODEL_NAMES
+from engine.rundir.checkpoint import (
     FORMAT,
     Checkpointer,
     CheckpointError,
@@ -20,10 +23,7 @@ from engine.checkpoint import (
     read_checkpoint,
     save_checkpoint,
 )
-from engine.config import RunConfig
-from engine.events import Alert, EpochEnd, RunStarted, State
-from engine.models import MODEL_NAMES
-from engine.runlog import CHECKPOINT_FILE, EVENTS_FILE, CheckpointCadence, RunLog, read_events
+from engine.rundir.log import CHECKPOINT_FILE, EVENTS_FILE, CheckpointCadence, RunLog, read_events
 from engine.session import Session
 from engine.trainer import Trainer
 from tests.engine.recorder import Recorder
@@ -180,7 +180,7 @@ def test_a_crash_between_write_and_rename_leaves_the_old_checkpoint_intact(tmp_p
     def crash(src, dst):
         raise OSError("simulated crash before the rename")
 
-    monkeypatch.setattr(engine.runlog.os, "replace", crash)
+    monkeypatch.setattr(engine.rundir.log.os, "replace", crash)
     with pytest.raises(OSError, match="simulated"):
         save_checkpoint(path, trainer)
     monkeypatch.undo()
@@ -272,7 +272,7 @@ def test_a_checkpoint_that_cannot_be_written_is_an_alert_and_training_goes_on(tm
     def disk_full(path, trainer):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(engine.checkpoint, "save_checkpoint", disk_full)
+    monkeypatch.setattr(engine.rundir.checkpoint, "save_checkpoint", disk_full)
     rec = Recorder()
     session = Session(FULL, [rec], run_dir=tmp_path).start()
     rec.wait_for(is_state("finished"))

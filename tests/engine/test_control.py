@@ -11,9 +11,9 @@ import time
 import pytest
 
 from engine.config import RunConfig
-from engine.control import CommandPoller, FileCommand, run_status, send_command
 from engine.events import Alert, CommandApplied, EpochEnd, RunFailed, RunFinished, State
-from engine.runlog import COMMANDS_FILE, CONFIG_FILE, EVENTS_FILE, RunDirError, RunLog, event_to_json
+from engine.rundir.commands import CommandPoller, FileCommand, run_status, send_command
+from engine.rundir.log import COMMANDS_FILE, CONFIG_FILE, EVENTS_FILE, RunDirError, RunLog, event_to_json
 from engine.session import Session
 from tests.engine.recorder import Recorder
 

@@ -25,7 +25,7 @@ from engine.events import (
     UnknownEvent,
     from_dict,
 )
-from engine.runlog import CONFIG_FILE, EVENTS_FILE, RunDirError, RunLog, event_to_json, read_events
+from engine.rundir.log import CONFIG_FILE, EVENTS_FILE, RunDirError, RunLog, event_to_json, read_events
 
 EXAMPLES = [
     RunStarted(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from engine.events import Alert, State
-from engine.follow import LogFollower
-from engine.runlog import event_to_json
+from engine.rundir.follow import LogFollower
+from engine.rundir.log import event_to_json
 
 
 def _line(event) -> str:  # noqa: ANN001

@@ -24,7 +24,7 @@ from engine.probes import (
     lstm_gates,
     rnn_hidden,
 )
-from engine.runlog import RunLog, read_events
+from engine.rundir.log import RunLog, read_events
 from engine.session import Session
 from engine.trainer import Trainer
 

@@ -9,7 +9,7 @@ import pytest
 
 from engine.config import RunConfig, from_preset
 from engine.events import RunStarted, State, from_dict
-from engine.runlog import (
+from engine.rundir.log import (
     CONFIG_FILE,
     EVENTS_FILE,
     LOCK_FILE,

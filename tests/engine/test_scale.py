@@ -16,11 +16,11 @@ import pytest
 import torch
 from torch import nn
 
-from engine.checkpoint import read_checkpoint
 from engine.config import PRESETS, RunConfig, from_preset
 from engine.events import EpochEnd, State
 from engine.models import LSTM, StandardRNN
-from engine.runlog import CHECKPOINT_FILE
+from engine.rundir.checkpoint import read_checkpoint
+from engine.rundir.log import CHECKPOINT_FILE
 from engine.session import Session
 from engine.trainer import Trainer, chunk_windows
 

@@ -7,8 +7,8 @@ from rich.cells import cell_len
 
 from engine.config import RunConfig
 from tests.tui.helpers import synthetic_probes, synthetic_run, visible_text, wait_until
-from tui.app import DashboardApp, EngineEvent
 from tui.ascii import ascii_char, ascii_text, locale_is_utf8
+from tui.dashboard.app import DashboardApp, EngineEvent
 from tui.widgets.gate_heatmap import GatePanel
 from tui.widgets.gradient_flow import GradientFlowChart
 from tui.widgets.gradient_history import GradientHistory

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.config import RunConfig
-from tui.bench import (
+from tui.bench.engine import (
     _in_fresh_thread,
     bare_seconds_per_epoch,
     engine_seconds_per_epoch,
@@ -13,7 +13,7 @@ from tui.bench import (
     interleaved_dashboard,
     key_latencies,
 )
-from tui.cli import main
+from tui.cli.main import main
 
 TINY = RunConfig(series_length=300, look_back=5, device="cpu")
 
@@ -44,7 +44,7 @@ def test_bench_refuses_a_mini_batch_setting(capsys) -> None:
 
 
 def test_probe_cost_is_measured_against_an_epoch_of_the_preset() -> None:
-    from tui.bench import probe_cost
+    from tui.bench.engine import probe_cost
 
     cost = probe_cost("seed-10k", "cpu", probes=2)
     assert cost["probe_ms"] > 0 and cost["epoch_ms"] > 0
@@ -54,7 +54,7 @@ def test_probe_cost_is_measured_against_an_epoch_of_the_preset() -> None:
 
 
 def test_the_rounds_turn_their_order_about_with_the_engine_always_in_the_middle(monkeypatch) -> None:
-    import tui.bench as bench
+    import tui.bench.engine as bench
 
     order: list[str] = []
 
@@ -83,7 +83,7 @@ def _times_called(monkeypatch, method: str) -> list[float]:  # noqa: ANN001
     """When each call of DashboardApp.<method> happened, from now on."""
     import time
 
-    from tui.app import DashboardApp
+    from tui.dashboard.app import DashboardApp
 
     times: list[float] = []
     original = getattr(DashboardApp, method)

@@ -9,8 +9,8 @@ import torch
 
 from engine.config import RunConfig
 from tests.seed_reference import create_dataset
-from tui.bench import print_scale, scale_config, scale_figures, seed_dataset_bytes
-from tui.cli import build_parser
+from tui.bench.engine import print_scale, scale_config, scale_figures, seed_dataset_bytes
+from tui.cli.main import build_parser
 
 
 def test_seed_dataset_bytes_are_what_the_seeds_own_arrays_hold():

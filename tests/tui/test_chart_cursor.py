@@ -6,8 +6,8 @@ from textual.geometry import Offset
 
 from engine.config import RunConfig
 from tests.tui.helpers import synthetic_run, visible_text, wait_until
-from tui.app import DashboardApp, EngineEvent
-from tui.state import MinMaxSeries
+from tui.dashboard.app import DashboardApp, EngineEvent
+from tui.dashboard.state import MinMaxSeries
 from tui.widgets.loss_chart import LossChart
 
 CONFIG = RunConfig(series_length=300, look_back=5, epochs=40)

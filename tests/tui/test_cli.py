@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from engine.config import RunConfig
-from tui.cli import COMMANDS, build_parser, config_from_args, main
+from tui.cli.main import COMMANDS, build_parser, config_from_args, main
 
 TINY = ["--series-length", "300", "--look-back", "5", "--epochs", "2"]
 
@@ -137,17 +137,18 @@ def _invocation_id(row) -> str | None:
 def nothing_may_start(monkeypatch, tmp_path) -> Path:
     """A run, the dashboard or a bench that starts fails the test (and runs nothing); the working
     directory is an empty folder, so a default run directory would show up there."""
-    import tui.app
-    import tui.bench
-    import tui.headless
+    import tui.bench.engine
+    import tui.cli.train
+    import tui.dashboard.app
+    import tui.dashboard.run
 
     def started(*args, **kwargs):
         raise AssertionError("a bad invocation started something")
 
-    monkeypatch.setattr(tui.headless, "run_headless", started)
-    monkeypatch.setattr(tui.app, "run_dashboard", started)
-    monkeypatch.setattr(tui.app.DashboardApp, "run", started)
-    monkeypatch.setattr(tui.bench, "run_bench", started)
+    monkeypatch.setattr(tui.cli.train, "run_headless", started)
+    monkeypatch.setattr(tui.dashboard.run, "run_dashboard", started)
+    monkeypatch.setattr(tui.dashboard.app.DashboardApp, "run", started)
+    monkeypatch.setattr(tui.bench.engine, "run_bench", started)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -209,7 +210,7 @@ def test_no_flags_give_the_default_config() -> None:
 def test_train_writes_config_and_a_complete_log(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     result = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "train", *TINY, "--run-dir", str(run_dir)],
+        [sys.executable, "-m", "tui.cli.main", "train", *TINY, "--run-dir", str(run_dir)],
         capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "100"},
     )
     assert result.returncode == 0, result.stderr
@@ -228,7 +229,7 @@ def test_ctrl_c_stops_training_cleanly_with_the_log_intact(tmp_path: Path) -> No
 
     run_dir = tmp_path / "run"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "train", "--series-length", "300", "--look-back", "5",
+        [sys.executable, "-m", "tui.cli.main", "train", "--series-length", "300", "--look-back", "5",
          "--epochs", "100000", "--run-dir", str(run_dir)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
@@ -259,7 +260,7 @@ def test_help_lists_the_run_directory_options() -> None:
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory) -> Path:
     """A finished 2-epoch run directory; tests work on copies of it."""
-    from engine.runlog import RunLog
+    from engine.rundir.log import RunLog
     from engine.session import Session
 
     run_dir = tmp_path_factory.mktemp("finished") / "run"
@@ -300,7 +301,7 @@ def _checkpoint_with(**changes):
 
 
 def _held_by_another_writer(d: Path):
-    from engine.runlog import RunLog
+    from engine.rundir.log import RunLog
 
     return RunLog(d, RunConfig.from_dict(json.loads((d / "config.json").read_text())), resume=True)
 
@@ -397,7 +398,7 @@ def _run_dir_param(row) -> object:
 @pytest.fixture
 def no_dashboard(monkeypatch) -> None:
     """Opening the dashboard on the terminal fails the test; export's headless screenshot still works."""
-    from tui.app import DashboardApp
+    from tui.dashboard.app import DashboardApp
 
     original = DashboardApp.run_async
 
@@ -437,7 +438,7 @@ def test_a_dashboard_resume_without_a_log_goes_on_as_train_resume_does(finished_
                                                                        capsys) -> None:
     import shutil
 
-    from tui.app import DashboardApp
+    from tui.dashboard.app import DashboardApp
 
     async def no_terminal(self, *args, **kwargs) -> int:
         return 0

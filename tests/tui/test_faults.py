@@ -14,7 +14,7 @@ from textual.geometry import Size
 from engine.config import RunConfig
 from engine.events import Event
 from tests.tui.helpers import visible_text, wait_until
-from tui.app import DashboardApp
+from tui.dashboard.app import DashboardApp
 from tui.widgets.header import RunHeader
 
 SIZE = (120, 40)

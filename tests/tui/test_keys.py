@@ -9,7 +9,7 @@ from textual.widgets import Input
 from engine.config import RunConfig
 from engine.events import Event
 from tests.tui.helpers import visible_text, wait_until
-from tui.app import DashboardApp
+from tui.dashboard.app import DashboardApp
 from tui.screens.config_form import ConfigForm
 from tui.screens.quit_confirm import QuitConfirm
 from tui.widgets.header import RunHeader
@@ -122,7 +122,7 @@ async def test_q_asks_while_a_run_is_active_and_n_stays(endless: RunConfig) -> N
 
 
 async def test_quit_stops_the_worker_and_leaves_a_complete_log(endless: RunConfig, tmp_path) -> None:
-    from engine.runlog import read_events
+    from engine.rundir.log import read_events
 
     app = DashboardApp(endless, run_dir=tmp_path / "run")
     async with app.run_test(size=SIZE) as pilot:

@@ -12,7 +12,7 @@ from textual.widgets._footer import FooterKey
 from engine.config import RunConfig, from_preset
 from engine.events import Alert, RunFailed, State
 from tests.tui.helpers import synthetic_run, visible_text, wait_until
-from tui.app import DashboardApp, EngineEvent, training_niceness, ui_cpu_share
+from tui.dashboard.app import DashboardApp, EngineEvent, training_niceness, ui_cpu_share
 from tui.screens.help import HelpScreen
 from tui.widgets.footer import KeyFooter
 from tui.widgets.header import RunHeader
@@ -222,7 +222,7 @@ async def test_quit_without_a_run_needs_no_confirmation() -> None:
 
 
 def test_importing_the_app_does_not_import_torch() -> None:
-    code = "import sys, tui.app; sys.exit('torch' in sys.modules)"
+    code = "import sys, tui.dashboard.app; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 

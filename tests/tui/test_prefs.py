@@ -6,8 +6,8 @@ import pytest
 
 from engine.config import RunConfig
 from tests.tui.helpers import wait_until
-from tui.app import DashboardApp
-from tui.prefs import Prefs, display_options, load_prefs, prefs_path, save_prefs, tomllib
+from tui.dashboard.app import DashboardApp
+from tui.dashboard.prefs import Prefs, display_options, load_prefs, prefs_path, save_prefs, tomllib
 
 CONFIG = RunConfig(series_length=300, look_back=5, epochs=40)
 

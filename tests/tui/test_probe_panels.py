@@ -7,8 +7,8 @@ import pytest
 from engine.config import RunConfig, from_preset
 from engine.events import GradientFlow
 from tests.tui.helpers import synthetic_probes, synthetic_run, visible_text, wait_until
-from tui.app import DashboardApp, EngineEvent
-from tui.state import DashboardState, FlowHistory
+from tui.dashboard.app import DashboardApp, EngineEvent
+from tui.dashboard.state import DashboardState, FlowHistory
 from tui.widgets.gate_heatmap import GatePanel
 from tui.widgets.gradient_flow import relative_log10
 

@@ -8,7 +8,7 @@ import time
 from engine.config import RunConfig
 from engine.events import State
 from tests.tui.helpers import synthetic_run, wait_until
-from tui.app import MAX_PULSE_S, SLOWEST_REDRAW_S, DashboardApp
+from tui.dashboard.app import MAX_PULSE_S, SLOWEST_REDRAW_S, DashboardApp
 from tui.widgets.header import RunHeader
 
 CONFIG = RunConfig(series_length=300, look_back=5, epochs=500)

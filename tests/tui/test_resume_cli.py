@@ -15,8 +15,8 @@ import torch
 
 from engine.events import EpochEnd, RunStarted
 from engine.models import MODEL_NAMES
-from engine.runlog import CHECKPOINT_FILE, EVENTS_FILE, read_events
-from tui.cli import main
+from engine.rundir.log import CHECKPOINT_FILE, EVENTS_FILE, read_events
+from tui.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--series-length", "300", "--look-back", "5"]
@@ -73,7 +73,7 @@ def test_a_run_stopped_by_sigterm_mid_epoch_resumes_exactly(tmp_path, capsys):
     config = [*TINY, "--batch-size", "4"]
     interrupted, straight = tmp_path / "interrupted", tmp_path / "straight"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "train", *config, "--epochs", "100000", "--run-dir", str(interrupted)],
+        [sys.executable, "-m", "tui.cli.main", "train", *config, "--epochs", "100000", "--run-dir", str(interrupted)],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "OMP_NUM_THREADS": "1"},  # the arithmetic of this process (tests/conftest.py)
     )

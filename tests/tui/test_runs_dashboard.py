@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.control import run_status
 from engine.events import EpochEnd, State
-from engine.runlog import CHECKPOINT_FILE, EVENTS_FILE, read_events
+from engine.rundir.commands import run_status
+from engine.rundir.log import CHECKPOINT_FILE, EVENTS_FILE, read_events
 
 ROOT = Path(__file__).resolve().parents[2]
 ENDLESS = ["--series-length", "300", "--look-back", "5", "--epochs", "100000"]
@@ -33,7 +33,7 @@ class Terminal:
         self.master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tui.cli", *args], stdin=slave, stdout=slave, stderr=slave,
+            [sys.executable, "-m", "tui.cli.main", *args], stdin=slave, stdout=slave, stderr=slave,
             cwd=ROOT, start_new_session=True,
             env={**os.environ, "TERM": "xterm-256color", "OMP_NUM_THREADS": "1"},
         )

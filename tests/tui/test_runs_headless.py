@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.control import run_status, send_command
 from engine.events import EpochEnd, State
-from engine.runlog import CHECKPOINT_FILE, EVENTS_FILE, read_events
-from tui.cli import main
+from engine.rundir.commands import run_status, send_command
+from engine.rundir.log import CHECKPOINT_FILE, EVENTS_FILE, read_events
+from tui.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--series-length", "300", "--look-back", "5"]
@@ -28,7 +28,7 @@ QUIET = 0.5
 def train(run_dir: Path, *args: str) -> subprocess.Popen:
     """`lstm-tui train ... --run-dir run_dir`, its output on pipes."""
     return subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "train", *args, "--run-dir", str(run_dir)],
+        [sys.executable, "-m", "tui.cli.main", "train", *args, "--run-dir", str(run_dir)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         # One intra-op thread: on a busy 2-core box a second one mostly waits (see tests/conftest.py).
         env={**os.environ, "COLUMNS": "100", "OMP_NUM_THREADS": "1"},

@@ -7,14 +7,14 @@ from pathlib import Path
 
 from engine.config import RunConfig
 from engine.events import State
-from engine.runlog import CONFIG_FILE, EVENTS_FILE, RunLog
+from engine.rundir.log import CONFIG_FILE, EVENTS_FILE, RunLog
 from tests.tui.helpers import synthetic_probes, synthetic_run, visible_text, wait_until
-from tui.cli import main
-from tui.run_summary import READING
-from tui.runs import RunsApp
-from tui.screens.compare import CompareScreen
-from tui.widgets.compare_chart import CompareChart
-from tui.widgets.runs_table import COLUMNS, RunsTable
+from tui.cli.main import main
+from tui.runs.app import RunsApp
+from tui.runs.compare import CompareScreen
+from tui.runs.compare_chart import CompareChart
+from tui.runs.listing import READING
+from tui.runs.table import COLUMNS, RunsTable
 
 CONFIG = RunConfig(series_length=300, look_back=10, epochs=40)
 ECHO = RunConfig(task="echo", series_length=300, look_back=10, lag=5, epochs=40)

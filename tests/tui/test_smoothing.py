@@ -6,8 +6,8 @@ import pytest
 
 from engine.config import RunConfig
 from tests.tui.helpers import synthetic_run, visible_text, wait_until
-from tui.app import DashboardApp, EngineEvent
-from tui.state import SmoothedSeries
+from tui.dashboard.app import DashboardApp, EngineEvent
+from tui.dashboard.state import SmoothedSeries
 
 CONFIG = RunConfig(series_length=300, look_back=5, epochs=40)
 

@@ -22,8 +22,8 @@ import pytest
 from engine.config import RunConfig
 from engine.events import EpochEnd, Event, Prediction
 from tests.tui.helpers import synthetic_probes, synthetic_run
+from tui.dashboard.state import FLOW_HISTORY_ROWS, HISTORY_BUCKETS, MODELS, DashboardState, MinMaxSeries
 from tui.heatmap import fit_cell, heat_cells
-from tui.state import FLOW_HISTORY_ROWS, HISTORY_BUCKETS, MODELS, DashboardState, MinMaxSeries
 from tui.widgets.gradient_flow import relative_log10
 from tui.widgets.gradient_history import SCALE, pick_rows
 

@@ -8,7 +8,7 @@ import math
 from engine.config import RunConfig, from_preset
 from engine.events import Alert, CommandApplied, EpochEnd, Prediction, RunFailed, State
 from tests.tui.helpers import synthetic_run
-from tui.state import HISTORY_BUCKETS, PREDICTION_HISTORY, DashboardState, MinMaxSeries
+from tui.dashboard.state import HISTORY_BUCKETS, PREDICTION_HISTORY, DashboardState, MinMaxSeries
 
 CONFIG = RunConfig(series_length=300, look_back=5, epochs=50)
 

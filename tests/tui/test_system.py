@@ -9,8 +9,8 @@ import pytest
 
 from engine.config import RunConfig
 from tests.tui.helpers import visible_text, wait_until
-from tui.app import DashboardApp
-from tui.system import GpuSample, SystemSample, SystemSampler, cuda_index, system_text
+from tui.dashboard.app import DashboardApp
+from tui.dashboard.system import GpuSample, SystemSample, SystemSampler, cuda_index, system_text
 from tui.widgets.header import RunHeader
 from tui.widgets.system_pane import SystemPane
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from engine.config import RunConfig
 from engine.events import State
-from engine.runlog import COMMANDS_FILE, EVENTS_FILE, RunLog
+from engine.rundir.log import COMMANDS_FILE, EVENTS_FILE, RunLog
 from tests.tui.helpers import synthetic_probes, synthetic_run, visible_text, wait_until
-from tui.app import DashboardApp
+from tui.dashboard.app import DashboardApp
 from tui.widgets.header import RunHeader
 
 CONFIG = RunConfig(series_length=300, look_back=10, epochs=40)

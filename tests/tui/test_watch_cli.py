@@ -11,9 +11,9 @@ import pytest
 
 from engine.config import RunConfig
 from engine.events import State
-from engine.runlog import RunLog
+from engine.rundir.log import RunLog
 from tests.tui.helpers import synthetic_run
-from tui.cli import main, newest_run
+from tui.cli.main import main, newest_run
 
 CONFIG = RunConfig(series_length=300, look_back=10, epochs=40)
 

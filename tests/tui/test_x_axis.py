@@ -7,7 +7,7 @@ import time
 
 from engine.config import RunConfig
 from tests.tui.helpers import synthetic_run, visible_text, wait_until
-from tui.app import DashboardApp, EngineEvent
+from tui.dashboard.app import DashboardApp, EngineEvent
 from tui.widgets.loss_chart import tick_label
 
 CONFIG = RunConfig(series_length=300, look_back=5, epochs=40)

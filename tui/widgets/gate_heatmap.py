@@ -15,8 +15,8 @@ from textual.binding import Binding
 from textual.widget import Widget
 
 from engine.config import CLASS_NAMES
+from tui.dashboard.state import ProbeState
 from tui.heatmap import Scale, fit_cell, format_value, heat_cells, legend
-from tui.state import ProbeState
 from tui.widgets.text_lines import TextLines
 
 LSTM_VIEWS = ("i", "f", "g", "o", "c", "h")

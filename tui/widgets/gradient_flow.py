@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from tui.state import DashboardState, FlowState
+from tui.dashboard.state import DashboardState, FlowState
 from tui.widgets.cached_plot import CachedPlot
 
 HORIZON_RATIO_LOG10 = -3.0  # the horizon's threshold: 1e-3 of the last step's norm

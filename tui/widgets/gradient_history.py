@@ -10,8 +10,8 @@ from rich.text import Text
 from textual.app import RenderResult
 from textual.widget import Widget
 
+from tui.dashboard.state import DashboardState, FlowState
 from tui.heatmap import Scale, fit_cell, heat_cells, legend
-from tui.state import DashboardState, FlowState
 from tui.widgets.gradient_flow import relative_log10
 from tui.widgets.text_lines import TextLines
 

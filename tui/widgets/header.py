@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
-from tui.state import DashboardState
-from tui.system import system_text
+from tui.dashboard.state import DashboardState
+from tui.dashboard.system import system_text
 from tui.widgets.text_lines import TextLines
 
 STATE_STYLES = {

@@ -9,7 +9,7 @@ from textual import events
 from textual.binding import Binding
 from textual.message import Message
 
-from tui.state import DashboardState, ModelState
+from tui.dashboard.state import DashboardState, ModelState
 from tui.widgets.cached_plot import CachedPlot
 
 TRAIN_COLOR = "cyan+"

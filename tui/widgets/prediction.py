@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from engine.config import CLASS_NAMES
-from tui.state import ModelState
+from tui.dashboard.state import ModelState
 from tui.widgets.text_lines import TextLines
 
 CLASS_STYLES = ("bold yellow", "bold blue", "bold white")

@@ -9,7 +9,7 @@ from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import Label, Sparkline
 
-from tui.system import SystemSample, format_bytes
+from tui.dashboard.system import SystemSample, format_bytes
 
 # (id, label, value of a sample or None when it has none, its text)
 FIGURES = (

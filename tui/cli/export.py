@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from engine.events import EpochEnd, Event, GradientFlow, RunStarted
-from engine.runlog import atomic_write_text
+from engine.rundir.log import atomic_write_text
 
 METRICS_FILE = "metrics.csv"
 METRICS_COLUMNS = ("epoch", "model", "train_loss", "val_loss", "val_acc", "grad_norm", "lr", "seconds",
@@ -65,8 +65,8 @@ def write_metrics(run_dir: Path, events: Iterable[Event]) -> Path:
 
 def export_run(run_dir: Path, size: tuple[int, int] = (120, 40), timeout: float = 60.0) -> tuple[Path, Path]:
     """`lstm-tui export DIR`: metrics.csv, and the dashboard as it shows the run, as an SVG."""
-    from engine.runlog import EVENTS_FILE, RunDirError, load_config, read_events
-    from tui.app import SCREEN_FILE, DashboardApp
+    from engine.rundir.log import EVENTS_FILE, RunDirError, load_config, read_events
+    from tui.dashboard.app import SCREEN_FILE, DashboardApp
 
     config = load_config(run_dir)  # a one-line RunDirError for anything that is not a run
     events = list(read_events(run_dir / EVENTS_FILE))

@@ -21,10 +21,10 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 from textual.worker import get_current_worker
 
-from engine.runlog import RunDirError
-from tui.run_summary import UNREADABLE, RunSummary, list_run_dirs, summarise
+from engine.rundir.log import RunDirError
+from tui.runs.listing import UNREADABLE, RunSummary, list_run_dirs, summarise
 from tui.widgets.footer import KeyFooter
-from tui.widgets.runs_table import COLUMNS, RunsTable, ordered
+from tui.runs.table import COLUMNS, RunsTable, ordered
 
 BATCH_S = 0.25  # the table is rebuilt at most this often while runs are being read
 
@@ -200,7 +200,7 @@ class RunsApp(App[int]):
             self.notify(f"{run.name} is {run.status}" + (f": {run.reason}" if run.reason else ""),
                         title="Nothing to compare", severity="warning")
             return
-        from tui.screens.compare import CompareScreen  # plotext loads on the first comparison, not at start
+        from tui.runs.compare import CompareScreen  # plotext loads on the first comparison, not at start
 
         self.push_screen(CompareScreen(comparable))
 

@@ -29,12 +29,12 @@ from textual.worker import get_current_worker
 
 from engine.config import RunConfig, from_preset
 from engine.events import Alert, Event, RunFailed, RunFinished, RunStarted, State
-from tui.prefs import Prefs, save_prefs
+from tui.dashboard.prefs import Prefs, save_prefs
+from tui.dashboard.screen import DashboardScreen
+from tui.dashboard.state import MODELS, SMOOTHING_WEIGHTS, DashboardState
 from tui.screens.config_form import ConfigForm
-from tui.screens.dashboard import DashboardScreen
 from tui.screens.help import HelpScreen
 from tui.screens.quit_confirm import QuitConfirm
-from tui.state import MODELS, SMOOTHING_WEIGHTS, DashboardState
 from tui.widgets.footer import KeyFooter
 from tui.widgets.gate_heatmap import LSTM_VIEWS, GatePanel
 from tui.widgets.gradient_flow import GradientFlowChart
@@ -45,7 +45,7 @@ from tui.widgets.prediction import PredictionPanel
 from tui.widgets.system_pane import SystemPane
 
 if TYPE_CHECKING:
-    from engine.runlog import CheckpointCadence, RunLog
+    from engine.rundir.log import CheckpointCadence, RunLog
     from engine.session import Session
 
 TITLES = {"lstm": "LSTM", "rnn": "RNN"}
@@ -201,7 +201,7 @@ class DashboardApp(App[int]):
         self._next_redraw = 0.0
         self._session_options: dict[str, Any] = {}
         if run_dir is not None and resume is not None:
-            from engine.runlog import EVENTS_FILE, RunDirError, read_events
+            from engine.rundir.log import EVENTS_FILE, RunDirError, read_events
 
             # The run so far, so a resumed run's charts go on from where they were.
             log = run_dir / EVENTS_FILE
@@ -212,7 +212,7 @@ class DashboardApp(App[int]):
             except OSError as exc:
                 raise RunDirError(f"cannot read {log}: {exc.strerror or exc}") from None
         if run_dir is not None:
-            from engine.runlog import RunLog  # torch-free; raises RunDirError for a bad directory
+            from engine.rundir.log import RunLog  # torch-free; raises RunDirError for a bad directory
 
             self.runlog = RunLog(run_dir, config, resume=resume is not None)
             self._session_options = dict(run_dir=run_dir, cadence=cadence, resume=resume)
@@ -320,9 +320,9 @@ class DashboardApp(App[int]):
     @work(thread=True, exclusive=True, group="watch", exit_on_error=False)
     def _follow_run(self, run_dir: Path) -> None:
         """Replay the watched run's log at once, then follow it as it grows."""
-        from engine.control import run_status
-        from engine.follow import LogFollower
-        from engine.runlog import EVENTS_FILE, RunDirError
+        from engine.rundir.commands import run_status
+        from engine.rundir.follow import LogFollower
+        from engine.rundir.log import EVENTS_FILE, RunDirError
 
         worker = get_current_worker()
         follower = LogFollower(run_dir / EVENTS_FILE, on_skip=self._log_line_skipped)
@@ -482,8 +482,8 @@ class DashboardApp(App[int]):
 
     def _send(self, command: str, **args: Any) -> None:
         """Watching: the command goes to the run's command file, which its trainer polls."""
-        from engine.control import send_command
-        from engine.runlog import RunDirError
+        from engine.rundir.commands import send_command
+        from engine.rundir.log import RunDirError
 
         assert self.watch_dir is not None
         if self.watch_status != "live":
@@ -679,7 +679,7 @@ class DashboardApp(App[int]):
     @work(thread=True, exclusive=True, group="system", exit_on_error=False)
     def _sample_system(self) -> None:
         """Once a second, on this thread (never the training one): CPU, memory, the GPU's."""
-        from tui.system import SAMPLE_SECONDS, SystemSampler, cuda_index
+        from tui.dashboard.system import SAMPLE_SECONDS, SystemSampler, cuda_index
 
         worker = get_current_worker()
         sampler: SystemSampler | None = None
@@ -699,7 +699,7 @@ class DashboardApp(App[int]):
             time.sleep(SAMPLE_SECONDS)
 
     def _trainer_pid(self) -> int | None:
-        from engine.runlog import LOCK_FILE
+        from engine.rundir.log import LOCK_FILE
 
         if self.watch_status != "live" or self.watch_dir is None:
             return None
@@ -748,8 +748,8 @@ class DashboardApp(App[int]):
     @work(thread=True, group="export", exit_on_error=False)
     def _export_metrics(self, run_dir: Path, screen: Path) -> None:
         """The CSV comes from the whole log, which may be long: off the UI thread."""
-        from engine.runlog import EVENTS_FILE, read_events
-        from tui.export import write_metrics
+        from engine.rundir.log import EVENTS_FILE, read_events
+        from tui.cli.export import write_metrics
 
         try:  # the run log flushes every epoch: what it holds is what the screen shows
             metrics = write_metrics(run_dir, read_events(run_dir / EVENTS_FILE))
@@ -807,58 +807,3 @@ def _summary_line(event: RunFinished) -> str:
         loss_text = "--" if loss is None else f"{loss:.4f}"
         parts.append(f"{TITLES.get(model, model)} val loss {loss_text}, acc {acc_text}")
     return "; ".join(parts)
-
-
-def run_dashboard(
-    config: RunConfig,
-    *,
-    refresh_hz: float | None = None,
-    run_dir: Path | None = None,
-    resume: dict[str, Any] | None = None,
-    cadence: CheckpointCadence | None = None,
-    no_config: bool = False,
-    ascii_only: bool = False,
-) -> int:
-    """Run the dashboard until the user quits; the exit code for the command line.
-
-    Display preferences come from config.toml (unless ``no_config``); a ``refresh_hz`` given
-    on the command line wins over the file's.
-
-    SIGHUP (the terminal is gone), SIGTERM and SIGINT end it like a quit: the worker stops
-    between batches and writes its final checkpoint, the log is flushed and closed. The exit
-    code is then 128 + the signal. After a hang-up the terminal's descriptors point at
-    /dev/null first, so Textual's last writes to the dead terminal cannot fail.
-    """
-    import asyncio
-    import signal
-
-    from tui.headless import mute_fds, terminal_fds
-    from tui.prefs import display_options
-
-    app = DashboardApp(config, run_dir=run_dir, resume=resume, cadence=cadence, ascii_only=ascii_only,
-                       **display_options(refresh_hz, no_config))
-    ttys = terminal_fds()  # before any hang-up: isatty() on a dead terminal says False
-
-    def on_signal(signum: int) -> None:
-        if signum == signal.SIGHUP:
-            mute_fds(ttys)
-        app.exit(return_code=128 + signum)
-
-    async def run() -> Any:
-        # Handlers on the event loop: they run on the app's thread, and wake it at once.
-        loop = asyncio.get_running_loop()
-        signals = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
-        for signum in signals:
-            loop.add_signal_handler(signum, on_signal, signum)
-        try:
-            return await app.run_async()
-        finally:
-            for signum in signals:
-                loop.remove_signal_handler(signum)
-
-    try:
-        result: Any = asyncio.run(run())
-    finally:
-        app.shutdown()
-        app.wait_for_worker(timeout=30.0)
-    return result if isinstance(result, int) else (app.return_code or 0)

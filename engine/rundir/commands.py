@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.runlog import COMMANDS_FILE, EVENTS_FILE, RunDirError, check_run_dir, is_live
+from engine.rundir.log import COMMANDS_FILE, EVENTS_FILE, RunDirError, check_run_dir, is_live
 
 FILE_COMMANDS = ("pause", "resume", "step", "stop", "scale_lr")  # restart and close stay local
 POLL_SECONDS = 0.05  # a stat() per 50 ms at most: a command lands within one batch or so

@@ -1,4 +1,4 @@
-"""Regenerate the README's screenshots: ``python -m tui.screenshots [OUT_DIR]``.
+"""Regenerate the README's screenshots: ``python -m tui.devtools.screenshots [OUT_DIR]``.
 
 Drives the dashboard with Textual's Pilot through short real runs and saves SVGs, plus PNG
 copies when ``rsvg-convert`` (librsvg2-bin) is installed.
@@ -17,9 +17,9 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from engine.config import RunConfig, from_preset
-from tui.app import DashboardApp
+from tui.dashboard.app import DashboardApp
 
-OUT = Path(__file__).resolve().parent.parent / "screenshots"
+OUT = Path(__file__).resolve().parents[2] / "screenshots"
 
 
 async def _wait(pilot: Pilot, condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -106,6 +106,6 @@ def to_png(svgs: list[Path]) -> None:
 
 
 if __name__ == "__main__":
-    # python -m tui.screenshots [OUT_DIR [NAME ...]]: NAME is dashboard, echo, help, configure or small.
+    # python -m tui.devtools.screenshots [OUT_DIR [NAME ...]]: NAME is dashboard, echo, help, configure or small.
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else OUT
     to_png(asyncio.run(main(target, set(sys.argv[2:]) or None)))

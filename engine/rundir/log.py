@@ -172,7 +172,7 @@ class RunLock:
     """An exclusive flock on ``lock``, held while this process trains the run.
 
     The kernel drops it when the process dies, however it dies, so a watcher can tell a live
-    run from a crashed one (``engine.control.run_status``). The file holds the trainer's pid.
+    run from a crashed one (``engine.rundir.commands.run_status``). The file holds the trainer's pid.
     """
 
     def __init__(self, run_dir: Path) -> None:

@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
-from tui.run_summary import NOT_A_RUN, READING, UNREADABLE, RunSummary, finite
+from tui.runs.listing import NOT_A_RUN, READING, UNREADABLE, RunSummary, finite
 
 MARK = "●"
 STATE_ORDER = ("live", "finished", "stopped", "failed", "crashed", READING, UNREADABLE, NOT_A_RUN)

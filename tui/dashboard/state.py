@@ -304,7 +304,7 @@ class DashboardState:
         self.total_epochs = config.epochs if config else 0
         self.lr: float | None = config.lr if config else None
         self.started_at: float | None = None  # wall time of the run's first start
-        self.system: deque[Any] = deque(maxlen=SYSTEM_HISTORY)  # tui.system.SystemSample, 1 a second
+        self.system: deque[Any] = deque(maxlen=SYSTEM_HISTORY)  # tui.dashboard.system.SystemSample, 1 a second
         self.watching: str | None = None  # the run directory, when following one's log
         self.run_state = "loading"  # until the engine says otherwise
         self.reason = "loading torch…"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from tui.run_summary import ModelSummary
+from tui.runs.listing import ModelSummary
 from tui.widgets.cached_plot import CachedPlot
 
 # plotext's 16 colours, red aside (the chance line's): a run keeps its colour on both charts.

@@ -1,4 +1,4 @@
-"""`python -m tui.soak [--minutes 10]`: the real dashboard on a tiny, endless run, and its memory.
+"""`python -m tui.devtools.soak [--minutes 10]`: the real dashboard on a tiny, endless run, and its memory.
 
 A benchmark, not a test: the dashboard (headless, 120x40 by default) trains a run whose epochs
 take milliseconds, with a probe after every epoch, for the given minutes. The process's resident
@@ -38,7 +38,7 @@ def rss_bytes() -> int:
 
 def state_sizes(app: Any) -> dict[str, int]:
     """What the dashboard keeps: the largest curve (buckets) and gradient-history (rows)."""
-    from tui.state import MinMaxSeries
+    from tui.dashboard.state import MinMaxSeries
 
     buckets = 0
     for model in app.state.models.values():
@@ -51,7 +51,7 @@ def state_sizes(app: Any) -> dict[str, int]:
 
 async def soak(config: RunConfig, *, seconds: float, size: tuple[int, int], refresh_hz: float,
                run_dir: Path | None, report_every: float = 30.0) -> dict[str, Any]:
-    from tui.app import DashboardApp
+    from tui.dashboard.app import DashboardApp
 
     app = DashboardApp(config, refresh_hz=refresh_hz, run_dir=run_dir)
     received = [0]
@@ -131,7 +131,7 @@ def _minutes(text: str) -> float:
 
 def main(argv: Sequence[str] | None = None) -> int:
     keep_freed_memory()  # as lstm-tui does: the memory measured is that of its allocator settings
-    parser = argparse.ArgumentParser(prog="python -m tui.soak", description=__doc__.split("\n\n")[1])
+    parser = argparse.ArgumentParser(prog="python -m tui.devtools.soak", description=__doc__.split("\n\n")[1])
     parser.add_argument("--minutes", type=_minutes, default=10.0, help="how long to train (default: 10)")
     parser.add_argument("--size", type=_size, default=(120, 40), help="terminal size (default: 120x40)")
     parser.add_argument("--refresh-hz", type=float, default=10.0, help="most redraws per second (default: 10)")

@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 
 from engine.allocator import keep_freed_memory
 from engine.config import PRESETS, TASKS, ConfigError, RunConfig, format_size, parse_size
-from engine.runlog import (
+from engine.rundir.log import (
     CONFIG_FILE,
     EVENTS_FILE,
     RUNS_ROOT,
@@ -277,7 +277,7 @@ def resume_from(args: argparse.Namespace) -> tuple[RunConfig, dict[str, Any]]:
     if given:
         raise CliError(f"--resume takes the run's settings from {args.resume}/config.json; only --epochs "
                        f"may change (remove {' '.join(given)})")
-    from engine.checkpoint import load_resume  # imports torch: a checkpoint is checked before the run
+    from engine.rundir.checkpoint import load_resume  # imports torch: a checkpoint is checked before the run
 
     return load_resume(args.resume, epochs=args.epochs)
 
@@ -296,11 +296,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return watch(run_dir, refresh_hz=args.refresh_hz, no_config=args.no_config,
                          ascii_only=_ascii(args))
         if command == "runs":
-            from tui.runs import runs_command
+            from tui.runs.app import runs_command
 
             return runs_command(args.dir, listing=args.list)
         if command == "export":
-            from tui.export import export_run
+            from tui.cli.export import export_run
 
             try:
                 metrics, screen = export_run(args.dir)
@@ -310,7 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _say(f"wrote {metrics}\nwrote {screen}")
             return 0
         if command == "bench":
-            from tui.bench import run_bench
+            from tui.bench.engine import run_bench
 
             config = config_from_args(args)
             return run_bench(config, rounds=args.rounds, epochs=args.bench_epochs, as_json=args.json,
@@ -327,10 +327,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Every check has passed: only now is a directory created.
         run_dir = args.resume or args.run_dir or new_run_dir(RUNS_ROOT, config)
         if command == "train":
-            from tui.headless import run_headless
+            from tui.cli.train import run_headless
 
             return run_headless(config, run_dir=run_dir, resume=resume, cadence=cadence)
-        from tui.app import run_dashboard
+        from tui.dashboard.run import run_dashboard
 
         code = run_dashboard(config, refresh_hz=args.refresh_hz, run_dir=run_dir, resume=resume, cadence=cadence,
                              no_config=args.no_config, ascii_only=_ascii(args))
@@ -356,7 +356,7 @@ def newest_run(root: Path) -> Path:
 
 
 def _prefs_location() -> str:
-    from tui.prefs import prefs_path
+    from tui.dashboard.prefs import prefs_path
 
     return str(prefs_path())
 
@@ -368,8 +368,8 @@ def _ascii(args: argparse.Namespace) -> bool:
 
 
 def watch(run_dir: Path, *, refresh_hz: float | None, no_config: bool = False, ascii_only: bool = False) -> int:
-    from tui.app import DashboardApp
-    from tui.prefs import display_options
+    from tui.dashboard.app import DashboardApp
+    from tui.dashboard.prefs import display_options
 
     config = load_config(run_dir)  # one line for a missing directory or one that is not a run
     app = DashboardApp(config, watch=run_dir, ascii_only=ascii_only, **display_options(refresh_hz, no_config))
@@ -382,9 +382,9 @@ def watch_json(run_dir: Path, poll: float = 0.25) -> int:
     followed until no process trains it any more. Skipped lines are noted on stderr."""
     import time
 
-    from engine.control import run_status
-    from engine.follow import LogFollower
-    from engine.runlog import event_to_json
+    from engine.rundir.commands import run_status
+    from engine.rundir.follow import LogFollower
+    from engine.rundir.log import event_to_json
 
     load_config(run_dir)  # as `watch DIR` does: a run with a broken config.json is refused
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from engine.control import run_status
+from engine.rundir.commands import run_status
 from engine.events import EpochEnd, Event, GradientFlow, RunStarted, UnknownEvent, from_dict
-from engine.runlog import CONFIG_FILE, EVENTS_FILE, RunDirError, load_config
-from tui.state import MODELS, MinMaxSeries
+from engine.rundir.log import CONFIG_FILE, EVENTS_FILE, RunDirError, load_config
+from tui.dashboard.state import MODELS, MinMaxSeries
 
 NOT_A_RUN = "not a run"
 READING = "reading…"

@@ -74,7 +74,7 @@ def bare_seconds_per_epoch(cfg: RunConfig, epochs: int) -> float:
 
 def engine_seconds_per_epoch(cfg: RunConfig, epochs: int) -> float:
     """The Session as `lstm-tui train` runs it: worker thread, events, a run log on disk."""
-    from engine.runlog import RunLog
+    from engine.rundir.log import RunLog
     from engine.session import Session
 
     ends: list[float] = []
@@ -405,9 +405,9 @@ def scale_figures(cfg: RunConfig, chunks: int = SCALE_CHUNKS, epochs: int = 0,
     import os
     import subprocess
 
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-    code = "from tui.bench import _scale_child; _scale_child()"
+    code = "from tui.bench.engine import _scale_child; _scale_child()"
     done = subprocess.run(
         [sys.executable, "-c", code, json.dumps(cfg.to_dict()), str(chunks), str(epochs)],
         capture_output=True, text=True, timeout=timeout, env=env, cwd=root,
@@ -459,7 +459,7 @@ def print_scale(scale: dict[str, Any]) -> None:
 
 def epoch_end_times(run_dir: Path) -> list[float]:
     """When each epoch of a logged run ended (the RNN trains second: its end is the epoch's)."""
-    from engine.runlog import EVENTS_FILE, read_events
+    from engine.rundir.log import EVENTS_FILE, read_events
 
     return [e.time for e in read_events(run_dir / EVENTS_FILE) if e.name == "epoch_end" and e.model == "rnn"]
 
@@ -468,7 +468,7 @@ def dashboard_seconds_per_epoch(cfg: RunConfig, epochs: int, refresh_hz: float =
     """The same run with the dashboard drawing at ``refresh_hz`` (headless, 120x40)."""
     import asyncio
 
-    from tui.app import DashboardApp
+    from tui.dashboard.app import DashboardApp
 
     async def drive(run_dir: Path) -> None:
         app = DashboardApp(cfg.replace(epochs=WARMUP_EPOCHS + epochs), refresh_hz=refresh_hz, run_dir=run_dir)
@@ -512,7 +512,7 @@ def interleaved_dashboard(cfg: RunConfig, pairs: int = INTERLEAVE_PAIRS, period:
     dashboard were there); the ratio of epochs/s live over quiet for each adjacent pair."""
     import asyncio
 
-    from tui.app import DashboardApp
+    from tui.dashboard.app import DashboardApp
 
     windows: list[tuple[bool, float, float]] = []
 
@@ -552,7 +552,7 @@ import asyncio, time
 from engine.allocator import keep_freed_memory
 keep_freed_memory()
 from engine.config import from_preset
-from tui.app import DashboardApp
+from tui.dashboard.app import DashboardApp
 
 async def main():
     app = DashboardApp(from_preset("seed-10k"))
@@ -588,7 +588,7 @@ def key_latencies(cfg: RunConfig, key: str = "l", presses: int = 40) -> list[flo
 
     from textual import events
 
-    from tui.app import DashboardApp
+    from tui.dashboard.app import DashboardApp
     from tui.widgets.loss_chart import LossChart
 
     latencies: list[float] = []

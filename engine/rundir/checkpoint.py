@@ -27,7 +27,7 @@ import torch
 
 from engine.config import NUM_CLASSES, ConfigError, RunConfig
 from engine.models import MODEL_CLASSES, MODEL_NAMES
-from engine.runlog import CHECKPOINT_FILE, CheckpointCadence, RunDirError, atomic_write, load_config
+from engine.rundir.log import CHECKPOINT_FILE, CheckpointCadence, RunDirError, atomic_write, load_config
 from engine.trainer import Trainer
 
 FORMAT = 1

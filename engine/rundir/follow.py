@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from engine.events import Event, UnknownEvent, from_dict
-from engine.runlog import RunDirError, SkipReport
+from engine.rundir.log import RunDirError, SkipReport
 
 
 class LogFollower:

@@ -14,13 +14,13 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Static
 
-from engine.control import run_status
+from engine.rundir.commands import run_status
 from engine.events import EpochEnd, Event, GradientFlow, RunStarted
-from engine.follow import LogFollower
-from engine.runlog import EVENTS_FILE, RunDirError
-from tui.run_summary import RunSummary
-from tui.state import MODELS
-from tui.widgets.compare_chart import CompareChart
+from engine.rundir.follow import LogFollower
+from engine.rundir.log import EVENTS_FILE, RunDirError
+from tui.runs.listing import RunSummary
+from tui.dashboard.state import MODELS
+from tui.runs.compare_chart import CompareChart
 from tui.widgets.footer import KeyFooter
 
 POLL_S = 0.5  # how often the logs are looked at: a stat and a read of what was appended

@@ -28,7 +28,7 @@ from rich.table import Table
 
 from engine.config import CLASS_NAMES, RunConfig
 from engine.events import Alert, EpochEnd, Event, Prediction, RunFailed, RunStarted, State
-from engine.runlog import CheckpointCadence
+from engine.rundir.log import CheckpointCadence
 
 FINAL_STATES = ("finished", "stopped", "failed")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -216,9 +216,9 @@ def run_headless(
     """Train to the end (or a stop) with progress on stdout; the exit status.
 
     ``run_dir``: write the log and checkpoints there and obey its command file. ``resume``: a
-    checkpoint of that run to continue from (engine.checkpoint.load_resume).
+    checkpoint of that run to continue from (engine.rundir.checkpoint.load_resume).
     """
-    from engine.runlog import RunLog
+    from engine.rundir.log import RunLog
     from engine.session import Session
 
     out = QuietStream(sys.stdout)
