@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from textual.app import App, ComposeResult
 from textual.geometry import Region
+from textual.notifications import Notification
 from textual.pilot import Pilot
 from textual.widget import Widget
 
@@ -21,6 +22,12 @@ async def wait_until(pilot: Pilot, condition: Callable[[], bool], timeout: float
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what or condition}")
         await pilot.pause(0.05)
+
+
+def notifications(app: App) -> list[Notification]:
+    """The notifications the app has shown and not yet dismissed (Textual keeps them, with no
+    public way to read them back: this is the tests' one look inside)."""
+    return list(app._notifications)
 
 
 def synthetic_run(config: RunConfig, epochs: int) -> list:

@@ -48,7 +48,7 @@ async def test_every_panel_draws_in_ascii_only() -> None:
         for event in synthetic_run(CONFIG, 4) + synthetic_probes(4):
             app.post_message(EngineEvent(event))
         await wait_until(pilot, lambda: app.state.flows["rnn"].epoch == 4)
-        await wait_until(pilot, lambda: app._drawn == app.state.versions)
+        await wait_until(pilot, lambda: app.dashboard.caught_up)
         await pilot.pause()
         for kind in (RunHeader, LossChart, PredictionPanel, GatePanel, GradientFlowChart, GradientHistory):
             for widget in app.query(kind):

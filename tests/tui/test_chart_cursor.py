@@ -17,20 +17,20 @@ async def fed(pilot, app: DashboardApp, epochs: int) -> None:
     for event in synthetic_run(CONFIG, epochs):
         app.post_message(EngineEvent(event))
     await wait_until(pilot, lambda: app.state.epoch == epochs, what="events folded")
-    await wait_until(pilot, lambda: app._drawn == app.state.versions, what="a frame")
+    await wait_until(pilot, lambda: app.dashboard.caught_up, what="a frame")
 
 
 def subtitles(app: DashboardApp) -> list[str]:
-    return [str(app.charts[m].border_subtitle) for m in ("lstm", "rnn")]
+    return [str(app.dashboard.charts[m].border_subtitle) for m in ("lstm", "rnn")]
 
 
 async def test_left_moves_both_charts_cursor_and_reads_out_both_models() -> None:
     app = DashboardApp(CONFIG, start=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await fed(pilot, app, 10)
-        app.charts["lstm"].focus()
+        app.dashboard.charts["lstm"].focus()
         await pilot.press("left", "left")
-        assert app.cursor_epoch == 8
+        assert app.dashboard.cursor_epoch == 8
         # synthetic_run: train 1.1 - 0.02 * epoch / (1 + i), val = train + 0.01
         assert subtitles(app) == ["ep 8 train 0.9400 val 0.9500", "ep 8 train 1.0200 val 1.0300"]
 
@@ -39,73 +39,73 @@ async def test_home_and_end_jump_to_the_first_and_last_epoch() -> None:
     app = DashboardApp(CONFIG, start=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await fed(pilot, app, 6)
-        app.charts["rnn"].focus()
+        app.dashboard.charts["rnn"].focus()
         await pilot.press("home")
-        assert app.cursor_epoch == 1 and not app.cursor_follow
+        assert app.dashboard.cursor_epoch == 1 and not app.dashboard.cursor_follow
         await pilot.press("left")
-        assert app.cursor_epoch == 1  # no epoch 0
+        assert app.dashboard.cursor_epoch == 1  # no epoch 0
         await pilot.press("end")
-        assert app.cursor_epoch == 6 and app.cursor_follow
+        assert app.dashboard.cursor_epoch == 6 and app.dashboard.cursor_follow
 
 
 async def test_on_the_last_epoch_the_cursor_follows_new_ones() -> None:
     app = DashboardApp(CONFIG, start=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await fed(pilot, app, 4)
-        app.charts["lstm"].focus()
+        app.dashboard.charts["lstm"].focus()
         await pilot.press("end")
         for event in synthetic_run(CONFIG, 7)[2 + 4 * 4:]:  # epochs 5 to 7
             app.post_message(EngineEvent(event))
-        await wait_until(pilot, lambda: app.cursor_epoch == 7, what="the cursor to follow")
+        await wait_until(pilot, lambda: app.dashboard.cursor_epoch == 7, what="the cursor to follow")
         await pilot.press("left")
         for event in synthetic_run(CONFIG, 8)[2 + 4 * 7:]:  # epoch 8
             app.post_message(EngineEvent(event))
         await wait_until(pilot, lambda: app.state.epoch == 8)
-        await wait_until(pilot, lambda: app._drawn == app.state.versions)
-        assert app.cursor_epoch == 6  # moved off the last epoch: it stays put
+        await wait_until(pilot, lambda: app.dashboard.caught_up)
+        assert app.dashboard.cursor_epoch == 6  # moved off the last epoch: it stays put
 
 
 async def test_a_click_puts_the_cursor_under_the_pointer() -> None:
     app = DashboardApp(CONFIG, start=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await fed(pilot, app, 30)
-        chart = app.charts["lstm"]
+        chart = app.dashboard.charts["lstm"]
         top = next(line for line in visible_text(chart).splitlines() if "┌" in line)
         left, right = top.index("┌"), top.rindex("┐")
         await pilot.click(LossChart, offset=Offset(right - 1, 5))
-        assert app.cursor_epoch is not None and app.cursor_epoch >= 28
+        assert app.dashboard.cursor_epoch is not None and app.dashboard.cursor_epoch >= 28
         await pilot.click(LossChart, offset=Offset(left + 1, 5))
-        assert app.cursor_epoch is not None and app.cursor_epoch <= 3
+        assert app.dashboard.cursor_epoch is not None and app.dashboard.cursor_epoch <= 3
 
 
 async def test_the_wheel_zooms_around_the_cursor_and_back_out() -> None:
     app = DashboardApp(CONFIG, start=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await fed(pilot, app, 40)
-        app.charts["lstm"].focus()
+        app.dashboard.charts["lstm"].focus()
         await pilot.press("home", *["right"] * 19)
-        assert app.cursor_epoch == 20
+        assert app.dashboard.cursor_epoch == 20
         for _ in range(3):
-            app.charts["lstm"].post_message(LossChart.Zoom(0.8))
+            app.dashboard.charts["lstm"].post_message(LossChart.Zoom(0.8))
         await pilot.pause()
-        low, high = app.x_zoom
+        low, high = app.dashboard.x_zoom
         assert low < 20 < high and high - low < 39 * 0.6
-        assert app.charts["rnn"].zoom == app.x_zoom  # both columns show the same epochs
+        assert app.dashboard.charts["rnn"].zoom == app.dashboard.x_zoom  # both columns show the same epochs
         for _ in range(6):
-            app.charts["lstm"].post_message(LossChart.Zoom(1.25))
+            app.dashboard.charts["lstm"].post_message(LossChart.Zoom(1.25))
         await pilot.pause()
-        assert app.x_zoom is None
+        assert app.dashboard.x_zoom is None
 
 
 async def test_a_restart_clears_the_cursor() -> None:
     app = DashboardApp(CONFIG, start=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await fed(pilot, app, 5)
-        app.charts["lstm"].focus()
+        app.dashboard.charts["lstm"].focus()
         await pilot.press("left")
         app.post_message(EngineEvent(synthetic_run(CONFIG, 1)[0]))
-        await wait_until(pilot, lambda: app.cursor_epoch is None, what="the cursor to go")
-        await wait_until(pilot, lambda: app._drawn == app.state.versions, what="a frame")
+        await wait_until(pilot, lambda: app.dashboard.cursor_epoch is None, what="the cursor to go")
+        await wait_until(pilot, lambda: app.dashboard.caught_up, what="a frame")
         assert subtitles(app) == ["epoch", "epoch"]
 
 

@@ -13,7 +13,7 @@ from textual.geometry import Size
 
 from engine.config import RunConfig
 from engine.events import Event
-from tests.tui.helpers import visible_text, wait_until
+from tests.tui.helpers import notifications, visible_text, wait_until
 from tui.dashboard.app import DashboardApp
 from tui.widgets.header import RunHeader
 
@@ -22,7 +22,7 @@ BLOW_UP = 2.0**128  # as 128 presses of ]: lr 0.01 becomes ~3e36, past what floa
 
 
 def notified(app: DashboardApp, severity: str, *words: str) -> bool:
-    return any(n.severity == severity and all(w in n.message for w in words) for n in app._notifications)
+    return any(n.severity == severity and all(w in n.message for w in words) for n in notifications(app))
 
 
 async def test_a_blown_up_loss_pauses_with_an_alert_and_a_lower_lr_trains_on(endless: RunConfig) -> None:
@@ -90,8 +90,7 @@ async def test_a_sink_that_blocks_for_seconds_does_not_hold_the_dashboard_run_up
         release.wait(3.0)
 
     config = RunConfig(series_length=300, look_back=5, epochs=30, device="cpu")
-    app = DashboardApp(config)
-    app._sinks = lambda: [*DashboardApp._sinks(app), blocked]  # the engine starts with these sinks
+    app = DashboardApp(config, extra_sinks=[blocked])
     try:
         async with app.run_test(size=SIZE) as pilot:
             await wait_until(pilot, lambda: app.state.run_state == "finished", timeout=60, what="finished")
@@ -135,11 +134,11 @@ async def test_resizing_the_terminal_again_and_again_while_training_breaks_nothi
         assert app.size == SIZES[-1]
 
         for model in ("lstm", "rnn"):
-            await wait_until(pilot, lambda m=model: re.search(r"train \d\.\d{4}", str(app.charts[m].border_title)),
+            await wait_until(pilot, lambda m=model: re.search(r"train \d\.\d{4}", str(app.dashboard.charts[m].border_title)),
                              what=f"the {model} loss in its chart's title")
-            await wait_until(pilot, lambda m=model: "train" in visible_text(app.charts[m]), what=f"{model} chart")
-            await wait_until(pilot, lambda m=model: "next day" in visible_text(app.predictions[m]),
+            await wait_until(pilot, lambda m=model: "train" in visible_text(app.dashboard.charts[m]), what=f"{model} chart")
+            await wait_until(pilot, lambda m=model: "next day" in visible_text(app.dashboard.predictions[m]),
                              what=f"{model} prediction")
-            await wait_until(pilot, lambda m=model: "waiting" not in visible_text(app.gates[m]),
+            await wait_until(pilot, lambda m=model: "waiting" not in visible_text(app.dashboard.gates[m]),
                              what=f"{model} gates")
-        await wait_until(pilot, lambda: "waiting" not in visible_text(app.gradient_history), what="history")
+        await wait_until(pilot, lambda: "waiting" not in visible_text(app.dashboard.gradient_history), what="history")

@@ -8,7 +8,7 @@ from textual.widgets import Input
 
 from engine.config import RunConfig
 from engine.events import Event
-from tests.tui.helpers import visible_text, wait_until
+from tests.tui.helpers import notifications, visible_text, wait_until
 from tui.dashboard.app import DashboardApp
 from tui.screens.config_form import ConfigForm
 from tui.screens.quit_confirm import QuitConfirm
@@ -177,7 +177,7 @@ async def test_failed_start_is_shown_and_a_restart_from_the_form_recovers() -> N
         await wait_until(pilot, lambda: app.state.run_state == "failed", what="failure")
         await pilot.pause(0.3)
         assert "FAILED" in app.query_one(RunHeader).plain
-        assert any(n.severity == "error" and "mps" in n.message for n in app._notifications)
+        assert any(n.severity == "error" and "mps" in n.message for n in notifications(app))
         await pilot.press("c")
         await pilot.pause()
         app.screen.query_one("#field-device", Input).value = "cpu"

@@ -11,8 +11,10 @@ from textual.widgets._footer import FooterKey
 
 from engine.config import RunConfig, from_preset
 from engine.events import Alert, RunFailed, State
-from tests.tui.helpers import synthetic_run, visible_text, wait_until
-from tui.dashboard.app import DashboardApp, EngineEvent, training_niceness, ui_cpu_share
+from tests.tui.helpers import notifications, synthetic_run, visible_text, wait_until
+from tui.dashboard.app import DashboardApp, EngineEvent
+from tui.dashboard.pacing import ui_cpu_share
+from tui.dashboard.tuning import training_niceness
 from tui.screens.help import HelpScreen
 from tui.widgets.footer import KeyFooter
 from tui.widgets.header import RunHeader
@@ -30,7 +32,7 @@ async def fed_app(pilot, app: DashboardApp, epochs: int = 12) -> None:
 
 async def drawn(pilot, app: DashboardApp) -> None:
     """Wait until the refresh timer has drawn every panel's latest data."""
-    await wait_until(pilot, lambda: app._drawn == app.state.versions, what="a frame")
+    await wait_until(pilot, lambda: app.dashboard.caught_up, what="a frame")
     await pilot.pause()
 
 
@@ -47,7 +49,7 @@ async def test_panels_do_not_overlap(size: tuple[int, int]) -> None:
     app = DashboardApp(CONFIG, start=False)
     async with app.run_test(size=size) as pilot:
         await fed_app(pilot, app)
-        panels = [app.query_one(RunHeader), *app.charts.values(), *app.predictions.values()]
+        panels = [app.query_one(RunHeader), *app.dashboard.charts.values(), *app.dashboard.predictions.values()]
         for i, a in enumerate(panels):
             assert a.region.area > 0, f"{a} is not visible"
             for b in panels[i + 1 :]:
@@ -62,22 +64,22 @@ async def test_survives_resizes_down_and_up() -> None:
             await pilot.resize_terminal(width, height)
             await pilot.pause(0.15)
         assert app.is_running
-        assert "train" in visible_text(app.charts["lstm"])
+        assert "train" in visible_text(app.dashboard.charts["lstm"])
 
 
 async def test_both_charts_title_their_latest_losses() -> None:
     app = DashboardApp(CONFIG, start=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await fed_app(pilot, app, epochs=3)
-        assert app.charts["lstm"].border_title == "LSTM train 1.0400 val 1.0500"
-        assert app.charts["rnn"].border_title == "RNN train 1.0700 val 1.0800"
+        assert app.dashboard.charts["lstm"].border_title == "LSTM train 1.0400 val 1.0500"
+        assert app.dashboard.charts["rnn"].border_title == "RNN train 1.0700 val 1.0800"
 
 
 async def test_echo_chart_draws_chance_and_best_loss_lines() -> None:
     app = DashboardApp(from_preset("echo"), start=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await fed_app(pilot, app, epochs=3)
-        text = visible_text(app.charts["lstm"])
+        text = visible_text(app.dashboard.charts["lstm"])
         assert "chance ln 3" in text
         assert "best 0.290" in text
 
@@ -86,7 +88,7 @@ async def test_prediction_panel_shows_probabilities_truth_and_accuracy() -> None
     app = DashboardApp(CONFIG, start=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await fed_app(pilot, app, epochs=3)
-        text = visible_text(app.predictions["rnn"])
+        text = visible_text(app.dashboard.predictions["rnn"])
         assert "next day Rainy" in text
         assert "true     Cloudy ✗" in text  # beside the chart: truth on a line of its own
         assert "50.0%" in text and "20.0%" in text and "30.0%" in text
@@ -98,7 +100,7 @@ async def test_prediction_panel_under_a_narrow_chart_keeps_one_headline() -> Non
     app = DashboardApp(CONFIG, start=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await fed_app(pilot, app, epochs=3)
-        text = visible_text(app.predictions["rnn"])
+        text = visible_text(app.dashboard.predictions["rnn"])
         assert "next day Rainy  true Cloudy ✗" in text
         assert "last 3 ep RRR" in text
 
@@ -112,7 +114,7 @@ async def test_run_failed_event_notifies_and_shows_in_header_without_crashing() 
         await wait_until(pilot, lambda: app.state.run_state == "failed")
         await drawn(pilot, app)
         assert app.is_running
-        assert [(n.severity, n.message) for n in app._notifications] == [
+        assert [(n.severity, n.message) for n in notifications(app)] == [
             ("error", "RuntimeError: CUDA out of memory")
         ]
         assert "FAILED (RuntimeError: CUDA out of memory)" in app.query_one(RunHeader).plain
@@ -123,7 +125,7 @@ async def test_alert_event_notifies_with_its_severity() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         app.post_message(EngineEvent(Alert(level="warning", message="loss spiked")))
         await wait_until(pilot, lambda: app.state.last_alert is not None)
-        assert [(n.severity, n.message) for n in app._notifications] == [("warning", "loss spiked")]
+        assert [(n.severity, n.message) for n in notifications(app)] == [("warning", "loss spiked")]
 
 
 async def test_non_finite_pause_shows_its_reason_in_the_header() -> None:
@@ -141,9 +143,9 @@ async def test_log_scale_draws_losses_within_one_decade() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await fed_app(pilot, app, epochs=10)  # losses 0.90..1.10: a log axis inside one decade
         await pilot.press("l")
-        app._redraw(force=True)
+        app.redraw_now()
         await pilot.pause()
-        for chart in app.charts.values():
+        for chart in app.dashboard.charts.values():
             text = visible_text(chart)
             assert "chart unavailable" not in text and "train" in text and "chance ln 3" in text
 
@@ -245,10 +247,10 @@ async def test_focused_panel_border_is_repainted_on_tab() -> None:
     app = DashboardApp(CONFIG, start=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await fed_app(pilot, app, epochs=3)
-        chart = app.charts["rnn"]
+        chart = app.dashboard.charts["rnn"]
 
         def border_style():  # the style of the top border's first cell, as drawn
-            return chart.render_lines(Region(0, 0, chart.outer_size.width, 1))[0]._segments[0].style
+            return next(iter(chart.render_lines(Region(0, 0, chart.outer_size.width, 1))[0])).style
 
         before = border_style()
         chart.focus()
@@ -278,5 +280,5 @@ async def test_the_dashboard_opens_on_the_lstm_loss_chart_at_the_top() -> None:
         # Named, not "the first focusable widget": in a real terminal the nested columns can
         # mount after the heatmaps, and Textual's default then focused (and scrolled to) those.
         assert [widget.id for widget in app.screen.query(app.AUTO_FOCUS)] == ["loss-lstm"]
-        assert app.focused is app.charts["lstm"]
+        assert app.focused is app.dashboard.charts["lstm"]
         assert app.query_one("#main").scroll_y == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.config import RunConfig
-from tests.tui.helpers import wait_until
+from tests.tui.helpers import notifications, wait_until
 from tui.dashboard.app import DashboardApp
 from tui.dashboard.prefs import Prefs, display_options, load_prefs, prefs_path, save_prefs, tomllib
 
@@ -73,8 +73,8 @@ async def test_the_app_starts_with_the_saved_preferences(tmp_path) -> None:
     app = DashboardApp(CONFIG, start=False, prefs=prefs, prefs_file=tmp_path / "config.toml")
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
-        chart = app.charts["lstm"]
-        assert app.theme == "nord" and app.system_pane.display
+        chart = app.dashboard.charts["lstm"]
+        assert app.theme == "nord" and app.dashboard.system_pane.display
         assert (chart.smoothing, chart.x_mode, chart.log_scale) == (0.99, "elapsed", True)
     assert not (tmp_path / "config.toml").exists()  # starting is not a change
 
@@ -85,8 +85,8 @@ async def test_file_warnings_show_in_the_app(tmp_path) -> None:
     prefs, warnings = load_prefs(path)
     app = DashboardApp(CONFIG, start=False, prefs=prefs, prefs_file=path, prefs_warnings=warnings)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_until(pilot, lambda: len(app._notifications) == 2)
-        messages = [n.message for n in app._notifications]
+        await wait_until(pilot, lambda: len(notifications(app)) == 2)
+        messages = [n.message for n in notifications(app)]
         assert any("smoothing = 0.5" in m for m in messages)
         assert any("no-such-theme" in m for m in messages)
         assert app.theme != "no-such-theme"

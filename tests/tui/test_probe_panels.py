@@ -22,7 +22,7 @@ async def probed_app(pilot, app: DashboardApp, epochs: int = 3) -> None:
     for event in events:
         app.post_message(EngineEvent(event))
     await wait_until(pilot, lambda: app.state.flows["rnn"].epoch == epochs, what="probes folded")
-    await wait_until(pilot, lambda: app._drawn == app.state.versions, what="a frame")
+    await wait_until(pilot, lambda: app.dashboard.caught_up, what="a frame")
     await pilot.pause()
 
 
@@ -89,7 +89,7 @@ async def test_gate_heatmap_shows_every_unit_and_step(size: tuple[int, int]) -> 
     app = DashboardApp(CONFIG, start=False)
     async with app.run_test(size=size) as pilot:
         await probed_app(pilot, app)
-        panel = app.gates["lstm"]
+        panel = app.dashboard.gates["lstm"]
         panel.focus()  # scrolls it into view on a short terminal
         await pilot.pause()
         text = visible_text(panel)
@@ -107,19 +107,19 @@ async def test_g_cycles_the_lstm_view_through_gates_and_states() -> None:
         seen = []
         for _ in range(6):
             await pilot.press("g")
-            seen.append(app.gates["lstm"].view)
+            seen.append(app.dashboard.gates["lstm"].view)
         assert seen == ["g", "o", "c", "h", "i", "f"]
         await pilot.press("g")
         await pilot.pause()
-        assert "LSTM candidate g" in visible_text(app.gates["lstm"])
-        assert app.gates["rnn"].view == "h"  # the RNN has no gates to cycle
+        assert "LSTM candidate g" in visible_text(app.dashboard.gates["lstm"])
+        assert app.dashboard.gates["rnn"].view == "h"  # the RNN has no gates to cycle
 
 
 async def test_cursor_reads_out_the_exact_value_step_and_input() -> None:
     app = DashboardApp(CONFIG, start=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await probed_app(pilot, app)
-        panel = app.gates["lstm"]
+        panel = app.dashboard.gates["lstm"]
         panel.focus()
         await pilot.press("left", "left", "down", "down", "down")
         await pilot.pause()
@@ -140,7 +140,7 @@ async def test_cursor_stops_at_the_edges() -> None:
     app = DashboardApp(CONFIG, start=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await probed_app(pilot, app)
-        panel = app.gates["rnn"]
+        panel = app.dashboard.gates["rnn"]
         panel.focus()
         await pilot.press(*["right"] * 3, *["up"] * 3)
         assert panel.cursor() == (0, 9)
@@ -152,11 +152,11 @@ async def test_gate_panel_shows_saturation_per_gate() -> None:
     app = DashboardApp(CONFIG, start=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await probed_app(pilot, app)
-        lstm = visible_text(app.gates["lstm"])
+        lstm = visible_text(app.dashboard.gates["lstm"])
         assert "saturated" in lstm
         # synthetic low shares average 4.5 % per gate, high shares 50 %
         assert sum(1 for line in lstm.splitlines() if "5%   50%" in line) == 4
-        rnn = visible_text(app.gates["rnn"])
+        rnn = visible_text(app.dashboard.gates["rnn"])
         assert "25%" in rnn  # share of saturated cells
         assert "most u9" in rnn
 
@@ -168,7 +168,7 @@ async def test_gradient_flow_chart_names_each_models_horizon() -> None:
     app = DashboardApp(CONFIG, start=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await probed_app(pilot, app)
-        text = visible_text(app.gradient_flow)
+        text = visible_text(app.dashboard.gradient_flow)
         assert "horizon LSTM 9 (c 9) · RNN 6" in text
         assert "1e-3" in text
 
@@ -179,16 +179,16 @@ async def test_gradient_flow_marks_the_echo_lag() -> None:
         events = synthetic_run(app.config, 1) + synthetic_probes(1, steps=40)
         for event in events:
             app.post_message(EngineEvent(event))
-        await wait_until(pilot, lambda: app._drawn == app.state.versions and app.state.flows["rnn"].epoch == 1)
+        await wait_until(pilot, lambda: app.dashboard.caught_up and app.state.flows["rnn"].epoch == 1)
         await pilot.pause()
-        assert "lag 30" in visible_text(app.gradient_flow)
+        assert "lag 30" in visible_text(app.dashboard.gradient_flow)
 
 
 async def test_gradient_history_adds_a_row_per_probe() -> None:
     app = DashboardApp(CONFIG, start=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await probed_app(pilot, app, epochs=4)
-        text = visible_text(app.gradient_history)
+        text = visible_text(app.dashboard.gradient_history)
         assert "4 probes" in text
         rows = [line for line in text.splitlines() if line.strip("│ ").split(" ")[0] in {"1", "2", "3", "4"}]
         assert len(rows) == 4
@@ -202,9 +202,9 @@ async def test_a_probe_with_a_zero_last_norm_draws_without_crashing() -> None:
         app.post_message(EngineEvent(GradientFlow(model="rnn", epoch=2, norms=[0.0] * 10, cell_norms=None,
                                                   horizon=0, cell_horizon=None)))
         await wait_until(pilot, lambda: app.state.flows["rnn"].epoch == 2)
-        await wait_until(pilot, lambda: app._drawn == app.state.versions)
+        await wait_until(pilot, lambda: app.dashboard.caught_up)
         await pilot.pause()
-        assert "chart unavailable" not in visible_text(app.gradient_flow)
+        assert "chart unavailable" not in visible_text(app.dashboard.gradient_flow)
         assert app.is_running
 
 

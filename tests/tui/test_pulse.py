@@ -8,7 +8,8 @@ import time
 from engine.config import RunConfig
 from engine.events import State
 from tests.tui.helpers import synthetic_run, wait_until
-from tui.dashboard.app import MAX_PULSE_S, SLOWEST_REDRAW_S, DashboardApp
+from tui.dashboard.app import DashboardApp
+from tui.dashboard.pacing import MAX_PULSE_S, SLOWEST_REDRAW_S, RedrawPacer
 from tui.widgets.header import RunHeader
 
 CONFIG = RunConfig(series_length=300, look_back=5, epochs=500)
@@ -26,7 +27,7 @@ async def test_a_burst_of_engine_events_wakes_the_ui_with_no_message_per_event(m
 
         monkeypatch.setattr(app, "post_message", counting)
         events = synthetic_run(CONFIG, 500)  # 2,000 and more events, as fast as a thread can send
-        sender = threading.Thread(target=lambda: [app._receive(event) for event in events])
+        sender = threading.Thread(target=lambda: [app.receive(event) for event in events])
         sender.start()
         sender.join()
         assert posted == []
@@ -36,17 +37,18 @@ async def test_a_burst_of_engine_events_wakes_the_ui_with_no_message_per_event(m
 
 async def test_events_are_folded_a_few_times_a_second_even_at_the_slowest_refresh() -> None:
     app = DashboardApp(CONFIG, start=False, refresh_hz=0.5)
-    assert app.pulse_s == MAX_PULSE_S
+    assert app.dashboard.pacer.pulse_s == MAX_PULSE_S
     async with app.run_test(size=(120, 40)) as pilot:
         for event in synthetic_run(CONFIG, 3):
-            app._receive(event)
+            app.receive(event)
         await wait_until(pilot, lambda: app.state.epoch == 3, timeout=4 * MAX_PULSE_S + 2, what="events folded")
 
 
 async def test_redraws_slow_down_when_drawing_takes_more_than_the_uis_share(monkeypatch) -> None:
     app = DashboardApp(CONFIG, start=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        app.ui_share = 0.04  # as on 2 cores, whatever this box has
+        pacer = app.dashboard.pacer
+        pacer.ui_share = 0.04  # as on 2 cores, whatever this box has
 
         def costly_redraw(force: bool = False) -> None:
             # 0.2 s a frame: above 4 % of a core even at the slowest pace but one (1.6 s)
@@ -54,8 +56,8 @@ async def test_redraws_slow_down_when_drawing_takes_more_than_the_uis_share(monk
             while time.thread_time() < busy_until:
                 pass
 
-        monkeypatch.setattr(app, "_redraw", costly_redraw)
-        await wait_until(pilot, lambda: app.redraw_interval == SLOWEST_REDRAW_S, timeout=15,
+        monkeypatch.setattr(app.dashboard, "redraw", costly_redraw)
+        await wait_until(pilot, lambda: pacer.interval == SLOWEST_REDRAW_S, timeout=15,
                          what="the redraws slowed to the slowest pace")
 
 
@@ -63,10 +65,10 @@ async def test_a_pause_shows_in_the_header_at_once_while_the_charts_are_paced_sl
     app = DashboardApp(CONFIG, start=False)
     async with app.run_test(size=(120, 40)) as pilot:
         for event in synthetic_run(CONFIG, 2):
-            app._receive(event)
+            app.receive(event)
         await wait_until(pilot, lambda: "RUNNING" in app.query_one(RunHeader).plain, what="the run")
-        app._next_redraw = time.perf_counter() + 60  # no redraw of the charts during this test
-        app._receive(State(state="paused", reason="paused by you", epoch=2))
+        app.dashboard.pacer.next_redraw = time.perf_counter() + 60  # no redraw of the charts during this test
+        app.receive(State(state="paused", reason="paused by you", epoch=2))
         await wait_until(pilot, lambda: "PAUSED" in app.query_one(RunHeader).plain, timeout=4 * MAX_PULSE_S,
                          what="the pause in the header")
 
@@ -76,10 +78,32 @@ async def test_the_header_ticks_each_second_while_the_charts_are_paced_slowly() 
     async with app.run_test(size=(120, 40)) as pilot:
         events = synthetic_run(CONFIG, 3)
         for event in events[:-4]:  # epochs 1 and 2
-            app._receive(event)
+            app.receive(event)
         await wait_until(pilot, lambda: "epoch 2/500" in app.query_one(RunHeader).plain, what="epoch 2")
-        app._next_redraw = time.perf_counter() + 60  # no redraw of the charts during this test
+        app.dashboard.pacer.next_redraw = time.perf_counter() + 60  # no redraw of the charts during this test
         for event in events[-4:]:
-            app._receive(event)
+            app.receive(event)
         await wait_until(pilot, lambda: "epoch 3/500" in app.query_one(RunHeader).plain, timeout=3,
                          what="the header's next second")
+
+
+def test_each_pulse_folds_and_redraws_only_when_a_redraw_is_due() -> None:
+    calls: list[str] = []
+
+    class Panels:
+        def fold(self) -> None:
+            calls.append("fold")
+
+        def redraw(self) -> None:
+            calls.append("redraw")
+
+        def between_frames(self) -> None:
+            calls.append("header")
+
+    pacer = RedrawPacer(Panels(), refresh_hz=10.0)
+    pacer.next_redraw = time.perf_counter() + 60
+    pacer.pulse()
+    pacer.next_redraw = 0.0
+    pacer.pulse()
+    assert calls == ["fold", "header", "fold", "redraw"]
+    assert pacer.next_redraw > time.perf_counter()  # the next one a redraw interval away

@@ -54,7 +54,7 @@ async def test_m_cycles_the_weight_and_the_chart_names_it() -> None:
         for _ in range(4):
             await pilot.press("m")
             await pilot.pause()
-            chart = app.charts["rnn"]
+            chart = app.dashboard.charts["rnn"]
             named.append((str(chart.border_subtitle), "train ema" in visible_text(chart)))
         assert named == [("ema 0.6 · epoch", True), ("ema 0.9 · epoch", True), ("ema 0.99 · epoch", True),
                          ("epoch", False)]
@@ -67,8 +67,8 @@ async def test_smoothing_leaves_the_latest_logged_values_in_the_title() -> None:
             app.post_message(EngineEvent(event))
         await wait_until(pilot, lambda: app.state.epoch == 3)
         await pilot.press("m", "m")
-        assert str(app.charts["lstm"].border_title) == "LSTM train 1.0400 val 1.0500"
-        assert app.smoothing == 0.9
+        assert str(app.dashboard.charts["lstm"].border_title) == "LSTM train 1.0400 val 1.0500"
+        assert app.dashboard.smoothing == 0.9
 
 
 async def test_a_wide_chart_names_the_weight_in_its_title_too() -> None:
@@ -78,4 +78,4 @@ async def test_a_wide_chart_names_the_weight_in_its_title_too() -> None:
             app.post_message(EngineEvent(event))
         await wait_until(pilot, lambda: app.state.epoch == 3)
         await pilot.press("m", "m")
-        assert str(app.charts["lstm"].border_title) == "LSTM train 1.0400 val 1.0500 · ema 0.9"
+        assert str(app.dashboard.charts["lstm"].border_title) == "LSTM train 1.0400 val 1.0500 · ema 0.9"

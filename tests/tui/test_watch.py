@@ -8,7 +8,7 @@ from pathlib import Path
 from engine.config import RunConfig
 from engine.events import State
 from engine.rundir.log import COMMANDS_FILE, EVENTS_FILE, RunLog
-from tests.tui.helpers import synthetic_probes, synthetic_run, visible_text, wait_until
+from tests.tui.helpers import notifications, synthetic_probes, synthetic_run, visible_text, wait_until
 from tui.dashboard.app import DashboardApp
 from tui.widgets.header import RunHeader
 
@@ -36,11 +36,11 @@ async def test_a_finished_run_is_replayed_to_its_final_state(tmp_path) -> None:
     app = DashboardApp(CONFIG, watch=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: app.state.run_state == "finished", what="the replay")
-        await wait_until(pilot, lambda: app._drawn == app.state.versions, what="a frame")
+        await wait_until(pilot, lambda: app.dashboard.caught_up, what="a frame")
         header = app.query_one(RunHeader).plain
         assert f"watching {tmp_path}" in header and "epoch 12/40" in header and "FINISHED" in header
         # the numbers of the log's last epoch (synthetic_run: 1.1 - 0.02 * epoch / (1 + i))
-        assert app.charts["lstm"].border_title == "LSTM train 0.8600 val 0.8700"
+        assert app.dashboard.charts["lstm"].border_title == "LSTM train 0.8600 val 0.8700"
         assert app.state.flows["rnn"].horizon == 6
 
 
@@ -84,7 +84,7 @@ async def test_keys_on_a_finished_run_send_nothing_and_say_why(tmp_path) -> None
         await pilot.press("space", "r")
         await pilot.pause()
         assert commands(tmp_path) == []
-        messages = [n.message for n in app._notifications]
+        messages = [n.message for n in notifications(app)]
         assert any("not live (finished)" in m for m in messages)
         assert any("restart or reconfigure it from the terminal that trains it" in m for m in messages)
 
@@ -94,7 +94,7 @@ async def test_a_run_whose_trainer_died_shows_as_stopped_with_the_reason(tmp_pat
     app = DashboardApp(CONFIG, watch=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: app.state.run_state == "stopped", what="the crash to show")
-        await wait_until(pilot, lambda: app._drawn == app.state.versions, what="a frame")
+        await wait_until(pilot, lambda: app.dashboard.caught_up, what="a frame")
         assert "STOPPED (no process is training it (killed or crashed))" in app.query_one(RunHeader).plain
 
 
@@ -106,9 +106,9 @@ async def test_the_runs_status_is_judged_after_the_log_lines_read_before_it(tmp_
     async with app.run_test(size=(120, 40)) as pilot:
         app.workers.cancel_group(app, "watch")  # this test plays the follower's part
         for event in synthetic_run(CONFIG, 2):
-            app._receive(event)
-        app._watched_status("crashed")
-        await pilot.pause(3 * app.pulse_s)
+            app.receive(event)
+        app.source.status_changed("crashed")
+        await pilot.pause(3 * app.dashboard.pacer.pulse_s)
         assert app.state.run_state == "stopped"
         assert app.state.epoch == 2
 
@@ -120,9 +120,9 @@ async def test_a_torn_last_line_is_skipped_with_a_notice(tmp_path) -> None:
         f.write('{"event": "epoch_end", "mod')
     app = DashboardApp(CONFIG, watch=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_until(pilot, lambda: any("skipped" in n.message for n in app._notifications), what="a notice")
+        await wait_until(pilot, lambda: any("skipped" in n.message for n in notifications(app)), what="a notice")
         assert app.state.epoch == 3
-        assert [n.message for n in app._notifications if "skipped" in n.message] == [
+        assert [n.message for n in notifications(app) if "skipped" in n.message] == [
             f"events.jsonl line {complete + 1} skipped: incomplete last line"
         ]
 
@@ -133,12 +133,12 @@ async def test_e_exports_metrics_and_the_screen_into_the_run_directory(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: app.state.run_state == "finished")
         await pilot.press("e")
-        await wait_until(pilot, lambda: any(n.title == "Exported" for n in app._notifications), what="the export")
+        await wait_until(pilot, lambda: any(n.title == "Exported" for n in notifications(app)), what="the export")
         metrics = (tmp_path / "metrics.csv").read_text().splitlines()
         assert metrics[0].startswith("epoch,model,train_loss")
         assert len(metrics) == 1 + 4 * 2
         assert (tmp_path / "screen.svg").read_text().startswith("<svg")
-        note = next(n.message for n in app._notifications if n.title == "Exported")
+        note = next(n.message for n in notifications(app) if n.title == "Exported")
         assert str(tmp_path / "metrics.csv") in note and str(tmp_path / "screen.svg") in note
 
 
@@ -147,7 +147,7 @@ async def test_e_without_a_run_directory_says_so(tmp_path) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("e")
         await pilot.pause()
-        assert any("no run directory" in n.message for n in app._notifications)
+        assert any("no run directory" in n.message for n in notifications(app))
         assert "watching" not in visible_text(app.query_one(RunHeader))
 
 
@@ -160,10 +160,10 @@ async def test_a_resumed_dashboard_notices_a_torn_line_and_logs_after_it_cleanly
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         assert app.state.epoch == 3  # the run so far, on screen before the resumed epochs
-        assert [n.message for n in app._notifications] == [
+        assert [n.message for n in notifications(app)] == [
             f"events.jsonl line {complete + 1} skipped: incomplete last line"
         ]
-        app.runlog(State(state="running"))  # the resumed run's first event
+        app.source.runlog(State(state="running"))  # the resumed run's first event
         app.shutdown()
     lines = (tmp_path / EVENTS_FILE).read_text().splitlines()
     assert json.loads(lines[-1])["event"] == "state"  # a line of its own, not glued to the torn one

@@ -36,7 +36,7 @@ async def test_x_cycles_the_axis_and_its_label() -> None:
         labels = []
         for _ in range(3):
             await pilot.press("x")
-            labels.append(str(app.charts["lstm"].border_subtitle))
+            labels.append(str(app.dashboard.charts["lstm"].border_subtitle))
         assert labels == ["wall-clock time", "time since start", "epoch"]
 
 
@@ -48,11 +48,11 @@ async def test_time_since_start_spans_the_runs_duration() -> None:
         await wait_until(pilot, lambda: app.state.epoch == 6)
         await pilot.press("x", "x")
         await pilot.pause()
-        text = visible_text(app.charts["rnn"])
+        text = visible_text(app.dashboard.charts["rnn"])
         assert "0:10" in text and "1:00" in text  # epoch 1 ended 10 s in, epoch 6 at 60 s
         await pilot.press("x")
         await pilot.pause()
-        text = visible_text(app.charts["rnn"])
+        text = visible_text(app.dashboard.charts["rnn"])
         assert "1:00" not in text and "6" in text.splitlines()[-2]
 
 
@@ -65,4 +65,4 @@ async def test_the_x_axis_never_changes_the_curves_values() -> None:
         before = app.state.models["lstm"].train.points()
         await pilot.press("x")
         assert app.state.models["lstm"].train.points() == before
-        assert str(app.charts["lstm"].border_title) == "LSTM train 1.0200 val 1.0300"
+        assert str(app.dashboard.charts["lstm"].border_title) == "LSTM train 1.0200 val 1.0300"

@@ -1,14 +1,15 @@
-"""`lstm-tui bench`: the engine's overhead against a bare loop written like the seed's.
+"""The engine's figures for `lstm-tui bench`: its overhead against a bare loop written like the
+seed's, the probes' cost, and memory at the seed's scale.
 
 Both loops run in this process, alternating, on the same model, data, batch and validation
 pass; the figure that matters is the ratio of their epochs per second, which cancels most
-of a shared machine's noise.
+of a shared machine's noise. The dashboard's figures are in tui/bench/dashboard.py, and
+tui/bench/run.py runs and prints them all.
 """
 
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 import tempfile
 import threading
@@ -23,7 +24,7 @@ from torch import nn
 from engine.allocator import keep_freed_memory
 from engine.config import NUM_CLASSES, RunConfig, split_point
 from engine.data import Split, make_series
-from engine.device import device_name, resolve_device, synchronize
+from engine.device import resolve_device, synchronize
 from engine.models import LSTM, StandardRNN
 
 # Timed epochs start after these: start-up (the app's first paints, caches, the first
@@ -131,7 +132,7 @@ def probe_cost(preset: str, device_choice: str, probes: int = 5) -> dict[str, fl
             "share_every_epoch": probe_s / epoch_s, "share_at_defaults": probe_s / (interval + probe_s)}
 
 
-def _in_fresh_thread(fn: Any, *args: Any) -> Any:
+def in_fresh_thread(fn: Any, *args: Any) -> Any:
     """Run ``fn`` on a new thread, as the Session runs training.
 
     Each thread that computes gets its own OpenMP pool, and a pool left behind by the main
@@ -153,113 +154,6 @@ def _in_fresh_thread(fn: Any, *args: Any) -> Any:
     if errors:
         raise errors[0]
     return result[0]
-
-
-def _p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20)[-1] if len(values) >= 2 else values[0]
-
-
-def timed_rounds(config: RunConfig, rounds: int, epochs: int) -> tuple[list[float], list[float], list[float]]:
-    """Epochs/s of the bare loop, the engine and the engine under the dashboard, ``rounds`` each.
-
-    A shared machine's slow spells hit all three alike when they alternate; and the order
-    within a round turns about (bare, engine, dashboard; then dashboard, engine, bare), so a
-    machine that slows as a round goes on does not always charge the same loop. The engine
-    stays in the middle: each ratio compares neighbours.
-    """
-    loops = {
-        "bare": lambda: 1 / _in_fresh_thread(bare_seconds_per_epoch, config, epochs),
-        "engine": lambda: 1 / engine_seconds_per_epoch(config, epochs),
-        "dashboard": lambda: 1 / dashboard_seconds_per_epoch(config, epochs),
-    }
-    rates: dict[str, list[float]] = {name: [] for name in loops}
-    for round_ in range(rounds):
-        for name in list(loops) if round_ % 2 == 0 else reversed(loops):
-            rates[name].append(loops[name]())
-    return rates["bare"], rates["engine"], rates["dashboard"]
-
-
-def run_bench(config: RunConfig, *, rounds: int = 3, epochs: int = 30, as_json: bool = False,
-              scale: bool = True, scale_epochs: int = 0) -> int:
-    """Print the figures. ``scale``: also the memory of the seed's 500k series at look-back 1,000
-    (``scale_epochs`` whole epochs of it, or by default the first SCALE_CHUNKS chunks)."""
-    if config.preset is None and config == RunConfig():
-        config = config.replace(preset="seed-10k")
-    if config.batch_size is not None:
-        print("lstm-tui bench: error: batch-size: the bare seed loop is full-batch; use --batch-size full",
-              file=sys.stderr)
-        return 2
-    device = resolve_device(config.device)
-    figures: dict[str, Any] = {
-        "date": time.strftime("%Y-%m-%d"),
-        "device": str(device),
-        "device_name": device_name(device),
-        "torch": torch.__version__,
-        "setting": config.label,
-        "series_length": config.series_length,
-        "look_back": config.look_back,
-        "epochs_per_round": epochs,
-        "rounds": rounds,
-    }
-    bare, engine, dashboard = timed_rounds(config, rounds, epochs)
-    engine_ratios = [e / b for e, b in zip(engine, bare)]
-    dashboard_ratios = [d / e for d, e in zip(dashboard, engine)]
-    interleaved = interleaved_dashboard(config)
-    probes = {preset: _in_fresh_thread(probe_cost, preset, config.device) for preset in PROBE_PRESETS}
-    first_frames = [first_frame_seconds() for _ in range(3)]
-    latencies = key_latencies(config, "tab", presses=60)
-    chart_latencies = key_latencies(config, "l", presses=60)
-    figures.update(
-        bare_epochs_per_s=statistics.median(bare),
-        engine_epochs_per_s=statistics.median(engine),
-        dashboard_epochs_per_s=statistics.median(dashboard),
-        engine_over_bare=statistics.median(engine_ratios),
-        engine_over_bare_each_round=engine_ratios,
-        dashboard_over_engine=statistics.median(dashboard_ratios),
-        dashboard_over_engine_each_round=dashboard_ratios,
-        dashboard_live_over_quiet=statistics.median(interleaved["ratios"]),
-        dashboard_live_over_quiet_mean=statistics.mean(interleaved["ratios"]),
-        dashboard_live_over_quiet_each_pair=interleaved["ratios"],
-        first_frame_s=statistics.median(f for f, _ in first_frames),
-        engine_ready_s=statistics.median(r for _, r in first_frames),
-        key_to_screen_p50_ms=1000 * statistics.median(latencies),
-        key_to_screen_p95_ms=1000 * _p95(latencies),
-        chart_key_to_screen_p50_ms=1000 * statistics.median(chart_latencies),
-        chart_key_to_screen_p95_ms=1000 * _p95(chart_latencies),
-        probe_cost=probes,
-    )
-    if scale:
-        figures["scale"] = scale_figures(scale_config(config), epochs=scale_epochs)
-    if as_json:
-        print(json.dumps(figures, indent=2))
-        return 0
-    each = lambda values: ", ".join(f"{v:.3f}" for v in values)  # noqa: E731
-    print(f"lstm-tui bench — {figures['setting']} on {figures['device_name']} ({figures['device']}), "
-          f"torch {figures['torch']}, {rounds} rounds x {epochs} epochs, both models per epoch")
-    print(f"  bare seed-style loop      {figures['bare_epochs_per_s']:8.2f} epochs/s")
-    print(f"  engine, headless          {figures['engine_epochs_per_s']:8.2f} epochs/s")
-    print(f"  engine + dashboard 10 Hz  {figures['dashboard_epochs_per_s']:8.2f} epochs/s")
-    print(f"  engine / bare             {figures['engine_over_bare']:8.3f}   (target >= 0.95; rounds: "
-          f"{each(engine_ratios)})")
-    print(f"  dashboard / engine        {figures['dashboard_over_engine']:8.3f}   (target >= 0.95; rounds: "
-          f"{each(dashboard_ratios)})")
-    live = interleaved["ratios"]
-    print(f"  UI thread live / quiet    {figures['dashboard_live_over_quiet']:8.3f}   (its drawing and folding alone; "
-          f"one run, {len(live)} pairs of {INTERLEAVE_PERIOD_S:g} s windows; mean {statistics.mean(live):.3f}, "
-          f"pairs {min(live):.2f}-{max(live):.2f})")
-    print(f"  first frame               {figures['first_frame_s']:8.2f} s   (engine and torch ready at "
-          f"{figures['engine_ready_s']:.2f} s)")
-    print(f"  key to screen (tab)       {figures['key_to_screen_p95_ms']:8.1f} ms p95   (target <= 50; "
-          f"median {figures['key_to_screen_p50_ms']:.1f} ms, {len(latencies)} presses while training)")
-    print(f"  key to screen (l, charts) {figures['chart_key_to_screen_p95_ms']:8.1f} ms p95   (median "
-          f"{figures['chart_key_to_screen_p50_ms']:.1f} ms: both loss charts rebuilt)")
-    print("  probes (both models)      per probe   per epoch   share at defaults (target <= 5%)")
-    for preset, cost in probes.items():
-        print(f"    {preset:<22}{cost['probe_ms']:7.1f} ms {cost['epoch_ms']:8.0f} ms   {cost['share_at_defaults']:8.1%}"
-              f"   (every epoch: {cost['share_every_epoch']:.1%})")
-    if scale:
-        print_scale(figures["scale"])
-    return 0
 
 
 # -- memory at the seed's scale (issue 6) -----------------------------------------------------
@@ -452,194 +346,3 @@ def print_scale(scale: dict[str, Any]) -> None:
           f"{format_size(seed['list_of_views'])})")
     print(f"    seed's full-batch pass  {format_size(scale['seed_full_batch_pass']):>10}   (all "
           f"{seed['windows']:,} windows in one forward/backward, at the estimate above)")
-
-
-# -- the dashboard's cost (issue: live and light) ---------------------------------------------
-
-
-def epoch_end_times(run_dir: Path) -> list[float]:
-    """When each epoch of a logged run ended (the RNN trains second: its end is the epoch's)."""
-    from engine.rundir.log import EVENTS_FILE, read_events
-
-    return [e.time for e in read_events(run_dir / EVENTS_FILE) if e.name == "epoch_end" and e.model == "rnn"]
-
-
-def dashboard_seconds_per_epoch(cfg: RunConfig, epochs: int, refresh_hz: float = 10.0) -> float:
-    """The same run with the dashboard drawing at ``refresh_hz`` (headless, 120x40)."""
-    import asyncio
-
-    from tui.dashboard.app import DashboardApp
-
-    async def drive(run_dir: Path) -> None:
-        app = DashboardApp(cfg.replace(epochs=WARMUP_EPOCHS + epochs), refresh_hz=refresh_hz, run_dir=run_dir)
-        async with app.run_test(headless=True, size=(120, 40)):
-            # A plain sleep: the Pilot's pause() visits every widget and repaints the screen,
-            # work a user's terminal never asks for, and it would be charged to the dashboard.
-            while app.state.run_state not in ("finished", "failed"):
-                await asyncio.sleep(0.25)
-        app.wait_for_worker(timeout=30)
-
-    with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(drive(Path(tmp)))
-        ends = epoch_end_times(Path(tmp))
-    if len(ends) < WARMUP_EPOCHS + epochs:
-        raise RuntimeError("the dashboard run ended early")
-    return (ends[-1] - ends[WARMUP_EPOCHS - 1]) / epochs
-
-
-# A shared machine's speed drifts by 10 % and more over tens of seconds, so separate runs
-# resolve a few per cent poorly. Within one run, the dashboard alternates between live and
-# quiet every INTERLEAVE_PERIOD_S, and adjacent windows see the same machine. This isolates the
-# UI thread's own work (folding, drawing); what the dashboard changes for the whole run (the
-# training threads' niceness, the GIL switch interval) is in dashboard / engine, not here.
-# A window holds several frames even at the slowest pacing (SLOWEST_REDRAW_S), and a live one
-# counts from its first moment: its first frame comes at once (the redraw is overdue after a
-# quiet window), and with 2 s windows that began uncounted, this figure missed most frames.
-INTERLEAVE_PERIOD_S = 6.0
-INTERLEAVE_PAIRS = 10
-SETTLE_S = 0.3  # a quiet window's start is not counted: a frame under way may spill into it
-
-
-def epochs_done(ends: list[float], at: float) -> float:
-    """Epochs completed by time ``at``, interpolated between epoch ends (no whole-epoch steps)."""
-    return float(np.interp(at, ends, np.arange(1, len(ends) + 1)))
-
-
-def interleaved_dashboard(cfg: RunConfig, pairs: int = INTERLEAVE_PAIRS, period: float = INTERLEAVE_PERIOD_S,
-                          refresh_hz: float = 10.0) -> dict[str, Any]:
-    """One dashboard run (headless, 120x40), alternately live for ``period`` s (folding events
-    and drawing at ``refresh_hz``) and quiet for ``period`` s (its UI thread idle, as if no
-    dashboard were there); the ratio of epochs/s live over quiet for each adjacent pair."""
-    import asyncio
-
-    from tui.dashboard.app import DashboardApp
-
-    windows: list[tuple[bool, float, float]] = []
-
-    async def drive(run_dir: Path) -> None:
-        app = DashboardApp(cfg.replace(epochs=1_000_000), refresh_hz=refresh_hz, run_dir=run_dir)
-        async with app.run_test(headless=True, size=(120, 40)):
-            while app.state.run_state != "running" or app.state.epoch < WARMUP_EPOCHS:
-                if app.state.run_state == "failed":
-                    raise RuntimeError(f"the dashboard run failed: {app.state.reason}")
-                await asyncio.sleep(0.25)
-            for _ in range(pairs):
-                for live in (True, False):
-                    if live:
-                        app.pulse_timer.resume()
-                    else:
-                        app.pulse_timer.pause()
-                    began = time.time()
-                    await asyncio.sleep(period)
-                    windows.append((live, began if live else began + SETTLE_S, time.time()))
-            app.pulse_timer.resume()
-            app.shutdown()
-        app.wait_for_worker(timeout=30)
-
-    with tempfile.TemporaryDirectory() as tmp:
-        asyncio.run(drive(Path(tmp)))
-        ends = epoch_end_times(Path(tmp))
-    rates = [(epochs_done(ends, b) - epochs_done(ends, a)) / (b - a) for _, a, b in windows]
-    ratios = [live / quiet for live, quiet in zip(rates[::2], rates[1::2]) if quiet > 0]
-    if len(ratios) < pairs:
-        raise RuntimeError("the engine stalled during the interleaved dashboard run")
-    return {"ratios": ratios, "windows": windows, "live_epochs_per_s": statistics.median(rates[::2]),
-            "quiet_epochs_per_s": statistics.median(rates[1::2])}
-
-
-_FIRST_FRAME_CHILD = """
-import asyncio, time
-from engine.allocator import keep_freed_memory
-keep_freed_memory()
-from engine.config import from_preset
-from tui.dashboard.app import DashboardApp
-
-async def main():
-    app = DashboardApp(from_preset("seed-10k"))
-    async with app.run_test(headless=True, size=(120, 40)) as pilot:
-        first = time.time()  # run_test yields once the first frame is composed and painted
-        while app.session is None:  # the worker thread is still importing torch
-            await pilot.pause(0.02)
-        print(first, time.time())
-    app.wait_for_worker(timeout=30)
-
-asyncio.run(main())
-"""
-
-
-def first_frame_seconds() -> tuple[float, float]:
-    """Seconds from launching a fresh interpreter to the dashboard's first frame, and to the
-    engine (torch included) being loaded and the run started."""
-    import subprocess
-    import sys
-
-    launched = time.time()
-    out = subprocess.run([sys.executable, "-c", _FIRST_FRAME_CHILD], capture_output=True, text=True,
-                         check=True, timeout=120).stdout.split()
-    first, ready = float(out[0]), float(out[1])
-    return first - launched, ready - launched
-
-
-def key_latencies(cfg: RunConfig, key: str = "l", presses: int = 40) -> list[float]:
-    """Seconds from a key press to the first frame handed to the terminal that shows its
-    effect, while training keeps the cores busy. ``l`` (log scale) redraws both loss charts;
-    ``tab`` moves focus, the commonest key."""
-    import asyncio
-
-    from textual import events
-
-    from tui.dashboard.app import DashboardApp
-    from tui.widgets.loss_chart import LossChart
-
-    latencies: list[float] = []
-
-    async def drive() -> None:
-        app = DashboardApp(cfg.replace(epochs=10_000_000))
-        async with app.run_test(headless=True, size=(120, 40)) as pilot:
-            while not app.state.models["rnn"].train.points(10)[0]:
-                await pilot.pause(0.05)
-            await pilot.pause(1.0)  # let redraw pacing settle, as it has for a user
-            charts = list(app.query(LossChart).results(LossChart))
-            drawn: list[float] = []  # when a chart finished drawing
-            shown: list[float] = []  # frames out to the terminal that showed the key's effect
-            pressed = 0.0
-            focused_before: object = None
-
-            def effect_drawn() -> bool:
-                if key == "tab":
-                    return app.focused is not focused_before
-                return sum(t >= pressed for t in drawn) >= len(charts)
-
-            for chart in charts:
-                build = chart._build_strips
-
-                def timed_build(*args, build=build):  # type: ignore[no-untyped-def]
-                    result = build(*args)
-                    drawn.append(time.perf_counter())
-                    return result
-
-                chart._build_strips = timed_build  # type: ignore[method-assign]
-            display = app._display
-
-            def timed_display(screen, renderable):  # type: ignore[no-untyped-def]
-                display(screen, renderable)
-                if pressed and effect_drawn():
-                    shown.append(time.perf_counter())
-
-            app._display = timed_display  # type: ignore[method-assign]
-            for _ in range(presses):
-                focused_before = app.focused
-                pressed = time.perf_counter()
-                # Straight into the app's queue as a terminal's key would arrive; the Pilot's
-                # press() also waits for the app to go idle, which a live run never does.
-                app.post_message(events.Key(key, None if key == "tab" else key))
-                deadline = pressed + 2.0
-                while not any(t >= pressed for t in shown) and time.perf_counter() < deadline:
-                    await asyncio.sleep(0.001)
-                latencies.append(min([t for t in shown if t >= pressed], default=deadline) - pressed)
-                await pilot.pause(0.1)
-        app.shutdown()
-        app.wait_for_worker(timeout=30)
-
-    asyncio.run(drive())
-    return latencies

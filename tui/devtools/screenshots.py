@@ -33,7 +33,7 @@ async def _wait(pilot: Pilot, condition: Callable[[], bool], timeout: float, wha
 async def _frame(pilot: Pilot, app: DashboardApp) -> None:
     """Let the refresh timer draw the latest data, then let the screen settle."""
     await pilot.pause(3 / app.refresh_hz)
-    app._redraw(force=True)  # redraws are paced on a busy box; a screenshot wants the latest
+    app.redraw_now()  # redraws are paced on a busy box; a screenshot wants the latest
     await pilot.pause()
 
 

@@ -53,17 +53,12 @@ async def soak(config: RunConfig, *, seconds: float, size: tuple[int, int], refr
                run_dir: Path | None, report_every: float = 30.0) -> dict[str, Any]:
     from tui.dashboard.app import DashboardApp
 
-    app = DashboardApp(config, refresh_hz=refresh_hz, run_dir=run_dir)
     received = [0]
-    sinks = app._sinks
 
-    def counting_sinks() -> list:
-        def count(event: object) -> None:
-            received[0] += 1
+    def count(event: object) -> None:  # on a delivery thread of its own, as any extra sink
+        received[0] += 1
 
-        return [*sinks(), count]
-
-    app._sinks = counting_sinks  # type: ignore[method-assign]
+    app = DashboardApp(config, refresh_hz=refresh_hz, run_dir=run_dir, extra_sinks=[count])
     baseline_at = min(BASELINE_S, seconds / 2)
     samples: list[dict[str, float]] = []
     async with app.run_test(headless=True, size=size):

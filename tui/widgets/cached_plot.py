@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from rich.style import Style
 from rich.text import Text
 from textual.strip import Strip
@@ -27,6 +29,7 @@ class CachedPlot(PlotextPlot):
         self._version = 0
         self._cache_key: tuple | None = None
         self._strips: list[Strip] = []
+        self.built_at = 0.0  # time.perf_counter() when the figure was last rebuilt (for the bench)
 
     def changed(self) -> None:
         """New data: the figure is rebuilt on the next render."""
@@ -59,6 +62,7 @@ class CachedPlot(PlotextPlot):
                 strips = text_strips(message, max(width, 1), base, self.app.console)
             self._strips = [strip.crop_extend(0, width, base) for strip in strips[:height]]
             self._cache_key = key
+            self.built_at = time.perf_counter()
         return self._strips[y] if y < len(self._strips) else Strip.blank(width, base)
 
     def _build_strips(self, width: int, height: int, base: Style) -> list[Strip]:

@@ -1,0 +1,431 @@
+"""Where the dashboard's events come from: a run trained in this process, or one watched.
+
+Both kinds take the same commands (pause or resume, step, stop, restart, scale the learning
+rate) and say why when they cannot, so no action of the dashboard asks which kind it has. This
+module is the dashboard's only user of the engine's run-directory API (the log, the lock, the
+command file). Nothing here imports torch at module level: the live source imports the engine's
+session (and with it torch) on a thread, once the first frame is up.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from textual.worker import Worker, get_current_worker
+
+from engine.config import RunConfig
+from engine.events import Event, RunFailed, State
+from tui.dashboard.state import DashboardState
+from tui.dashboard.tuning import InterpreterTuning, training_niceness
+
+if TYPE_CHECKING:
+    from engine.rundir.log import CheckpointCadence, RunLog
+    from engine.session import Session
+
+Sink = Callable[[Event], None]
+WATCH_POLL_S = 0.25  # how often a watcher looks for new lines in the run's log
+WATCH_ONLY = ("Watching a run: restart or reconfigure it from the terminal that trains it "
+              "(or start a new run).")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a command was not carried out, as the user is told."""
+
+    message: str
+    severity: str = "warning"
+
+
+class Host(Protocol):
+    """What a source needs of the dashboard (DashboardApp is one)."""
+
+    def receive(self, event: Event) -> None:
+        """Any thread: ``event`` waits for the UI's next pulse."""
+
+    def fold(self) -> None:
+        """UI thread: fold the waiting events into the state now."""
+
+    def notify(self, message: str, *, title: str = "", severity: Any = "information",
+               timeout: float | None = None, markup: bool = True) -> None: ...
+
+    def call_from_thread(self, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> Any: ...
+
+    def run_worker(self, work: Any, name: str | None = "", group: str = "default", description: str = "",
+                   exit_on_error: bool = True, start: bool = True, exclusive: bool = False,
+                   thread: bool = False) -> Worker[Any]: ...
+
+
+class RunSource(ABC):
+    """One run on the dashboard: its events flow into ``state`` through a Host, its commands
+    go back to whoever trains it. A command method returns None when the command went out,
+    else the Refusal to show."""
+
+    session: Session | None = None  # the Session trained in this process, if any
+    status = ""  # what the run's directory says beyond its log ("live", "finished"…); "" until known
+
+    def __init__(self, config: RunConfig, state: DashboardState) -> None:
+        self.config = config
+        self.state = state
+        self.notes: list[str] = []  # for the user once the screen is up (a resumed log's skipped lines)
+        self.host: Host | None = None
+
+    @property
+    @abstractmethod
+    def run_dir(self) -> Path | None:
+        """The run's directory: the one being trained, or the one watched."""
+
+    @abstractmethod
+    def start(self, host: Host) -> None:
+        """Begin delivering events to ``host`` (after the first frame)."""
+
+    @property
+    def active(self) -> bool:
+        """A run goes on that quitting would interrupt."""
+        return False
+
+    @property
+    def replaying(self) -> bool:
+        """The events now arriving are the run's past, not news."""
+        return False
+
+    def refusal(self, command: str) -> Refusal | None:
+        """Why this source cannot take ``command`` (pause, step, stop, scale_lr, restart) now."""
+        return None
+
+    @abstractmethod
+    def toggle_pause(self) -> Refusal | None: ...
+
+    @abstractmethod
+    def step(self) -> Refusal | None: ...
+
+    @abstractmethod
+    def stop(self) -> Refusal | None: ...
+
+    @abstractmethod
+    def restart(self, config: RunConfig | None) -> Refusal | None:
+        """From epoch 0, with ``config`` if given (the caller checked ``refusal("restart")``)."""
+
+    @abstractmethod
+    def scale_lr(self, factor: float) -> Refusal | None: ...
+
+    @abstractmethod
+    def trainer_pid(self) -> int | None:
+        """The process that trains the run, for its CPU and memory figures; None: none now."""
+
+    def export_metrics(self) -> Path:
+        """Write metrics.csv from the run's whole log (slow for a long run: off the UI thread)."""
+        from engine.rundir.log import EVENTS_FILE, read_events
+        from tui.cli.export import write_metrics
+
+        run_dir = self.run_dir
+        assert run_dir is not None
+        # The run log flushes every epoch: what it holds is what the screen shows.
+        return write_metrics(run_dir, read_events(run_dir / EVENTS_FILE))
+
+    def shutdown(self) -> None:  # noqa: B027 - a watcher has nothing to stop
+        """Stop training here, if any (within a second); flush and close what was written."""
+
+    def wait_for_worker(self, timeout: float) -> bool:
+        """After shutdown: True once no training thread of this source runs any more."""
+        return True
+
+
+class LiveSource(RunSource):
+    """A Session in this process, started on a thread after the first frame (importing the
+    engine imports torch, which takes seconds), with its run log when it has a directory."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        state: DashboardState,
+        *,
+        run_dir: Path | None = None,
+        resume: dict[str, Any] | None = None,
+        cadence: CheckpointCadence | None = None,
+        start: bool = True,
+        extra_sinks: Sequence[Sink] = (),
+        tuning: InterpreterTuning | None = None,
+    ) -> None:
+        """``run_dir``: the run's directory (log, checkpoints, command file); ``resume``: a
+        checkpoint of that run to continue from; ``cadence``: when to checkpoint besides every
+        pause, stop, finish and quit; ``start``: False leaves the run unstarted; ``extra_sinks``:
+        more sinks for the Session, each delivered to on a thread of its own; ``tuning``: told
+        once the engine is loaded."""
+        super().__init__(config, state)
+        self.start_engine = start
+        self.extra_sinks = list(extra_sinks)
+        self.tuning = tuning
+        self.runlog: RunLog | None = None
+        self._session_options: dict[str, Any] = {}
+        self._lock = threading.Lock()  # orders engine start-up against shutdown
+        self._shutting_down = False
+        self._closed_session: Session | None = None
+        if run_dir is not None and resume is not None:
+            self._replay(run_dir)
+        if run_dir is not None:
+            from engine.rundir.log import RunLog  # torch-free; raises RunDirError for a bad directory
+
+            self.runlog = RunLog(run_dir, config, resume=resume is not None)
+            self._session_options = dict(run_dir=run_dir, cadence=cadence, resume=resume)
+        if not start:
+            state.run_state, state.reason = "stopped", "not started"
+
+    def _replay(self, run_dir: Path) -> None:
+        """The run so far, so a resumed run's charts go on from where they were."""
+        from engine.rundir.log import EVENTS_FILE, RunDirError, read_events
+
+        log = run_dir / EVENTS_FILE
+        try:
+            self.state.apply_all(read_events(log, on_skip=self._note_skipped))
+        except FileNotFoundError:  # as `train --resume`: the log starts over, the checkpoint holds
+            self.notes.append(f"{log} is missing: the resumed run starts a new log")
+        except OSError as exc:
+            raise RunDirError(f"cannot read {log}: {exc.strerror or exc}") from None
+
+    def _note_skipped(self, line: int, why: str) -> None:
+        self.notes.append(f"events.jsonl line {line} skipped: {why}")
+
+    @property
+    def run_dir(self) -> Path | None:
+        return self.runlog.dir if self.runlog is not None else None
+
+    def sinks(self) -> list[Sink]:
+        """The sinks that get a delivery thread each (the dashboard's inbox is fed inline)."""
+        return ([self.runlog] if self.runlog is not None else []) + self.extra_sinks
+
+    def start(self, host: Host) -> None:
+        self.host = host
+        if self.start_engine:
+            host.run_worker(self._start_engine, thread=True, exclusive=True, group="engine", exit_on_error=False)
+
+    def _start_engine(self) -> None:
+        assert self.host is not None
+        try:
+            from engine.session import Session  # imports torch, which takes seconds
+
+            if self.tuning is not None:
+                self.tuning.engine_loaded()
+        except Exception as exc:  # a broken install shows in the header, not as a traceback
+            self.host.receive(RunFailed(message=f"cannot load the engine: {exc}", traceback=""))
+            return
+        with self._lock:
+            if self._shutting_down:
+                return
+            self.session = Session(
+                self.config, self.sinks(), niceness=training_niceness(), inline_sinks=[self.host.receive],
+                **self._session_options
+            ).start()
+
+    @property
+    def active(self) -> bool:
+        return self.session is not None and self.session.active
+
+    def _absent(self) -> Refusal:
+        return Refusal("The engine is still loading." if self.start_engine else "No run is attached.")
+
+    @staticmethod
+    def _idle(session: Session) -> Refusal:
+        return Refusal(f"The run is {session.state}: press r to restart it.")
+
+    def toggle_pause(self) -> Refusal | None:
+        if (session := self.session) is None:
+            return self._absent()
+        if session.state == "paused":
+            session.resume()
+        elif session.state in ("running", "idle"):
+            session.pause()
+        else:
+            return self._idle(session)
+        return None
+
+    def step(self) -> Refusal | None:
+        if (session := self.session) is None:
+            return self._absent()
+        if not session.active:
+            return self._idle(session)
+        session.step()
+        return None
+
+    def stop(self) -> Refusal | None:
+        if (session := self.session) is None:
+            return self._absent()
+        if session.active:
+            session.stop()
+        return None
+
+    def restart(self, config: RunConfig | None) -> Refusal | None:
+        if config is not None:
+            self.config = config  # also what a run still loading starts with
+            if self.runlog is not None:
+                self.runlog.update_config(config)
+        if (session := self.session) is None:
+            return self._absent()
+        session.restart(config)
+        return None
+
+    def scale_lr(self, factor: float) -> Refusal | None:
+        if (session := self.session) is None:
+            return self._absent()
+        if not session.active:
+            return self._idle(session)
+        session.scale_lr(factor)
+        return None
+
+    def trainer_pid(self) -> int | None:
+        return os.getpid()
+
+    def shutdown(self) -> None:
+        """Stop the worker (within a second), flush the sinks, then close the run log."""
+        with self._lock:
+            self._shutting_down = True
+            session, self.session = self.session, None
+        if session is not None:
+            self._closed_session = session
+            session.close(timeout=1.0)
+        if self.runlog is not None:
+            self.runlog.close()
+
+    def wait_for_worker(self, timeout: float) -> bool:
+        """After shutdown: wait for a worker still inside a long batch; True once it has ended.
+
+        Leaving the interpreter while torch computes on the daemon thread aborts the process.
+        """
+        session = self._closed_session
+        if session is None:
+            return True
+        session.join(timeout)
+        return not session.alive
+
+
+class WatchedSource(RunSource):
+    """A run directory followed as its log grows, steered through its command file (the
+    process that trains it polls that file between batches)."""
+
+    def __init__(self, config: RunConfig, state: DashboardState, run_dir: Path) -> None:
+        super().__init__(config, state)
+        self._run_dir = run_dir
+        state.watching = str(run_dir)
+        state.reason = "reading the run's log…"
+
+    @property
+    def run_dir(self) -> Path:
+        return self._run_dir
+
+    @property
+    def replaying(self) -> bool:
+        return not self.status  # the log's past is read before the run's status is first known
+
+    def start(self, host: Host) -> None:
+        self.host = host
+        host.run_worker(self._follow, thread=True, exclusive=True, group="watch", exit_on_error=False)
+
+    def _follow(self) -> None:
+        """Replay the watched run's log at once, then follow it as it grows."""
+        from engine.rundir.commands import run_status
+        from engine.rundir.follow import LogFollower
+        from engine.rundir.log import EVENTS_FILE, RunDirError
+
+        host = self.host
+        assert host is not None
+        worker = get_current_worker()
+        follower = LogFollower(self.run_dir / EVENTS_FILE, on_skip=self._line_skipped)
+        told = ""
+        while not worker.is_cancelled:
+            try:
+                events = follower.read()
+            except RunDirError as exc:  # the log cannot be read: say so, and stop following
+                with suppress(RuntimeError):
+                    host.call_from_thread(host.notify, str(exc), title="Run log", severity="error", timeout=30)
+                return
+            for event in events:
+                host.receive(event)
+            if not events:
+                try:
+                    status = run_status(self.run_dir)
+                except RunDirError as exc:
+                    status = str(exc)
+                if status != "live":
+                    follower.finish()
+                if status != told:
+                    told = status
+                    with suppress(RuntimeError):  # the app is closing
+                        host.call_from_thread(self.status_changed, status)
+            time.sleep(WATCH_POLL_S)
+
+    def _line_skipped(self, line: int, why: str) -> None:
+        host = self.host
+        assert host is not None
+        with suppress(RuntimeError):  # the app is closing
+            host.call_from_thread(host.notify, f"events.jsonl line {line} skipped: {why}", title="Run log",
+                                  severity="warning")
+
+    def status_changed(self, status: str) -> None:
+        """UI thread (the follower calls it): what the run directory says beyond its log.
+        Nobody trains a run whose log ends mid-run."""
+        host = self.host
+        assert host is not None
+        host.fold()  # the log's events, read before this status, come first
+        self.status = status
+        state = self.state
+        if state.run_state == "loading":
+            state.reason = "" if status == "live" else "the log is empty"
+            state.bump("header")
+        if status != "live" and state.run_state in ("running", "paused", "loading"):
+            reason = "no process is training it (killed or crashed)" if status == "crashed" else status
+            host.receive(State(state="stopped", reason=reason))
+            host.fold()
+
+    def refusal(self, command: str) -> Refusal | None:
+        if command == "restart":  # restart and reconfigure belong to the process that trains the run
+            return Refusal(WATCH_ONLY)
+        if self.status != "live":
+            return Refusal(f"The run is not live ({self.status}): nothing to steer.")
+        return None
+
+    def _send(self, command: str, **args: Any) -> Refusal | None:
+        """The command goes to the run's command file, which its trainer polls."""
+        from engine.rundir.commands import send_command
+        from engine.rundir.log import RunDirError
+
+        if (refusal := self.refusal(command)) is not None:
+            return refusal
+        try:
+            send_command(self.run_dir, command, **args)
+        except (OSError, RunDirError) as exc:
+            return Refusal(f"cannot send {command}: {exc}", "error")
+        return None
+
+    def toggle_pause(self) -> Refusal | None:
+        return self._send("resume" if self.state.run_state == "paused" else "pause")
+
+    def step(self) -> Refusal | None:
+        return self._send("step")
+
+    def stop(self) -> Refusal | None:
+        return self._send("stop")
+
+    def restart(self, config: RunConfig | None) -> Refusal | None:
+        return self.refusal("restart")
+
+    def scale_lr(self, factor: float) -> Refusal | None:
+        return self._send("scale_lr", factor=factor)
+
+    def trainer_pid(self) -> int | None:
+        """The trainer's pid, from the run's lock file while it is live."""
+        from engine.rundir.log import LOCK_FILE
+
+        if self.status != "live":
+            return None
+        try:
+            text = (self.run_dir / LOCK_FILE).read_text().strip()
+        except OSError:
+            return None
+        return int(text) if text.isdigit() else None

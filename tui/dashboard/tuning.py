@@ -1,0 +1,57 @@
+"""The interpreter, tuned for a UI thread sharing the GIL and the cores with a training thread.
+
+Each setting is measured against the dashboard's keys and the training's epochs/s; each one is
+undone when the dashboard closes (``InterpreterTuning.restore``).
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+from pathlib import Path
+
+# Python hands the GIL over every 5 ms by default: a 40 ms chart build would then stall the
+# training thread between every pair of torch ops. 1 ms lets both threads through.
+GIL_SWITCH_INTERVAL_S = 0.001
+GC_THRESHOLDS = (5_000, 10, 10)  # CPython's default is (700, 10, 10)
+AUTOGROUP_SWITCH = Path("/proc/sys/kernel/sched_autogroup_enabled")
+
+
+def training_niceness(switch: Path = AUTOGROUP_SWITCH) -> int:
+    """How far below the UI thread the training threads run.
+
+    They yield the CPU to the UI whenever it has work, so keys stay quick on a box whose
+    cores training keeps busy (the UI's CPU budget keeps that work small). With the kernel's
+    autogroups (most distributions) a niceness only ranks threads within this terminal
+    session, so training keeps its full share against the rest of the box; without them,
+    nice 19 would let any other user's process starve training, so it is milder.
+    """
+    try:
+        autogroups = switch.read_text().strip() == "1"
+    except OSError:
+        autogroups = False
+    return 19 if autogroups else 5
+
+
+class InterpreterTuning:
+    """The GIL's switch interval and the garbage collector's pace, set and later restored."""
+
+    def __init__(self) -> None:
+        self._switch_interval = sys.getswitchinterval()  # as found: restored at the end
+        self._gc_thresholds = gc.get_threshold()
+
+    def ui_started(self) -> None:
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+
+    def engine_loaded(self) -> None:
+        """Once torch is imported (on the thread that imported it)."""
+        # torch and Textual leave ~1M long-lived objects; a full collection walking them
+        # took 80-260 ms here, stalling keys. Frozen, they are no longer walked; and
+        # younger collections less often (drawing makes many short-lived objects) keep
+        # the rest short.
+        gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
+
+    def restore(self) -> None:
+        sys.setswitchinterval(self._switch_interval)
+        gc.set_threshold(*self._gc_thresholds)
