@@ -77,9 +77,8 @@ class RunConfig:
 
     @property
     def label(self) -> str:
-        if self.preset:
-            return self.preset
-        return f"echo lag {self.lag}" if self.task == "echo" else "seed"
+        """What a run is called on every screen: its preset, or its task (and the echo's lag)."""
+        return run_label(self.to_dict())
 
     @property
     def num_windows(self) -> int:
@@ -100,6 +99,14 @@ class RunConfig:
         return cls(**data)
 
 
+def run_label(config: dict[str, Any]) -> str:
+    """RunConfig.label of a config as a log or a config.json holds it, which may be a version's
+    that RunConfig no longer accepts."""
+    if config.get("preset"):
+        return str(config["preset"])
+    return f"echo lag {config.get('lag')}" if config.get("task") == "echo" else "seed"
+
+
 PRESETS: dict[str, dict[str, Any]] = {
     # The seed article's three result rows: 400 full-batch epochs, hidden 10, Adam lr 0.01.
     "seed-10k": dict(task="seed", series_length=10_000),
@@ -114,6 +121,28 @@ PRESETS: dict[str, dict[str, Any]] = {
         forget_bias=2.0,
     ),
 }
+
+
+@dataclass(frozen=True)
+class CheckpointCadence:
+    """When a run's checkpoint.pt is written (engine/rundir), besides every pause, stop, finish
+    and close.
+
+    Measured on a 2-core CPU box: one checkpoint (torch.save of both models and both Adam
+    states, 34 KB, plus two fsyncs) takes 3.4 ms at seed-10k (p90 5 ms) and 6.6 ms at echo,
+    against epochs of ~100 ms and ~1.2 s. Every epoch would cost 3.3% at seed-10k, and more
+    on a GPU, whose epochs are shorter; at most one per 2 s costs under 0.5% on any device.
+    """
+
+    every: int = 1  # after every N-th completed epoch; 0: only at pause, stop, finish, close
+    seconds: float = 2.0  # and at most one per S seconds of wall time; 0: no time limit
+
+    def __post_init__(self) -> None:
+        if isinstance(self.every, bool) or not isinstance(self.every, int) or not 0 <= self.every <= 10_000_000:
+            raise ConfigError("checkpoint_every", f"{self.every!r} is out of range (allowed 0..10,000,000)")
+        if not (isinstance(self.seconds, (int, float)) and math.isfinite(self.seconds)
+                and 0 <= self.seconds <= 86_400):
+            raise ConfigError("checkpoint_seconds", f"{self.seconds!r} is out of range (allowed 0..86,400)")
 
 
 def from_preset(name: str, **overrides: Any) -> RunConfig:
@@ -191,3 +220,53 @@ def validate(cfg: RunConfig) -> None:
 def split_point(cfg: RunConfig) -> int:
     """Index of the first validation step: the series' tail is held out."""
     return cfg.series_length - int(round(cfg.series_length * cfg.val_fraction))
+
+
+# -- a field from what a person typed: a command-line flag, a form's input -------------------
+
+# Fields whose None has a word: `--batch-size full`, `--forget-bias default`.
+NONE_WORDS = {"batch_size": "full", "forget_bias": "default"}
+_FIELD_TYPES = {f.name: str(f.type) for f in fields(RunConfig)}
+
+
+def parse_whole(text: str, field: str = "value") -> int:
+    """'10', '10_000' or '10,000' -> 10000; ConfigError naming ``field`` otherwise."""
+    try:
+        return int(text.strip().replace("_", "").replace(",", ""))
+    except ValueError:
+        extra = f" or '{NONE_WORDS[field]}'" if field in NONE_WORDS else ""
+        raise ConfigError(field, f"{text!r} is not a whole number{extra}") from None
+
+
+def parse_number(text: str, field: str = "value") -> float:
+    try:
+        return float(text.strip().replace("_", "").replace(",", ""))
+    except ValueError:
+        extra = f" or '{NONE_WORDS[field]}'" if field in NONE_WORDS else ""
+        raise ConfigError(field, f"{text!r} is not a number{extra}") from None
+
+
+def parse_field(name: str, text: str) -> Any:
+    """The value of RunConfig field ``name`` from its text; ConfigError names the field.
+
+    Whole numbers and numbers may have _ or , between digits; a field that may be None takes
+    its word (NONE_WORDS) or nothing for None; the memory budget takes sizes ('2G'). Ranges are
+    RunConfig's to check.
+    """
+    kind = _FIELD_TYPES[name]
+    if name == "memory_budget":
+        return parse_size(text)
+    if name in NONE_WORDS and text.strip().lower() in (NONE_WORDS[name], ""):
+        return None
+    if kind.startswith("int"):
+        return parse_whole(text, name)
+    if kind.startswith("float"):
+        return parse_number(text, name)
+    return text.strip()
+
+
+def format_field(name: str, value: Any) -> str:
+    """The text ``parse_field`` reads back as ``value``."""
+    if value is None:
+        return NONE_WORDS.get(name, "")
+    return f"{value:g}" if isinstance(value, float) else str(value)

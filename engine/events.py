@@ -10,9 +10,48 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, ClassVar
 
-RUN_STATES = ("running", "paused", "stopped", "finished", "failed")
+
+class Word(str, Enum):
+    """A closed set of words: each member is its string, so the JSON log holds plain words and
+    ``RunState.PAUSED == "paused"``."""
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+
+class RunState(Word):
+    """Where a run is. The engine's Session goes idle -> running <-> paused -> a final state;
+    a front end shows loading until the engine has said anything."""
+
+    LOADING = "loading"  # front ends only: torch or the run's log is still loading
+    IDLE = "idle"  # a Session not started yet
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+FINAL_STATES = frozenset({RunState.FINISHED, RunState.STOPPED, RunState.FAILED})
+ACTIVE_STATES = frozenset({RunState.IDLE, RunState.RUNNING, RunState.PAUSED})  # quitting interrupts
+
+
+class Cause(Word):
+    """Why the run state changed: a front end branches on this, and shows ``reason`` as text."""
+
+    START = "start"  # a run (or a resume) began
+    USER = "user"  # the keyboard or code of the process that trains the run
+    WATCHER = "watcher"  # a command from the run's command file
+    STEP = "step"  # one epoch asked for: running it, or paused after it
+    NON_FINITE = "non_finite"  # a loss went NaN or infinite
+    COMPLETED = "completed"  # every epoch trained
+    ERROR = "error"  # an exception ended the run
+    CLOSED = "closed"  # the Session was closed (the front end quit) while the run was active
+    SIGNAL = "signal"  # SIGINT or SIGTERM reached `lstm-tui train`
+    TRAINER_GONE = "trainer_gone"  # a watcher found nobody training a run whose log ends mid-run
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,11 +112,23 @@ class Prediction(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
-class State(Event):
+class RunStateChanged(Event):
+    """The run entered ``state``, because of ``cause``; ``reason`` says it in words for a person."""
+
     name: ClassVar[str] = "state"
-    state: str  # one of RUN_STATES
+    state: RunState
     reason: str = ""
     epoch: int = 0  # epochs completed by both models
+    cause: Cause | None = None  # None in logs written before causes were logged
+
+    def __post_init__(self) -> None:
+        # Plain words (a log line, a test) become members; a word outside the set is a ValueError.
+        object.__setattr__(self, "state", RunState(self.state))
+        if self.cause is not None:
+            object.__setattr__(self, "cause", Cause(self.cause))
+
+
+State = RunStateChanged  # dashboard compat: removed when tui/dashboard uses RunDirectory
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,6 +139,7 @@ class CommandApplied(Event):
     command: str  # pause | resume | step | stop | restart | scale_lr
     detail: str = ""  # where it came from: "app", or "commands.jsonl (pid N)" from a watcher
     lr: float | None = None  # the learning rate after the command
+    config: dict[str, Any] | None = None  # restart: the config the next run starts with
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -165,7 +217,7 @@ class GradientFlow(Event):
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.name: cls
     for cls in (
-        RunStarted, EpochEnd, Prediction, State, CommandApplied, Alert, RunFailed, RunFinished,
+        RunStarted, EpochEnd, Prediction, RunStateChanged, CommandApplied, Alert, RunFailed, RunFinished,
         Gates, Hidden, GradientFlow,
     )
 }
@@ -189,7 +241,9 @@ def from_dict(data: dict[str, Any]) -> Event:
                 data[f.name] = float(data[f.name])
             except ValueError:
                 raise UnknownEvent(f"malformed {kind!r} event: {f.name} is not a number") from None
+    if cls is RunStateChanged and data.get("cause") not in (None, *Cause):
+        data["cause"] = None  # a cause from a later version: the state itself still counts
     try:
         return cls(**data)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:  # ValueError: a state outside RunState
         raise UnknownEvent(f"malformed {kind!r} event: {exc}") from None

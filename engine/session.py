@@ -5,9 +5,11 @@ a watcher through the run directory's command file; the worker applies them betw
 so a pause is immediate even inside a long epoch. Events go to each sink through its own
 small delivery thread, so a sink that is slow or raises never holds up training.
 
-Given a run directory, the worker also writes checkpoint.pt there (engine/checkpoint.py): on
-the cadence, and at every pause, stop, finish, failure and close, always describing a
-completed epoch. Given a checkpoint to resume, the first run continues from it.
+Given a run directory's writer (engine/rundir/directory.py), the Session writes the run's
+log itself (on a delivery thread of its own), writes checkpoint.pt on the cadence and at every
+pause, stop, finish, failure and close (always describing a completed epoch), obeys the
+command file, and rewrites config.json when a restart changes the config. Given a checkpoint
+to resume, the first run continues from it.
 """
 
 from __future__ import annotations
@@ -25,11 +27,21 @@ from typing import Any
 from engine.allocator import release_free_memory
 from engine.config import RunConfig
 from engine.device import resolve_device
-from engine.events import Alert, CommandApplied, Event, RunFailed, RunFinished, State
+from engine.events import (
+    ACTIVE_STATES,
+    Alert,
+    Cause,
+    CommandApplied,
+    Event,
+    RunFailed,
+    RunFinished,
+    RunState,
+    RunStateChanged,
+)
 from engine.probes import Prober, ProbeSchedule, one_line
 from engine.rundir.checkpoint import Checkpointer
 from engine.rundir.commands import CommandPoller
-from engine.rundir.log import CheckpointCadence
+from engine.rundir.directory import CheckpointCadence, RunDirectory, RunWriter
 from engine.trainer import NonFiniteLoss, Trainer
 
 Sink = Callable[[Event], None]
@@ -52,17 +64,32 @@ class Command:
     name: str  # pause | resume | step | stop | restart | scale_lr | close
     config: RunConfig | None = None  # restart with this config
     factor: float = 1.0  # scale_lr
-    source: str = "app"  # or the command file, "commands.jsonl (pid N)"
+    source: str = "app"  # or the command file, "commands.jsonl (pid N)", or a signal's name
+    cause: Cause = Cause.USER  # WATCHER for the command file, SIGNAL, NON_FINITE (a stop)
+
+
+def _reason(verb: str, command: Command) -> str:
+    """'paused by user', 'stopped from commands.jsonl (pid 7)', 'stopped by SIGTERM'."""
+    match command.cause:
+        case Cause.USER:
+            return f"{verb} by user"
+        case Cause.WATCHER:
+            return f"{verb} from {command.source}"
+        case Cause.NON_FINITE:
+            return f"{verb} after a non-finite loss"
+        case _:
+            return f"{verb} by {command.source}"
 
 
 class _Stop(Exception):
-    def __init__(self, reason: str) -> None:
+    def __init__(self, cause: Cause, reason: str) -> None:
+        self.cause = cause
         self.reason = reason
 
 
 class _Restart(Exception):
-    def __init__(self, config: RunConfig | None) -> None:
-        self.config = config
+    def __init__(self, command: Command) -> None:
+        self.command = command
 
 
 class _Close(Exception):
@@ -143,9 +170,10 @@ class Session:
         *,
         niceness: int = 0,
         inline_sinks: list[Sink] | tuple[Sink, ...] = (),
-        run_dir: Path | str | None = None,
-        cadence: CheckpointCadence | None = None,
+        run: RunWriter | None = None,
         resume: dict[str, Any] | None = None,
+        run_dir: Path | str | None = None,  # dashboard compat: removed when tui/dashboard uses RunDirectory
+        cadence: CheckpointCadence | None = None,  # dashboard compat: as run_dir
     ) -> None:
         """``niceness`` > 0 lowers the CPU priority (Linux) of the training threads and of the
         threads that deliver their events, so an interactive front end on the same cores stays
@@ -153,19 +181,32 @@ class Session:
 
         ``inline_sinks``: called on the training thread itself (see InlineSink); each must
         return at once. The other sinks each get a delivery thread, so none can stall training.
-        ``run_dir``: write checkpoints there (on ``cadence``) and obey its command file.
-        ``resume``: a checkpoint (engine.rundir.checkpoint.load_resume) the first run continues from.
+        ``run``: the run directory's writer (RunDirectory.open_writer): the Session writes the
+        log, checkpoints (on the writer's cadence) and config.json there, obeys its command file,
+        and closes it last. ``resume``: a checkpoint (RunDirectory.load_resume) the first run
+        continues from.
         """
         self.config = config
         self.niceness = niceness
-        self.state = "idle"
+        self.run_state = RunState.IDLE
         self.epoch = 0
         self.trainer: Trainer | None = None
-        self.checkpointer = Checkpointer(run_dir, cadence) if run_dir else None
-        self.command_file = CommandPoller(run_dir) if run_dir else None
+        self.writer = run
+        self.checkpointer: Checkpointer | None = None
+        self.command_file: CommandPoller | None = None
+        if run is not None:
+            self.checkpointer, self.command_file = run.checkpointer, run.commands
+        elif run_dir is not None:
+            # dashboard compat: removed when tui/dashboard uses RunDirectory. A bare path:
+            # checkpoints and commands only, while the front end writes the log (a RunLog sink).
+            directory = RunDirectory(run_dir)
+            self.checkpointer, self.command_file = directory.checkpointer(cadence), directory.command_poller()
         self._resume = resume
         self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
-        self._sinks: list[InlineSink] = [SinkWorker(sink, niceness) for sink in sinks]
+        # The log is delivered to like any sink, on a thread of its own: a slow disk never
+        # holds training up.
+        log = [SinkWorker(self.writer, niceness)] if self.writer is not None else []
+        self._sinks: list[InlineSink] = [*log, *(SinkWorker(sink, niceness) for sink in sinks)]
         self._sinks += [InlineSink(sink) for sink in inline_sinks]
         self._paused = False
         self._pause_after_epoch = False
@@ -192,8 +233,9 @@ class Session:
     def step(self) -> None:
         self.command(Command("step"))
 
-    def stop(self) -> None:
-        self.command(Command("stop"))
+    def stop(self, cause: Cause = Cause.USER, source: str = "app") -> None:
+        """End the run; ``cause`` and ``source`` say why in its state event (SIGNAL, "SIGTERM")."""
+        self.command(Command("stop", source=source, cause=cause))
 
     def restart(self, config: RunConfig | None = None) -> None:
         self.command(Command("restart", config=config))
@@ -202,12 +244,14 @@ class Session:
         self.command(Command("scale_lr", factor=factor))
 
     def close(self, timeout: float = 5.0) -> None:
-        """End the worker (between batches) and flush every sink."""
+        """End the worker (between batches), flush every sink, then close the run's log."""
         self.command(Command("close"))
         if self._thread.is_alive():
             self._thread.join(timeout)
         for worker in self._sinks:
             worker.close(timeout)
+        if self.writer is not None:
+            self.writer.close()
 
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
@@ -219,7 +263,11 @@ class Session:
     @property
     def active(self) -> bool:
         """Training or about to: quitting now would interrupt a run."""
-        return self.state in ("idle", "running", "paused")
+        return self.run_state in ACTIVE_STATES
+
+    @property
+    def state(self) -> RunState:  # dashboard compat: removed when tui/dashboard uses RunDirectory
+        return self.run_state
 
     # -- the worker thread ----------------------------------------------------------------
 
@@ -227,9 +275,9 @@ class Session:
         for worker in self._sinks:
             worker.put(event)
 
-    def _set_state(self, state: str, reason: str = "") -> None:
-        self.state = state
-        self._emit(State(state=state, reason=reason, epoch=self.epoch))
+    def _set_state(self, state: RunState, cause: Cause, reason: str = "") -> None:
+        self.run_state = state
+        self._emit(RunStateChanged(state=state, cause=cause, reason=reason, epoch=self.epoch))
 
     def _run(self) -> None:
         if self.niceness > 0:
@@ -241,14 +289,27 @@ class Session:
                     self._train(config, resume)
                     self._wait_for_restart()
                 except _Restart as restart:
-                    config = restart.config or config
-                    self.config = config
+                    config = self._restart(restart.command, config)
                 resume = None  # a restart starts from epoch 1
         except _Close:
             pass
         finally:
-            if self.state in ("running", "paused", "idle"):
-                self._set_state("stopped", "closed")
+            if self.run_state in ACTIVE_STATES:
+                self._set_state(RunState.STOPPED, Cause.CLOSED, "closed")
+
+    def _restart(self, command: Command, config: RunConfig) -> RunConfig:
+        """The next run's config, in config.json before the next run checkpoints; logged."""
+        changed = command.config is not None and command.config != config
+        if command.config is not None:
+            config = self.config = command.config
+        if changed and self.writer is not None:
+            try:
+                self.writer.write_config(config)
+            except OSError as exc:
+                self._emit(Alert(level="error", message=f"config.json not written: {one_line(exc)}"))
+        self._emit(CommandApplied(command="restart", detail=command.source, lr=config.lr,
+                                  config=config.to_dict()))
+        return config
 
     def _train(self, config: RunConfig, resume: dict[str, Any] | None = None) -> None:
         self._paused = self._pause_after_epoch = False
@@ -262,7 +323,7 @@ class Session:
             else:
                 self._checkpoint()  # epoch 0: the directory's checkpoint is always its current run's
             self._emit(trainer.started_event())
-            self._set_state("running")
+            self._set_state(RunState.RUNNING, Cause.START)
             schedule = ProbeSchedule(config)
             prober = self._prober(trainer) if config.probe_every else None
             while trainer.epoch < config.epochs:
@@ -273,7 +334,7 @@ class Session:
                     self._emit(Alert(level="error", message=str(exc)))
                     self._paused = True
                     self._checkpoint()
-                    self._set_state("paused", f"non-finite loss in {exc.model.upper()}")
+                    self._set_state(RunState.PAUSED, Cause.NON_FINITE, f"non-finite loss in {exc.model.upper()}")
                     continue
                 self.epoch = trainer.epoch
                 if prober is not None and schedule.due(self.epoch):
@@ -284,13 +345,13 @@ class Session:
                     self._pause_after_epoch = False
                     self._paused = True
                     self._checkpoint()
-                    self._set_state("paused", f"stepped to epoch {self.epoch}")
+                    self._set_state(RunState.PAUSED, Cause.STEP, f"stepped to epoch {self.epoch}")
             self._checkpoint()
             self._emit(RunFinished(summary=self._summary(trainer)))
-            self._set_state("finished")
+            self._set_state(RunState.FINISHED, Cause.COMPLETED)
         except _Stop as stop:
             self._checkpoint()
-            self._set_state("stopped", stop.reason)
+            self._set_state(RunState.STOPPED, stop.cause, stop.reason)
         except _Close:
             self._checkpoint()
             raise
@@ -299,7 +360,7 @@ class Session:
         except Exception as exc:
             self._emit(RunFailed(message=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()))
             self._checkpoint()  # the last completed epoch is still sound
-            self._set_state("failed", f"{type(exc).__name__}: {exc}")
+            self._set_state(RunState.FAILED, Cause.ERROR, f"{type(exc).__name__}: {exc}")
 
     def _checkpoint(self) -> None:
         """Write checkpoint.pt now (it always describes a completed epoch; see
@@ -349,7 +410,7 @@ class Session:
         while True:
             command = self._commands.get()
             if command.name == "restart":
-                raise _Restart(command.config)
+                raise _Restart(command)
             if command.name == "close":
                 raise _Close
 
@@ -377,7 +438,8 @@ class Session:
             if isinstance(command, ValueError):
                 self._emit(Alert(level="warning", message=str(command)))
             else:
-                self.command(Command(command.name, factor=command.factor, source=command.source))
+                self.command(Command(command.name, factor=command.factor, source=command.source,
+                                     cause=Cause.WATCHER))
 
     def _apply(self, command: Command) -> None:
         trainer = self.trainer
@@ -387,23 +449,22 @@ class Session:
                 if not self._paused:
                     self._paused = True
                     self._checkpoint()
-                    reason = "paused by user" if command.source == "app" else f"paused from {command.source}"
-                    self._set_state("paused", reason)
+                    self._set_state(RunState.PAUSED, command.cause, _reason("paused", command))
             case "resume":
                 if self._paused:
                     self._paused = False
-                    self._set_state("running")
+                    self._set_state(RunState.RUNNING, command.cause)
             case "step":
                 # One epoch, then pause: from a pause mid-epoch, the rest of that epoch.
                 self._pause_after_epoch = True
                 if self._paused:
                     self._paused = False
-                    self._set_state("running", "stepping one epoch")
+                    self._set_state(RunState.RUNNING, Cause.STEP, "stepping one epoch")
             case "stop":
                 self._emit(CommandApplied(command="stop", detail=command.source, lr=lr))
-                raise _Stop("stopped by user" if command.source == "app" else f"stopped from {command.source}")
+                raise _Stop(command.cause, _reason("stopped", command))
             case "restart":
-                raise _Restart(command.config)
+                raise _Restart(command)
             case "close":
                 raise _Close
             case "scale_lr":

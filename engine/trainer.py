@@ -148,7 +148,7 @@ class Trainer:
                 group["lr"] *= factor
         return self.lr
 
-    # -- state for checkpoints (engine/checkpoint.py) --------------------------------------
+    # -- state for checkpoints (engine/rundir/checkpoint.py) -------------------------------
 
     def rng_state(self) -> dict[str, torch.Tensor]:
         """The random streams training draws from. Only the shuffle is drawn per epoch today;

@@ -12,7 +12,7 @@ The file is one ``torch.save`` dict, readable with ``torch.load(weights_only=Tru
 
 It is written to a temporary file in the run directory, fsynced and renamed over
 checkpoint.pt, then the directory is fsynced: after a crash the file is the old checkpoint or
-the new one.
+the new one. Imports torch: engine/rundir/directory.py imports this module only when needed.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from typing import Any
 
 import torch
 
-from engine.config import NUM_CLASSES, ConfigError, RunConfig
+from engine.config import NUM_CLASSES, CheckpointCadence, ConfigError, RunConfig
 from engine.models import MODEL_CLASSES, MODEL_NAMES
-from engine.rundir.log import CHECKPOINT_FILE, CheckpointCadence, RunDirError, atomic_write, load_config
+from engine.rundir.files import RunDirError, atomic_write
 from engine.trainer import Trainer
 
 FORMAT = 1
@@ -102,34 +102,29 @@ def _check_shapes(name: str, state: Any, config: RunConfig, path: Path) -> None:
         raise CheckpointError(f"{path} holds {name.upper()} weights of another shape than config.json's model")
 
 
-def load_resume(run_dir: Path, epochs: int | None = None) -> tuple[RunConfig, dict[str, Any]]:
-    """The config and checkpoint to resume ``run_dir`` with; ``epochs`` extends the run.
-
-    Reads only: every problem (no directory, not a run, a bad config, a missing, corrupt or
-    foreign checkpoint, fewer epochs than already trained) raises before anything is written.
-    """
-    config = load_config(run_dir)
-    path = run_dir / CHECKPOINT_FILE
+def resume_point(config: RunConfig, path: Path, epochs: int | None = None) -> tuple[RunConfig, dict[str, Any]]:
+    """The config and the checkpoint at ``path`` to resume a run of ``config`` with; ``epochs``
+    extends the run. Reads only: a missing, corrupt or foreign checkpoint, or fewer epochs than
+    already trained, raises before anything is written."""
     checkpoint = read_checkpoint(path)
     check_checkpoint(checkpoint, config, path)
     if epochs is not None:
         if epochs < checkpoint["epoch"]:
             raise CheckpointError(
-                f"--epochs {epochs} is fewer than the {checkpoint['epoch']} epochs {run_dir} has trained"
+                f"--epochs {epochs} is fewer than the {checkpoint['epoch']} epochs {path.parent} has trained"
             )
         config = config.replace(epochs=epochs)
     return config, checkpoint
 
 
 class Checkpointer:
-    """Writes a run's checkpoint.pt when its cadence says so, and whenever asked."""
+    """Writes a run's checkpoint (at ``path``) when its cadence says so, and whenever asked."""
 
     def __init__(
-        self, run_dir: Path | str, cadence: CheckpointCadence | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        self, path: Path, cadence: CheckpointCadence, clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.path = Path(run_dir) / CHECKPOINT_FILE
-        self.cadence = cadence or CheckpointCadence()
+        self.path = path
+        self.cadence = cadence
         self.clock = clock
         self.written = 0  # checkpoints written
         self._last_time = clock()

@@ -1,7 +1,6 @@
-"""Steering a run through its directory: the command file, and whether the run is alive.
+"""The command file, commands.jsonl: how a watcher in another process steers a run.
 
-A watcher (another process, maybe another SSH session) appends one JSON object per line to
-``commands.jsonl``:
+A watcher (maybe in another SSH session) appends one JSON object per line:
 
     {"command": "pause", "time": 1764261301.2, "pid": 4242}
     {"command": "scale_lr", "factor": 0.5, "time": 1764261302.9, "pid": 4242}
@@ -22,12 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.rundir.log import COMMANDS_FILE, EVENTS_FILE, RunDirError, check_run_dir, is_live
+from engine.rundir.files import RunDirError
 
 FILE_COMMANDS = ("pause", "resume", "step", "stop", "scale_lr")  # restart and close stay local
 POLL_SECONDS = 0.05  # a stat() per 50 ms at most: a command lands within one batch or so
-FINAL_STATES = ("finished", "stopped", "failed")
-TAIL_BYTES = 256 * 1024  # the end of a log that run_status reads for the last state
 
 
 @dataclass(frozen=True)
@@ -35,13 +32,14 @@ class FileCommand:
     name: str
     factor: float = 1.0  # scale_lr
     sender: str = ""  # "pid N" of the watcher that wrote it
+    file: str = ""  # the command file's name, to say where a command came from
 
     @property
     def source(self) -> str:
-        return f"{COMMANDS_FILE} ({self.sender})" if self.sender else COMMANDS_FILE
+        return f"{self.file} ({self.sender})" if self.sender else self.file
 
 
-def parse_command(data: Any) -> FileCommand:
+def parse_command(data: Any, file: str = "") -> FileCommand:
     """One line's JSON object as a command; ValueError says what is wrong with it."""
     if not isinstance(data, dict):
         raise ValueError("not a JSON object")
@@ -55,24 +53,22 @@ def parse_command(data: Any) -> FileCommand:
     ):
         raise ValueError(f"scale_lr needs a positive factor, not {factor!r}")
     pid = data.get("pid")
-    return FileCommand(name, float(factor), f"pid {pid}" if isinstance(pid, int) else "")
+    return FileCommand(name, float(factor), f"pid {pid}" if isinstance(pid, int) else "", file)
 
 
-def send_command(run_dir: Path | str, name: str, **args: Any) -> dict[str, Any]:
-    """Append one command to ``run_dir``'s command file; returns what was written.
+def append_command(path: Path, name: str, **args: Any) -> dict[str, Any]:
+    """Append one command to the command file at ``path``; returns what was written.
 
     One write() under an exclusive flock, on a descriptor opened with O_APPEND: two watchers
     writing at once never interleave their lines.
     """
-    run_dir = Path(run_dir)
-    check_run_dir(run_dir)
     record = {"command": name, **args, "time": time.time(), "pid": os.getpid()}
     parse_command(record)  # refuse what the trainer would refuse
     line = (json.dumps(record, separators=(",", ":")) + "\n").encode()
     try:
-        fd = os.open(run_dir / COMMANDS_FILE, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise RunDirError(f"cannot write {run_dir / COMMANDS_FILE}: {exc.strerror or exc}") from None
+        raise RunDirError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         size = os.fstat(fd).st_size
@@ -90,9 +86,9 @@ class CommandPoller:
     """The command-file lines added since this poller began: complete lines only, each once."""
 
     def __init__(
-        self, run_dir: Path | str, interval: float = POLL_SECONDS, clock: Callable[[], float] = time.monotonic
+        self, path: Path | str, interval: float = POLL_SECONDS, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self.path = Path(run_dir) / COMMANDS_FILE
+        self.path = Path(path)
         self.interval = interval
         self.clock = clock
         # Lines already there are history (e.g. the stop that ended the run now resumed).
@@ -135,44 +131,22 @@ class CommandPoller:
             if not raw.strip():
                 continue
             try:
-                commands.append(parse_command(json.loads(raw)))
+                commands.append(parse_command(json.loads(raw), self.path.name))
             except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
-                commands.append(ValueError(f"{COMMANDS_FILE}: ignored a line: {exc}"))
+                commands.append(ValueError(f"{self.path.name}: ignored a line: {exc}"))
         return commands
 
 
-def last_state(run_dir: Path) -> str | None:
-    """The state of the last state event in the log's tail, or None when there is none.
+# dashboard compat: removed when tui/dashboard uses RunDirectory
 
-    A run that ended properly wrote its final state last; so when the tail holds none, the
-    run ended without one.
-    """
-    path = run_dir / EVENTS_FILE
-    try:
-        with open(path, "rb") as f:
-            f.seek(max(0, os.fstat(f.fileno()).st_size - TAIL_BYTES))
-            tail = f.read()
-    except OSError:
-        return None
-    for raw in reversed(tail.split(b"\n")):
-        if b'"event":"state"' not in raw:
-            continue
-        try:
-            return json.loads(raw)["state"]
-        except (ValueError, KeyError, TypeError):
-            continue  # torn, or the cut at the start of the tail
-    return None
+
+def send_command(run_dir: Path | str, name: str, **args: Any) -> dict[str, Any]:
+    from engine.rundir.directory import RunDirectory
+
+    return RunDirectory(run_dir).send(name, **args)
 
 
 def run_status(run_dir: Path | str) -> str:
-    """live | finished | stopped | failed | crashed.
+    from engine.rundir.directory import RunDirectory
 
-    live: a process holds the run's lock (it is training, paused, or showing the run).
-    crashed: nobody holds it and the log does not end in a final state (killed, power cut).
-    """
-    run_dir = Path(run_dir)
-    check_run_dir(run_dir)
-    if is_live(run_dir):
-        return "live"
-    state = last_state(run_dir)
-    return state if state in FINAL_STATES else "crashed"
+    return RunDirectory(run_dir).status()

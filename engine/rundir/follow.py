@@ -1,66 +1,77 @@
-"""Following a run's log as it grows: the events of each complete line added since last time.
+"""Following a run as its log grows: the events appended, and the run's status, in that order.
 
-A line without its newline is a writer still writing (or a crash mid-write): it is left for
-the next read, and reported only when the caller says the log has stopped growing for good.
+The status is looked at before the log is read. A run that is no longer live has written its
+last line before that look, so the read after it has every line: an update's events all came
+before its status, and a front end applies them first. (Looking after the read could report
+"crashed" or "finished" while the last lines were still unread.)
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+import time
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass, field
+from typing import Any
 
-from engine.events import Event, UnknownEvent, from_dict
-from engine.rundir.log import RunDirError, SkipReport
+from engine.events import Event
+from engine.rundir.directory import RunDirectory, RunStatus
+from engine.rundir.files import RunDirError
+from engine.rundir.log import LogReader, SkipReport
+
+POLL_S = 0.25  # how often a follower looks: one flock, one stat and a read of what was appended
 
 
-class LogFollower:
-    def __init__(self, path: Path | str, on_skip: SkipReport | None = None) -> None:
-        self.path = Path(path)
-        self.on_skip = on_skip
-        self.offset = 0  # bytes of complete lines read so far
-        self.lines = 0
-        self._torn_reported = False
+@dataclass(frozen=True)
+class LogUpdate:
+    """Events appended to the log, then the run's status after them."""
 
-    def read(self) -> list[Event]:
-        """Events of the complete lines appended since the last read (all of them at first)."""
+    events: list[Event] = field(default_factory=list)
+    status: RunStatus | None = None
+    problem: str = ""  # why the status is gone: the directory's error, one line
+
+    @property
+    def live(self) -> bool:
+        return self.status == RunStatus.LIVE
+
+
+class RunFollower:
+    """One run's log followed: each ``poll`` reads what was appended and the run's status."""
+
+    def __init__(self, run: RunDirectory, on_skip: SkipReport | None = None, *,
+                 only: Collection[str] | None = None) -> None:
+        self.run = run
+        self.reader = run.reader(on_skip, only=only)
+
+    def poll(self) -> LogUpdate:
+        """Raises RunDirError when the log cannot be read (a directory in its place, say)."""
         try:
-            with open(self.path, "rb") as f:
-                f.seek(self.offset)
-                data = f.read()
-        except FileNotFoundError:
-            return []
-        except OSError as exc:  # a directory in its place, no permission: say which file
-            raise RunDirError(f"cannot read {self.path}: {exc.strerror or exc}") from None
-        end = data.rfind(b"\n")
-        if end < 0:
-            return []
-        self.offset += end + 1
-        events: list[Event] = []
-        for raw in data[: end + 1].split(b"\n")[:-1]:
-            self.lines += 1
-            if not raw.strip():
-                continue
-            try:
-                parsed = json.loads(raw)
-                if not isinstance(parsed, dict):
-                    raise UnknownEvent("not a JSON object")
-                events.append(from_dict(parsed))
-            except (ValueError, UnknownEvent) as exc:  # JSONDecodeError is a ValueError
-                self._skip(self.lines, "not valid JSON" if isinstance(exc, json.JSONDecodeError) else str(exc))
-        return events
+            status, problem = self.run.status(), ""  # first: see the module's docstring
+        except RunDirError as exc:
+            status, problem = RunStatus.GONE, str(exc)
+        events = self.reader.read()
+        if status != RunStatus.LIVE:
+            self.reader.finish()  # nobody will complete a torn last line: report it
+        return LogUpdate(events, status, problem)
 
-    def finish(self) -> None:
-        """The writer is gone: a partial last line will never be completed, so report it."""
-        if self._torn_reported:
-            return
-        try:
-            size = self.path.stat().st_size
-        except OSError:
-            return
-        if size > self.offset:
-            self._torn_reported = True
-            self._skip(self.lines + 1, "incomplete last line")
 
-    def _skip(self, line: int, why: str) -> None:
-        if self.on_skip is not None:
-            self.on_skip(line, why)
+def follow(run: RunDirectory, *, on_skip: SkipReport | None = None, only: Collection[str] | None = None,
+           until_ended: bool = False, stopped: Callable[[], bool] = lambda: False,
+           wait: Callable[[float], Any] = time.sleep, poll_s: float = POLL_S) -> Iterator[LogUpdate]:
+    """Updates of ``run``: the first holds the log so far, later ones come when events were
+    appended or the status changed. ``until_ended``: end after the first update whose run is
+    not live. ``stopped`` is asked before each look; ``wait`` sleeps between looks (a
+    threading.Event's wait ends the sleep when the event is set)."""
+    follower = RunFollower(run, on_skip, only=only)
+    told: RunStatus | None = None
+    first = True
+    while not stopped():
+        update = follower.poll()
+        if first or update.events or update.status != told:
+            first, told = False, update.status
+            yield update
+        if until_ended and not update.live:
+            return
+        wait(poll_s)
+
+
+LogFollower = LogReader  # dashboard compat: removed when tui/dashboard uses RunDirectory

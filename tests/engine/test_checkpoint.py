@@ -10,20 +10,13 @@ import pytest
 import torch
 
 import engine.rundir.checkpoint
-import engine.rundir.log
+import engine.rundir.files
 import engine.session
 from engine.config import RunConfig
-from engine.events import Alert, EpochEnd, RunStarted, State
+from engine.events import Alert, EpochEnd, RunStarted, RunStateChanged
 from engine.models import MODEL_NAMES
-from engine.rundir.checkpoint import (
-    FORMAT,
-    Checkpointer,
-    CheckpointError,
-    load_resume,
-    read_checkpoint,
-    save_checkpoint,
-)
-from engine.rundir.log import CHECKPOINT_FILE, EVENTS_FILE, CheckpointCadence, RunLog, read_events
+from engine.rundir.checkpoint import FORMAT, CheckpointError, read_checkpoint, save_checkpoint
+from engine.rundir.directory import CHECKPOINT_FILE, CheckpointCadence, RunDirectory
 from engine.session import Session
 from engine.trainer import Trainer
 from tests.engine.recorder import Recorder
@@ -75,7 +68,7 @@ def losses_in_log(run_dir) -> dict:
     """Per-epoch losses as a reader of the log sees them: a run that starts (or resumes) drops
     the epochs past its start."""
     losses: dict = {}
-    for event in read_events(run_dir / EVENTS_FILE):
+    for event in RunDirectory(run_dir).events():
         if isinstance(event, RunStarted):
             losses = {key: v for key, v in losses.items() if key[1] <= event.resumed_from_epoch}
         elif isinstance(event, EpochEnd):
@@ -180,7 +173,7 @@ def test_a_crash_between_write_and_rename_leaves_the_old_checkpoint_intact(tmp_p
     def crash(src, dst):
         raise OSError("simulated crash before the rename")
 
-    monkeypatch.setattr(engine.rundir.log.os, "replace", crash)
+    monkeypatch.setattr(engine.rundir.files.os, "replace", crash)
     with pytest.raises(OSError, match="simulated"):
         save_checkpoint(path, trainer)
     monkeypatch.undo()
@@ -194,7 +187,7 @@ def test_a_crash_between_write_and_rename_leaves_the_old_checkpoint_intact(tmp_p
 
 def test_the_cadence_checkpoints_every_nth_epoch_at_most_once_per_s_seconds(tmp_path):
     now = [0.0]
-    checkpointer = Checkpointer(tmp_path, CheckpointCadence(every=2, seconds=10), clock=lambda: now[0])
+    checkpointer = RunDirectory(tmp_path).checkpointer(CheckpointCadence(every=2, seconds=10), clock=lambda: now[0])
     now[0] = 5.0
     assert not checkpointer.due(2)  # too soon after the start
     now[0] = 10.0
@@ -203,12 +196,12 @@ def test_the_cadence_checkpoints_every_nth_epoch_at_most_once_per_s_seconds(tmp_
 
 
 def test_every_0_writes_only_when_asked(tmp_path):
-    checkpointer = Checkpointer(tmp_path, CheckpointCadence(every=0, seconds=0))
+    checkpointer = RunDirectory(tmp_path).checkpointer(CheckpointCadence(every=0, seconds=0))
     assert not any(checkpointer.due(epoch) for epoch in range(1, 50))
 
 
 def test_a_checkpoint_of_an_unchanged_state_is_not_written_again(tmp_path):
-    checkpointer = Checkpointer(tmp_path, CheckpointCadence(seconds=0))
+    checkpointer = RunDirectory(tmp_path).checkpointer(CheckpointCadence(seconds=0))
     trainer = Trainer(FULL, CPU)
     assert checkpointer.write(trainer)
     assert not checkpointer.write(trainer)  # a pause, then a stop: the same epoch
@@ -220,16 +213,24 @@ def test_a_checkpoint_of_an_unchanged_state_is_not_written_again(tmp_path):
 
 
 def is_state(state: str):
-    return lambda e: isinstance(e, State) and e.state == state
+    return lambda e: isinstance(e, RunStateChanged) and e.state == state
 
 
 def checkpoint_epoch(run_dir) -> int:
     return read_checkpoint(run_dir / CHECKPOINT_FILE)["epoch"]
 
 
+def writer(run_dir, config: RunConfig, **options):
+    return RunDirectory(run_dir).open_writer(config, **options)
+
+
+def load_resume(run_dir, epochs: int | None = None):
+    return RunDirectory(run_dir).load_resume(epochs)
+
+
 def test_a_finished_run_leaves_a_checkpoint_of_its_last_epoch(tmp_path):
     rec = Recorder()
-    session = Session(FULL, [rec], run_dir=tmp_path).start()
+    session = Session(FULL, [rec], run=writer(tmp_path, FULL)).start()
     rec.wait_for(is_state("finished"))
     session.close()
     assert checkpoint_epoch(tmp_path) == FULL.epochs
@@ -237,7 +238,8 @@ def test_a_finished_run_leaves_a_checkpoint_of_its_last_epoch(tmp_path):
 
 def test_a_run_checkpoints_at_its_start_so_the_directory_always_has_one(tmp_path):
     rec = Recorder()
-    session = Session(FULL.replace(epochs=100_000), [rec], run_dir=tmp_path).start()
+    endless = FULL.replace(epochs=100_000)
+    session = Session(endless, [rec], run=writer(tmp_path, endless)).start()
     rec.wait_for(lambda e: isinstance(e, RunStarted))
     assert (tmp_path / CHECKPOINT_FILE).exists()
     session.close()
@@ -247,11 +249,12 @@ def test_the_checkpoint_is_on_disk_before_the_pause_is_announced(tmp_path):
     seen: list[int] = []
 
     def sink(event) -> None:  # runs on a delivery thread, after the worker emitted the state
-        if isinstance(event, State) and event.state == "paused":
+        if isinstance(event, RunStateChanged) and event.state == "paused":
             seen.append(checkpoint_epoch(tmp_path))
 
     rec = Recorder()
-    session = Session(FULL.replace(epochs=100_000), [rec, sink], run_dir=tmp_path).start()
+    endless = FULL.replace(epochs=100_000)
+    session = Session(endless, [rec, sink], run=writer(tmp_path, endless)).start()
     rec.wait_for(lambda e: isinstance(e, EpochEnd) and e.epoch >= 2)
     session.pause()
     _, paused = rec.wait_for(is_state("paused"))
@@ -261,8 +264,8 @@ def test_the_checkpoint_is_on_disk_before_the_pause_is_announced(tmp_path):
 
 def test_close_writes_a_final_checkpoint(tmp_path):
     rec = Recorder()
-    session = Session(FULL.replace(epochs=100_000), [rec], run_dir=tmp_path,
-                      cadence=CheckpointCadence(every=0)).start()
+    endless = FULL.replace(epochs=100_000)
+    session = Session(endless, [rec], run=writer(tmp_path, endless, cadence=CheckpointCadence(every=0))).start()
     rec.wait_for(lambda e: isinstance(e, EpochEnd) and e.epoch >= 3)
     session.close()
     assert checkpoint_epoch(tmp_path) == session.epoch >= 2
@@ -274,7 +277,7 @@ def test_a_checkpoint_that_cannot_be_written_is_an_alert_and_training_goes_on(tm
 
     monkeypatch.setattr(engine.rundir.checkpoint, "save_checkpoint", disk_full)
     rec = Recorder()
-    session = Session(FULL, [rec], run_dir=tmp_path).start()
+    session = Session(FULL, [rec], run=writer(tmp_path, FULL)).start()
     rec.wait_for(is_state("finished"))
     session.close()
     _, alert = rec.wait_for(lambda e: isinstance(e, Alert))
@@ -308,12 +311,10 @@ def interrupt_session(monkeypatch, at_call: int, command: str) -> list[Session]:
 
 def resume_and_finish(run_dir) -> Session:
     config, checkpoint = load_resume(run_dir)
-    log = RunLog(run_dir, config, resume=True)
     rec = Recorder()
-    session = Session(config, [rec, log], run_dir=run_dir, resume=checkpoint).start()
+    session = Session(config, [rec], run=writer(run_dir, config, resume=True), resume=checkpoint).start()
     rec.wait_for(is_state("finished"))
     session.close()
-    log.close()
     return session
 
 
@@ -326,14 +327,12 @@ def test_a_session_paused_or_stopped_mid_epoch_and_resumed_equals_one_never_stop
     want_losses, want = reference(config)
     call = POINTS[where](CALLS_PER_EPOCH[config])
     holder = interrupt_session(monkeypatch, call, command)
-    log = RunLog(tmp_path, config)
     rec = Recorder()
-    holder.append(Session(config, [rec, log], run_dir=tmp_path))
+    holder.append(Session(config, [rec], run=writer(tmp_path, config)))
     holder[0].start()
     _, interrupted = rec.wait_for(is_state("paused" if command == "pause" else "stopped"))
     assert interrupted.epoch == (call - 1) // CALLS_PER_EPOCH[config] == checkpoint_epoch(tmp_path)
     holder[0].close()
-    log.close()
     monkeypatch.undo()
 
     resumed = resume_and_finish(tmp_path)
@@ -344,26 +343,23 @@ def test_a_session_paused_or_stopped_mid_epoch_and_resumed_equals_one_never_stop
 @pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS)
 def test_a_run_stopped_whenever_session_stop_lands_resumes_exactly(config, tmp_path):
     long = config.replace(epochs=100_000)
-    log = RunLog(tmp_path, long)
     rec = Recorder()
-    session = Session(long, [rec, log], run_dir=tmp_path).start()
+    session = Session(long, [rec], run=writer(tmp_path, long)).start()
     rec.wait_for(lambda e: isinstance(e, EpochEnd) and e.epoch >= 2)
     session.stop()
     rec.wait_for(is_state("stopped"))
     session.close()
-    log.close()
     k = checkpoint_epoch(tmp_path)
 
     target = config.replace(epochs=k + 2)  # extend: the epoch count is no part of the arithmetic
     config_again, checkpoint = load_resume(tmp_path, epochs=target.epochs)
     assert config_again == long.replace(epochs=target.epochs)
-    log = RunLog(tmp_path, config_again, resume=True)
     rec = Recorder()
-    resumed = Session(config_again, [rec, log], run_dir=tmp_path, resume=checkpoint).start()
+    resumed = Session(config_again, [rec], run=writer(tmp_path, config_again, resume=True),
+                      resume=checkpoint).start()
     _, started = rec.wait_for(lambda e: isinstance(e, RunStarted))
     rec.wait_for(is_state("finished"))
     resumed.close()
-    log.close()
 
     assert started.resumed_from_epoch == k
     want_losses, want = reference(target)
@@ -377,12 +373,10 @@ def test_a_run_stopped_whenever_session_stop_lands_resumes_exactly(config, tmp_p
 
 @pytest.fixture
 def finished_run(tmp_path):
-    log = RunLog(tmp_path, FULL)
     rec = Recorder()
-    session = Session(FULL, [rec, log], run_dir=tmp_path).start()
+    session = Session(FULL, [rec], run=writer(tmp_path, FULL)).start()
     rec.wait_for(is_state("finished"))
     session.close()
-    log.close()
     return tmp_path
 
 

@@ -1,4 +1,4 @@
-"""The command file and the run's status: how a watcher in another process steers a run."""
+"""The command file: how a watcher in another process steers a run, and the Session obeying it."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import time
 import pytest
 
 from engine.config import RunConfig
-from engine.events import Alert, CommandApplied, EpochEnd, RunFailed, RunFinished, State
-from engine.rundir.commands import CommandPoller, FileCommand, run_status, send_command
-from engine.rundir.log import COMMANDS_FILE, CONFIG_FILE, EVENTS_FILE, RunDirError, RunLog, event_to_json
+from engine.events import Alert, Cause, CommandApplied, EpochEnd, RunFailed, RunFinished, RunStateChanged
+from engine.rundir.commands import CommandPoller, FileCommand
+from engine.rundir.directory import COMMANDS_FILE, CONFIG_FILE, RunDirectory
+from engine.rundir.files import RunDirError
 from engine.session import Session
 from tests.engine.recorder import Recorder
 
@@ -29,7 +30,11 @@ def run_dir(tmp_path):
 
 
 def poller(run_dir) -> CommandPoller:
-    return CommandPoller(run_dir, interval=0)
+    return RunDirectory(run_dir).command_poller(interval=0)
+
+
+def send_command(run_dir, name: str, **args) -> dict:
+    return RunDirectory(run_dir).send(name, **args)
 
 
 def lines(run_dir) -> list[dict]:
@@ -49,8 +54,8 @@ def test_the_poller_reads_each_new_command_once(run_dir):
     reader = poller(run_dir)
     send_command(run_dir, "pause")
     send_command(run_dir, "scale_lr", factor=2)
-    assert reader.poll() == [FileCommand("pause", sender=f"pid {os.getpid()}"),
-                             FileCommand("scale_lr", 2.0, f"pid {os.getpid()}")]
+    assert reader.poll() == [FileCommand("pause", sender=f"pid {os.getpid()}", file=COMMANDS_FILE),
+                             FileCommand("scale_lr", 2.0, f"pid {os.getpid()}", COMMANDS_FILE)]
     assert reader.poll() == []
 
 
@@ -74,7 +79,7 @@ def test_the_poller_waits_for_a_partial_last_line_to_be_completed(run_dir):
 
 def test_the_poller_looks_at_the_file_at_most_once_per_interval(run_dir):
     now = [100.0]
-    reader = CommandPoller(run_dir, interval=0.05, clock=lambda: now[0])
+    reader = CommandPoller(run_dir / COMMANDS_FILE, interval=0.05, clock=lambda: now[0])
     assert reader.poll() == []
     send_command(run_dir, "pause")
     assert reader.poll() == []  # within 50 ms of the last look
@@ -140,13 +145,17 @@ def test_two_processes_and_two_threads_sending_at_once_never_interleave(run_dir)
 
 
 def is_state(state: str):
-    return lambda e: isinstance(e, State) and e.state == state
+    return lambda e: isinstance(e, RunStateChanged) and e.state == state
+
+
+def writer(run_dir, config: RunConfig = LONG):
+    return RunDirectory(run_dir).open_writer(config, resume=True)
 
 
 @pytest.fixture
 def live(run_dir):
     rec = Recorder()
-    session = Session(LONG, [rec], run_dir=run_dir).start()
+    session = Session(LONG, [rec], run=writer(run_dir)).start()
     rec.wait_for(lambda e: isinstance(e, EpochEnd))
     yield session, rec
     session.close()
@@ -156,7 +165,7 @@ def test_a_paused_run_obeys_resume_and_stop_from_the_file(run_dir, live):
     session, rec = live
     send_command(run_dir, "pause")
     at, paused = rec.wait_for(is_state("paused"))
-    assert paused.reason == f"paused from {COMMANDS_FILE} (pid {os.getpid()})"
+    assert (paused.cause, paused.reason) == (Cause.WATCHER, f"paused from {COMMANDS_FILE} (pid {os.getpid()})")
     time.sleep(QUIET)
     assert [e for e in rec.snapshot()[at:] if isinstance(e, EpochEnd)] == []
     send_command(run_dir, "resume")
@@ -190,7 +199,8 @@ def test_a_bad_line_in_the_file_is_a_warning_and_training_goes_on(run_dir, live)
 def test_a_pause_from_the_file_lands_within_a_batch_of_a_long_epoch(run_dir):
     # batch size 1: an epoch is ~230 updates per model; the pause must not wait for its end
     rec = Recorder()
-    session = Session(LONG.replace(series_length=2_000, batch_size=1), [rec], run_dir=run_dir).start()
+    config = LONG.replace(series_length=2_000, batch_size=1)
+    session = Session(config, [rec], run=writer(run_dir, config)).start()
     rec.wait_for(is_state("running"))
     send_command(run_dir, "pause")
     _, paused = rec.wait_for(is_state("paused"))
@@ -199,49 +209,16 @@ def test_a_pause_from_the_file_lands_within_a_batch_of_a_long_epoch(run_dir):
     assert [e for e in rec.snapshot() if isinstance(e, EpochEnd)] == []
 
 
-# -- run_status ----------------------------------------------------------------------------------
+# -- the session and its run directory ----------------------------------------------------------
 
 
-def write_log(run_dir, *events) -> None:
-    (run_dir / EVENTS_FILE).write_text("".join(event_to_json(e) + "\n" for e in events))
-
-
-def test_a_run_being_written_is_live(run_dir):
-    log = RunLog(run_dir, LONG, resume=True)
-    assert run_status(run_dir) == "live"
-    log.close()
-    assert run_status(run_dir) != "live"
-
-
-@pytest.mark.parametrize("state", ["finished", "stopped", "failed"])
-def test_a_run_that_ended_says_how(run_dir, state):
-    write_log(run_dir, State(state="running"), State(state=state, epoch=3))
-    assert run_status(run_dir) == state
-
-
-def test_a_run_whose_log_ends_without_a_final_state_crashed(run_dir):
-    epoch = EpochEnd(model="lstm", epoch=1, train_loss=1.0, val_loss=1.0, val_acc=0.3, grad_norm=1.0,
-                     lr=0.01, seconds=0.1, samples_per_s=1.0)
-    write_log(run_dir, State(state="running"), epoch)
-    assert run_status(run_dir) == "crashed"
-
-
-def test_a_run_with_no_log_yet_and_no_trainer_crashed(run_dir):
-    assert run_status(run_dir) == "crashed"
-
-
-def test_run_status_of_a_directory_that_is_not_a_run_is_an_error(tmp_path):
-    with pytest.raises(RunDirError):
-        run_status(tmp_path)
-
-
-def test_a_finished_session_reads_as_finished_once_its_log_is_closed(run_dir):
-    log = RunLog(run_dir, LONG.replace(epochs=2), resume=True)
+def test_a_finished_session_reads_as_finished_once_closed(run_dir):
     rec = Recorder()
-    session = Session(LONG.replace(epochs=2), [rec, log], run_dir=run_dir).start()
+    session = Session(LONG.replace(epochs=2), [rec], run=writer(run_dir, LONG.replace(epochs=2))).start()
     rec.wait_for(lambda e: isinstance(e, RunFinished))
     rec.wait_for(is_state("finished"))
+    assert RunDirectory(run_dir).status() == "live"  # until the session lets go of it
     session.close()
-    log.close()
-    assert run_status(run_dir) == "finished"
+    assert RunDirectory(run_dir).status() == "finished"
     assert not any(isinstance(e, RunFailed) for e in rec.snapshot())
+    assert [e.name for e in RunDirectory(run_dir).events()] == [e.name for e in rec.snapshot()]

@@ -50,6 +50,38 @@ def test_seed_series_equals_the_seed_articles_draws_bit_for_bit(n):
     np.testing.assert_array_equal(series, expected)
 
 
+def day_by_day_echo(length: int, lag: int, p: float, seed: int) -> np.ndarray:
+    """The echo task's rule, one day at a time: with the seed's draws as the fresh days, then one
+    coin per day, day t is day t - lag when its coin is below p, else its fresh draw."""
+    rng = np.random.RandomState(seed)
+    fresh = rng.randint(0, 3, size=length + 1)
+    coins = rng.random_sample(length + 1)
+    days: list[int] = []
+    for t, (draw, coin) in enumerate(zip(fresh, coins)):
+        days.append(days[t - lag] if t >= lag and coin < p else int(draw))
+    return np.array(days)
+
+
+def test_weather_series_is_the_draws_of_its_seed_plus_tomorrow():
+    np.testing.assert_array_equal(weather_series(500, seed=7), np.random.RandomState(7).randint(0, 3, size=501))
+
+
+@pytest.mark.parametrize(("length", "lag", "p", "seed"), [(1_000, 7, 0.5, 42), (999, 30, 0.9, 3), (64, 1, 0.2, 11)])
+def test_echo_series_follows_the_echo_rule_day_by_day(length, lag, p, seed):
+    np.testing.assert_array_equal(echo_series(length, lag, p, seed), day_by_day_echo(length, lag, p, seed))
+
+
+@pytest.mark.parametrize("seed", [42, 7])
+def test_a_runs_data_is_its_tasks_series_from_its_seed(cpu, seed):
+    echo = RunConfig(task="echo", series_length=2_000, look_back=12, lag=9, echo_p=0.6, seed=seed)
+    expected = day_by_day_echo(2_000, 9, 0.6, seed)
+    data = WeatherData(echo, cpu)
+    np.testing.assert_array_equal(data.series, expected[:2_000])
+    assert data.tomorrow == expected[2_000]
+    seed_task = WeatherData(echo.replace(task="seed"), cpu)
+    np.testing.assert_array_equal(seed_task.series, np.random.RandomState(seed).randint(0, 3, size=2_000))
+
+
 def test_seed_task_series_is_the_seed_series(tiny):
     cfg = tiny.replace(series_length=10_000)
     np.testing.assert_array_equal(make_series(cfg)[:10_000], seed_raw_data(10_000))
@@ -179,6 +211,16 @@ def test_batch_equals_the_seeds_one_hot_windows_permuted_seq_first(tiny, cpu):
     np.testing.assert_array_equal(targets.numpy(), ref_y[starts.numpy()])
 
 
+def test_every_tensor_of_the_data_lives_on_the_runs_device(tiny):
+    meta = torch.device("meta")  # a device other than the CPU, on any machine: shapes, no values
+    data = WeatherData(tiny, meta)
+    inputs, targets = data.batch(data.train.starts[:4])
+    assert data.device == meta
+    tensors = (data.train.starts, data.val.starts, inputs, targets, data.inference_window())
+    assert [t.device for t in tensors] == [meta] * 5
+    assert inputs.shape == (tiny.look_back, 4, 3) and targets.shape == (4,)
+
+
 def test_inference_window_is_the_last_look_back_days(tiny, cpu):
     data = WeatherData(tiny, cpu)
     window = data.inference_window()
@@ -191,6 +233,11 @@ def test_inference_window_is_the_last_look_back_days(tiny, cpu):
 
 def test_best_loss_of_the_seed_task_is_ln_3(tiny):
     assert best_achievable_loss(tiny) == pytest.approx(math.log(3), rel=1e-12)
+
+
+def test_best_loss_of_the_seed_task_is_ln_3_even_with_an_echo_lag_inside_its_window(tiny):
+    cfg = tiny.replace(look_back=35, lag=30, echo_p=0.9)  # the echo's settings, on the seed's data
+    assert best_achievable_loss(cfg) == pytest.approx(math.log(3), rel=1e-12)
 
 
 @pytest.mark.parametrize("p", [0.0, 0.5, 0.9, 1.0])

@@ -11,7 +11,9 @@ import pytest
 from engine.config import RunConfig
 from engine.events import (
     EVENT_TYPES,
+    FINAL_STATES,
     Alert,
+    Cause,
     CommandApplied,
     EpochEnd,
     Gates,
@@ -21,11 +23,14 @@ from engine.events import (
     RunFailed,
     RunFinished,
     RunStarted,
-    State,
+    RunState,
+    RunStateChanged,
     UnknownEvent,
     from_dict,
 )
-from engine.rundir.log import CONFIG_FILE, EVENTS_FILE, RunDirError, RunLog, event_to_json, read_events
+from engine.rundir.directory import CONFIG_FILE, EVENTS_FILE, RunDirectory
+from engine.rundir.files import RunDirError
+from engine.rundir.log import event_to_json, read_events
 
 EXAMPLES = [
     RunStarted(
@@ -65,8 +70,8 @@ EXAMPLES = [
     ),
     Prediction(model="rnn", epoch=3, probabilities=[0.2, 0.5, 0.3], predicted=1, true=2),
     Prediction(model="lstm", epoch=1, probabilities=[0.2, 0.5, 0.3], predicted=1, true=None),
-    State(state="paused", reason="paused by user", epoch=12),
-    State(state="running"),
+    RunStateChanged(state="paused", reason="paused by user", epoch=12),
+    RunStateChanged(state="running"),
     CommandApplied(command="scale_lr", detail="app", lr=0.005),
     CommandApplied(command="pause"),
     Alert(level="error", message="LSTM epoch 4: loss nan"),
@@ -144,7 +149,7 @@ def test_from_dict_rejects_an_unknown_event_name():
 
 
 def test_from_dict_rejects_unknown_fields():
-    data = {**State(state="running").to_dict(), "colour": "green"}
+    data = {**RunStateChanged(state="running").to_dict(), "colour": "green"}
     with pytest.raises(UnknownEvent):
         from_dict(data)
 
@@ -152,9 +157,9 @@ def test_from_dict_rejects_unknown_fields():
 # -- the run log ---------------------------------------------------------------------------
 
 
-def test_run_log_writes_the_config_and_one_json_object_per_event(tmp_path):
+def test_the_run_writer_writes_the_config_and_one_json_object_per_event(tmp_path):
     cfg = RunConfig(series_length=300, look_back=5, epochs=3)
-    log = RunLog(tmp_path / "run", cfg)
+    log = RunDirectory(tmp_path / "run").open_writer(cfg)
     for event in EXAMPLES:
         log(event)
     log.close()
@@ -168,17 +173,17 @@ def test_run_log_writes_the_config_and_one_json_object_per_event(tmp_path):
     assert list(read_events(tmp_path / "run" / EVENTS_FILE)) == EXAMPLES
 
 
-def test_run_log_is_readable_before_it_is_closed(tmp_path):
-    log = RunLog(tmp_path, RunConfig())
+def test_the_run_writer_is_readable_before_it_is_closed(tmp_path):
+    log = RunDirectory(tmp_path).open_writer(RunConfig())
     log(EXAMPLES[0])
     log(EXAMPLES[1])
     assert [e.name for e in read_events(tmp_path / EVENTS_FILE)] == ["run_started", "epoch_end"]
     log.close()
 
 
-def test_run_log_appends_to_an_existing_log(tmp_path):
+def test_the_run_writer_appends_to_an_existing_log(tmp_path):
     for event in EXAMPLES[:2]:
-        log = RunLog(tmp_path, RunConfig())
+        log = RunDirectory(tmp_path).open_writer(RunConfig())
         log(event)
         log.close()
     assert list(read_events(tmp_path / EVENTS_FILE)) == EXAMPLES[:2]
@@ -231,4 +236,37 @@ def test_an_unwritable_run_directory_is_a_run_dir_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     with pytest.raises(RunDirError):
-        RunLog(blocker / "run", RunConfig())
+        RunDirectory(blocker / "run").open_writer(RunConfig())
+
+
+# -- the run state: a closed set of words, with a cause --------------------------------------------
+
+
+def test_a_state_event_holds_members_of_the_closed_sets_and_writes_plain_words():
+    event = RunStateChanged(state="paused", cause="non_finite", reason="non-finite loss in LSTM")
+    assert (event.state, event.cause) == (RunState.PAUSED, Cause.NON_FINITE)
+    data = json.loads(event_to_json(event))
+    assert (data["event"], data["state"], data["cause"]) == ("state", "paused", "non_finite")
+    assert f"{event.state} {event.cause}" == "paused non_finite"
+
+
+def test_a_state_outside_the_set_is_refused():
+    with pytest.raises(ValueError):
+        RunStateChanged(state="dancing")
+    with pytest.raises(UnknownEvent):
+        from_dict({"event": "state", "time": 1.0, "state": "dancing"})
+
+
+def test_an_old_state_event_has_no_cause_and_a_later_versions_cause_is_dropped():
+    old = from_dict({"event": "state", "time": 1.0, "state": "stopped", "reason": "stopped by user", "epoch": 2})
+    assert (old.state, old.cause) == (RunState.STOPPED, None)
+    later = from_dict({"event": "state", "time": 1.0, "state": "paused", "cause": "cosmic_ray"})
+    assert (later.state, later.cause) == (RunState.PAUSED, None)
+
+
+def test_an_old_command_event_has_no_config():
+    assert from_dict({"event": "command", "time": 1.0, "command": "pause", "detail": "app"}).config is None
+
+
+def test_the_final_states_are_finished_stopped_and_failed():
+    assert {"finished", "stopped", "failed"} == FINAL_STATES

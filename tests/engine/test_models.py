@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 
 import pytest
 import torch
@@ -77,6 +78,90 @@ def test_lstm_step_follows_the_i_f_g_o_gate_equations():
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)
     torch.testing.assert_close(model(x), model.fc(h))
+
+
+@pytest.mark.parametrize("cls", [LSTM, StandardRNN])
+def test_forward_starts_from_zero_states_on_the_inputs_device(cls):
+    meta = torch.device("meta")  # a device other than the CPU on any machine; nn.LSTM refuses mixed ones
+    model = cls(3, 4, 3, num_layers=2).to(meta)
+    out = model(_inputs(batch=5).to(meta))
+    assert (out.device, out.shape) == (meta, (5, 3))
+
+
+def test_in_float64_both_forwards_follow_their_equations_to_float64_precision():
+    torch.manual_seed(6)
+    lstm, rnn = LSTM(3, 5, 3).double(), StandardRNN(3, 5, 3).double()
+    x = _inputs(look_back=6, batch=2).double()
+    m, r = lstm.lstm, rnn.rnn
+    h, c, h_rnn = (torch.zeros(2, 5, dtype=torch.float64) for _ in range(3))
+    for x_t in x:
+        i, f, g, o = (x_t @ m.weight_ih_l0.T + m.bias_ih_l0 + h @ m.weight_hh_l0.T + m.bias_hh_l0).chunk(4, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        h_rnn = torch.tanh(x_t @ r.weight_ih_l0.T + r.bias_ih_l0 + h_rnn @ r.weight_hh_l0.T + r.bias_hh_l0)
+    with torch.no_grad():
+        torch.testing.assert_close(lstm(x), lstm.fc(h), rtol=0, atol=1e-12)
+        torch.testing.assert_close(rnn(x), rnn.fc(h_rnn), rtol=0, atol=1e-12)
+
+
+# -- the forget-gate bias ----------------------------------------------------------------------
+# PyTorch's nn.LSTM docs: the rows of weight_ih_l<k>, weight_hh_l<k>, bias_ih_l<k> and bias_hh_l<k>
+# are the gates' in the order i, f, g, o, hidden_size rows each.
+GATE_ORDER = "ifgo"
+
+
+def gate_of_row(row: int, hidden: int) -> str:
+    return GATE_ORDER[row // hidden]
+
+
+@pytest.mark.parametrize("layers", [1, 2, 3])
+def test_set_forget_bias_sets_the_f_rows_of_bias_ih_zeroes_those_of_bias_hh_and_leaves_every_other_row(layers):
+    hidden, value = 5, 2.5
+    torch.manual_seed(4)
+    model = LSTM(3, hidden, 3, num_layers=layers)
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    model.set_forget_bias(value)
+    after = dict(model.named_parameters())
+    for layer in range(layers):
+        b_ih, b_hh = f"lstm.bias_ih_l{layer}", f"lstm.bias_hh_l{layer}"
+        assert after[b_ih].shape == after[b_hh].shape == (4 * hidden,)
+        for row in range(4 * hidden):
+            if gate_of_row(row, hidden) == "f":
+                assert (after[b_ih][row].item(), after[b_hh][row].item()) == (value, 0.0), (layer, row)
+            else:
+                assert after[b_ih][row].item() == before[b_ih][row].item(), (layer, row)
+                assert after[b_hh][row].item() == before[b_hh][row].item(), (layer, row)
+    for name, tensor in after.items():
+        if ".bias_" not in name:
+            assert torch.equal(tensor, before[name]), name  # weights and the head: untouched
+
+
+def test_the_forget_bias_argument_is_set_forget_bias_on_the_same_initial_weights():
+    torch.manual_seed(5)
+    given = LSTM(3, 4, 3, num_layers=2, forget_bias=-1.25)
+    torch.manual_seed(5)
+    expected = LSTM(3, 4, 3, num_layers=2)
+    expected.set_forget_bias(-1.25)
+    for (name, a), b in zip(given.state_dict().items(), expected.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+
+
+def test_the_forget_bias_is_the_gate_that_nn_lstm_multiplies_the_cell_by():
+    """Closed form, through the fused kernel: with every weight 0, i = o = 1/2, g = tanh(b_g) and
+    f = sigmoid(forget_bias), so c_t = (1/2) tanh(b_g) (1 - f^t) / (1 - f) from c_0 = 0."""
+    hidden, steps, value, b_g = 3, 6, 1.5, 0.8
+    model = LSTM(3, hidden, 3, num_layers=2)
+    with torch.no_grad():
+        for p in model.lstm.parameters():
+            p.zero_()
+        model.lstm.bias_hh_l1[2 * hidden : 3 * hidden] = b_g  # the g rows of the top layer
+    model.set_forget_bias(value)
+    x = _inputs(look_back=steps, batch=2)
+    zeros = torch.zeros(2, 2, hidden)
+    _, (_, c_n) = model.lstm(x, (zeros, zeros))
+    f = 1 / (1 + math.exp(-value))
+    expected = 0.5 * math.tanh(b_g) * (1 - f**steps) / (1 - f)
+    torch.testing.assert_close(c_n[-1], torch.full((2, hidden), expected), rtol=1e-5, atol=1e-6)
 
 
 def test_parameter_counts_are_those_of_the_seeds_models():

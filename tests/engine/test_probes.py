@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 import engine.probes
 from engine.config import RunConfig
-from engine.events import Alert, EpochEnd, Event, Gates, GradientFlow, Hidden, State, from_dict
+from engine.events import Alert, EpochEnd, Event, Gates, GradientFlow, Hidden, RunStateChanged, from_dict
 from engine.models import LSTM, StandardRNN
 from engine.probes import (
     Prober,
@@ -24,7 +26,7 @@ from engine.probes import (
     lstm_gates,
     rnn_hidden,
 )
-from engine.rundir.log import RunLog, read_events
+from engine.rundir.directory import RunDirectory
 from engine.session import Session
 from engine.trainer import Trainer
 
@@ -78,7 +80,7 @@ def run_session(config: RunConfig) -> tuple[list[Event], Session]:
 
     def sink(event: Event) -> None:
         events.append(event)
-        if isinstance(event, State) and event.state in ("finished", "failed"):
+        if isinstance(event, RunStateChanged) and event.state in ("finished", "failed"):
             done.set()
 
     session = Session(config, [sink]).start()
@@ -130,6 +132,99 @@ def test_the_recomputed_last_hidden_state_gives_the_models_logits(kind):
         torch.testing.assert_close(model.fc(h[-1]), model(x), rtol=0, atol=1e-5)
 
 
+# -- every gate at every step, against a hand unroll of PyTorch's documented equations ----------
+# nn.LSTM's documentation: weight_ih_l<k> is (W_ii|W_if|W_ig|W_io), hidden_size rows each, and so
+# are weight_hh_l<k>, bias_ih_l<k> and bias_hh_l<k>; from zero states, at each step
+#   i = sigmoid(W_ii x + b_ii + W_hi h + b_hi)    f = sigmoid(W_if x + b_if + W_hf h + b_hf)
+#   g = tanh(W_ig x + b_ig + W_hg h + b_hg)       o = sigmoid(W_io x + b_io + W_ho h + b_ho)
+#   c' = f * c + i * g                            h' = o * tanh(c')
+# The unroll below takes each gate's rows by name, in float64 numpy: nothing of engine/probes.py.
+
+DOCUMENTED_GATE_ROWS = "ifgo"
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-z))
+
+
+def gate_rows(module: nn.LSTM, name: str, layer: int, gate: str) -> np.ndarray:
+    """The rows of parameter ``name`` (weight_ih, weight_hh, bias_ih, bias_hh) that feed ``gate``."""
+    k, hidden = DOCUMENTED_GATE_ROWS.index(gate), module.hidden_size
+    return getattr(module, f"{name}_l{layer}").detach().double().numpy()[k * hidden : (k + 1) * hidden]
+
+
+def hand_unrolled_lstm(lstm: nn.LSTM, x: torch.Tensor) -> dict[str, np.ndarray]:
+    """The top layer's i, f, g, o, c, h at every step of x (L, B, I): each (L, B, H)."""
+    inputs = x.detach().double().numpy()
+    for layer in range(lstm.num_layers):
+        w = {(name, gate): gate_rows(lstm, name, layer, gate)
+             for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh") for gate in DOCUMENTED_GATE_ROWS}
+        h = np.zeros((inputs.shape[1], lstm.hidden_size))
+        c = np.zeros_like(h)
+        steps: dict[str, list[np.ndarray]] = {key: [] for key in "ifgoch"}
+        for x_t in inputs:
+            pre = {gate: x_t @ w["weight_ih", gate].T + w["bias_ih", gate] + h @ w["weight_hh", gate].T
+                   + w["bias_hh", gate] for gate in DOCUMENTED_GATE_ROWS}
+            i, f, g, o = sigmoid(pre["i"]), sigmoid(pre["f"]), np.tanh(pre["g"]), sigmoid(pre["o"])
+            c = f * c + i * g
+            h = o * np.tanh(c)
+            for key, value in {"i": i, "f": f, "g": g, "o": o, "c": c, "h": h}.items():
+                steps[key].append(value)
+        inputs = np.stack(steps["h"])  # the next layer's input
+    return {key: np.stack(values) for key, values in steps.items()}
+
+
+def hand_unrolled_rnn(rnn: nn.RNN, x: torch.Tensor) -> np.ndarray:
+    """The top layer's h at every step, h' = tanh(W_ih x + b_ih + W_hh h + b_hh), float64: (L, B, H)."""
+    inputs = x.detach().double().numpy()
+    for layer in range(rnn.num_layers):
+        w_ih, w_hh, b_ih, b_hh = (getattr(rnn, f"{name}_l{layer}").detach().double().numpy()
+                                  for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+        h = np.zeros((inputs.shape[1], rnn.hidden_size))
+        hs = []
+        for x_t in inputs:
+            h = np.tanh(x_t @ w_ih.T + b_ih + h @ w_hh.T + b_hh)
+            hs.append(h)
+        inputs = np.stack(hs)
+    return inputs
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_the_hand_unroll_reproduces_nn_lstms_h_and_c_at_every_step(layers):
+    """The reference itself, checked against the fused kernel wherever the kernel shows a state."""
+    model = make_model("lstm", layers=layers)
+    x = one_hot_windows(look_back=7, batch=4)
+    states, _ = step_by_step(model, x)
+    reference = hand_unrolled_lstm(model.lstm, x)
+    for t, (h, c) in enumerate(states):
+        np.testing.assert_allclose(h[-1].detach().numpy(), reference["h"][t], rtol=0, atol=1e-5, err_msg=f"h_{t}")
+        np.testing.assert_allclose(c[-1].detach().numpy(), reference["c"][t], rtol=0, atol=1e-5, err_msg=f"c_{t}")
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("key", list("ifgoch"))
+def test_each_gate_and_state_at_every_step_equals_the_hand_unroll(key, layers):
+    model = make_model("lstm", layers=layers)
+    x = one_hot_windows(look_back=7, batch=4)
+    recomputed = lstm_gates(model, x)[key]
+    np.testing.assert_allclose(recomputed.numpy(), hand_unrolled_lstm(model.lstm, x)[key], rtol=0, atol=1e-5)
+
+
+def test_the_test_models_gates_differ_so_a_swapped_label_would_show():
+    """Two gates whose values agreed to the tolerance above could trade labels unnoticed: at
+    every step, every two of the test model's gates differ by far more than that somewhere."""
+    reference = hand_unrolled_lstm(make_model("lstm", layers=2).lstm, one_hot_windows(look_back=7, batch=4))
+    for a, b in itertools.combinations("ifgo", 2):
+        assert np.abs(reference[a] - reference[b]).max(axis=(1, 2)).min() > 1e-2, (a, b)
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_recomputed_rnn_hidden_states_equal_a_hand_unroll(layers):
+    model = make_model("rnn", layers=layers)
+    x = one_hot_windows(look_back=7, batch=4)
+    np.testing.assert_allclose(rnn_hidden(model, x).numpy(), hand_unrolled_rnn(model.rnn, x), rtol=0, atol=1e-5)
+
+
 # -- gradient flow ------------------------------------------------------------------------------
 
 
@@ -143,30 +238,38 @@ def total_cell_gradient(h: torch.Tensor, c: torch.Tensor, h_grad: torch.Tensor, 
     return through_h if c_grad is None else c_grad + through_h
 
 
+def fused_gradient_norms(model: nn.Module, x: torch.Tensor, targets: torch.Tensor):
+    """||dL/dh_t|| (and ||dL/dc_t|| for the LSTM) of the top layer, the last step first, by autograd
+    through the model's own nn.LSTM / nn.RNN fed one step at a time; the cell norms None for the RNN."""
+    states, logits = step_by_step(model, x)
+    for state in states:
+        for t in state if isinstance(model, LSTM) else (state,):
+            t.retain_grad()
+    nn.functional.cross_entropy(logits, targets).backward()
+    last_first = states[::-1]
+    if not isinstance(model, LSTM):
+        return [h.grad[-1].norm().item() for h in last_first], None
+    cells = [
+        total_cell_gradient(h[-1], c[-1], h.grad[-1], None if c.grad is None else c.grad[-1]).norm().item()
+        for h, c in last_first
+    ]
+    return [h.grad[-1].norm().item() for h, _ in last_first], cells
+
+
 @pytest.mark.parametrize("layers", [1, 2])
 @pytest.mark.parametrize("kind", ["lstm", "rnn"])
 def test_gradient_norms_equal_autograd_through_the_fused_layers_one_step_at_a_time(kind, layers):
     model = make_model(kind, layers=layers).double()
     x, targets = one_hot_windows(look_back=8, batch=5, dtype=torch.float64), random_targets(5)
-    states, logits = step_by_step(model, x)
-    for state in states:
-        for t in state if kind == "lstm" else (state,):
-            t.retain_grad()
-    nn.functional.cross_entropy(logits, targets).backward()
-    last_first = states[::-1]
+    expected_norms, expected_cells = fused_gradient_norms(model, x, targets)
 
     norms, cell_norms = gradient_flow(model, x, targets, steps=8)
 
+    assert norms == pytest.approx(expected_norms, rel=1e-9)
     if kind == "rnn":
-        assert norms == pytest.approx([h.grad[-1].norm().item() for h in last_first], rel=1e-9)
         assert cell_norms is None
-        return
-    assert norms == pytest.approx([h.grad[-1].norm().item() for h, _ in last_first], rel=1e-9)
-    expected_cells = [
-        total_cell_gradient(h[-1], c[-1], h.grad[-1], None if c.grad is None else c.grad[-1]).norm().item()
-        for h, c in last_first
-    ]
-    assert cell_norms == pytest.approx(expected_cells, rel=1e-9)
+    else:
+        assert cell_norms == pytest.approx(expected_cells, rel=1e-9)
 
 
 @pytest.mark.parametrize("kind", ["lstm", "rnn"])
@@ -280,16 +383,68 @@ def test_the_gate_window_is_the_seeds_inference_window(cpu):
     assert prober.steps == TINY.look_back  # min(look_back, probe_steps)
 
 
-def test_events_show_the_last_probe_steps_of_the_window(cpu):
-    trainer = Trainer(TINY.replace(look_back=8, probe_steps=3), cpu)
-    gates, flow, hidden, rnn_flow = Prober(trainer, steps=3).probe(epoch=1)
-    expected = lstm_gates(trainer.models["lstm"], trainer.data.inference_window())
-    assert len(gates.window) == 8
+SHOWN = TINY.replace(look_back=8, probe_steps=3)  # a probe shows the last 3 of the window's 8 steps
+
+
+def seed_window(cfg: RunConfig) -> tuple[np.ndarray, torch.Tensor]:
+    """The seed's inference window, from the seed's own draws: its classes and one-hot (L, 1, 3)."""
+    classes = np.random.RandomState(cfg.seed).randint(0, 3, size=cfg.series_length)[-cfg.look_back :]
+    return classes, torch.from_numpy(np.eye(3)[classes][:, None, :])
+
+
+def test_the_gates_event_shows_each_gate_of_the_windows_last_probe_steps_as_the_hand_unroll_has_it(cpu):
+    trainer = Trainer(SHOWN, cpu)
+    gates = Prober(trainer, steps=3).probe(epoch=1)[0]
+    classes, window = seed_window(SHOWN)
+    reference = hand_unrolled_lstm(trainer.models["lstm"].lstm, window)
+    assert (gates.window, gates.window_start) == (classes.tolist(), SHOWN.series_length - 8)
     for key in "ifgoch":
-        shown = torch.tensor(getattr(gates, key))
-        torch.testing.assert_close(shown, expected[key][-3:, 0], rtol=1e-5, atol=1e-6, msg=key)
-    assert len(hidden.h) == 3 and len(flow.norms) == 3 and len(flow.cell_norms) == 3
-    assert len(rnn_flow.norms) == 3 and rnn_flow.cell_norms is None
+        np.testing.assert_allclose(np.array(getattr(gates, key)), reference[key][-3:, 0], rtol=1e-5, atol=1e-6,
+                                   err_msg=key)
+
+
+def test_the_gates_events_saturation_is_each_gates_share_of_shut_and_open_steps_per_unit(cpu):
+    trainer = Trainer(SHOWN, cpu)
+    lstm = trainer.models["lstm"].lstm
+    with torch.no_grad():  # weights 8 times their initial size: gates shut and open, each its own way
+        for p in lstm.parameters():
+            p.mul_(8)
+    gates = Prober(trainer, steps=3).probe(epoch=1)[0]
+    reference = hand_unrolled_lstm(lstm, seed_window(SHOWN)[1])
+    expected = {}
+    for key, (low, high) in {"i": (0.1, 0.9), "f": (0.1, 0.9), "g": (-0.9, 0.9), "o": (0.1, 0.9)}.items():
+        shown = reference[key][-3:, 0]  # (steps, units)
+        expected[key] = {"low": (shown < low).mean(axis=0).tolist(), "high": (shown > high).mean(axis=0).tolist()}
+        assert gates.saturation[key]["low"] == pytest.approx(expected[key]["low"]), key
+        assert gates.saturation[key]["high"] == pytest.approx(expected[key]["high"]), key
+    assert all(expected[a] != expected[b] for a, b in itertools.combinations("ifgo", 2))  # no two alike
+
+
+def test_the_hidden_event_shows_the_rnns_last_probe_steps_as_a_hand_unroll_has_them(cpu):
+    trainer = Trainer(SHOWN, cpu)
+    hidden = Prober(trainer, steps=3).probe(epoch=1)[2]
+    classes, window = seed_window(SHOWN)
+    h = hand_unrolled_rnn(trainer.models["rnn"].rnn, window)[-3:, 0]
+    assert (hidden.window, hidden.window_start) == (classes.tolist(), SHOWN.series_length - 8)
+    np.testing.assert_allclose(np.array(hidden.h), h, rtol=1e-5, atol=1e-6)
+    assert hidden.saturation == pytest.approx((np.abs(h) > 0.95).mean())
+    assert hidden.saturation_per_unit == pytest.approx((np.abs(h) > 0.95).mean(axis=0).tolist())
+
+
+def test_the_gradient_flow_events_are_autograds_through_the_fused_layers_on_the_probe_batch(cpu):
+    trainer = Trainer(SHOWN, cpu)
+    prober = Prober(trainer, steps=3)
+    _, lstm_flow, _, rnn_flow = prober.probe(epoch=1)
+    for event in (lstm_flow, rnn_flow):
+        model = trainer.models[event.model]
+        norms, cells = fused_gradient_norms(model, prober.inputs, prober.targets)
+        assert event.norms == pytest.approx(norms[:3], rel=1e-4)
+        assert event.horizon == gradient_horizon(norms[:3])
+        if event.model == "lstm":
+            assert event.cell_norms == pytest.approx(cells[:3], rel=1e-4)
+            assert event.cell_horizon == gradient_horizon(cells[:3])
+        else:
+            assert event.cell_norms is None and event.cell_horizon is None
 
 
 def test_the_probe_batch_is_evenly_spaced_validation_windows_up_to_256(cpu):
@@ -368,11 +523,11 @@ def test_probe_events_round_trip_through_dicts_and_the_run_log(cpu, tmp_path):
     trainer = Trainer(TINY, cpu)
     events = Prober(trainer, steps=64).probe(epoch=1)
     assert [from_dict(e.to_dict()) for e in events] == events
-    log = RunLog(tmp_path, TINY)
+    log = RunDirectory(tmp_path).open_writer(TINY)
     for event in events:
         log(event)
     log.close()
-    assert list(read_events(tmp_path / "events.jsonl")) == events
+    assert list(RunDirectory(tmp_path).events()) == events
 
 
 # -- probes in a session ------------------------------------------------------------------------
@@ -419,7 +574,7 @@ def test_a_probe_that_raises_becomes_a_warning_and_the_run_finishes(monkeypatch)
     assert "LSTM gradient flow" in alerts[0].message and "probe bug" in alerts[0].message
     assert "\n" not in alerts[0].message
     assert any(isinstance(e, Gates) for e in events)  # the other probes still ran
-    assert session.state == "finished" and session.trainer.epoch == TINY.epochs
+    assert session.run_state == "finished" and session.trainer.epoch == TINY.epochs
 
 
 def test_a_prober_that_cannot_be_built_becomes_a_warning_and_the_run_finishes(monkeypatch):
@@ -431,7 +586,7 @@ def test_a_prober_that_cannot_be_built_becomes_a_warning_and_the_run_finishes(mo
     alerts = [e for e in events if isinstance(e, Alert)]
     assert len(alerts) == 1 and alerts[0].level == "warning"
     assert "probes are off" in alerts[0].message and "no room for the probe batch" in alerts[0].message
-    assert session.state == "finished"
+    assert session.run_state == "finished"
 
 
 # -- cadence --------------------------------------------------------------------------------------

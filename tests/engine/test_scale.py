@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -17,12 +16,14 @@ import torch
 from torch import nn
 
 from engine.config import PRESETS, RunConfig, from_preset
-from engine.events import EpochEnd, State
+from engine.events import EpochEnd, RunStateChanged
 from engine.models import LSTM, StandardRNN
 from engine.rundir.checkpoint import read_checkpoint
-from engine.rundir.log import CHECKPOINT_FILE
+from engine.rundir.directory import CHECKPOINT_FILE, RunDirectory
 from engine.session import Session
 from engine.trainer import Trainer, chunk_windows
+
+WAIT = 60.0  # generous: only a hang takes this long
 
 
 def measured_bytes_per_window(look_back: int, hidden: int, layers: int = 1) -> int:
@@ -126,32 +127,47 @@ def test_a_time_limited_chunked_update_equals_the_seed_style_full_batch_update(c
 # -- a stop or quit inside a long full-batch epoch -----------------------------------------------
 
 
-def test_closing_a_session_mid_epoch_returns_within_a_second_and_keeps_the_last_epoch(tmp_path, cpu):
+def test_closing_a_session_mid_epoch_ends_it_before_the_next_chunk_and_keeps_the_last_epoch(
+    tmp_path, cpu, monkeypatch
+):
     # 7,800 training windows of 200 days: a full-batch epoch takes seconds on a CPU, cut into
     # chunks of 1,562 windows (about a quarter of a second each)
     cfg = RunConfig(series_length=10_000, look_back=200, epochs=5, probe_every=0, device="cpu")
     assert Trainer(cfg, cpu).started_event().chunks_per_batch == 5
     ends: list[EpochEnd] = []
-    states: list[State] = []
-    first_epoch_done = threading.Event()
+    states: list[RunStateChanged] = []
+    epoch_2_chunks: list[int] = []  # chunks of epoch 2 encoded for training or validation
+    holding, close_sent = threading.Event(), threading.Event()
+    encode, command = Trainer._encode, Session.command
+
+    def encode_holding_the_second_chunk_of_epoch_2(self, starts):
+        if self.mid_epoch and self.epoch == 1:
+            epoch_2_chunks.append(len(starts))
+            if len(epoch_2_chunks) == 2:  # inside the LSTM's epoch 2, whatever the machine's speed
+                holding.set()
+                assert close_sent.wait(WAIT), "close was never sent"
+        return encode(self, starts)
+
+    def command_then_tell(self, cmd):
+        command(self, cmd)
+        if cmd.name == "close":
+            close_sent.set()
+
+    monkeypatch.setattr(Trainer, "_encode", encode_holding_the_second_chunk_of_epoch_2)
+    monkeypatch.setattr(Session, "command", command_then_tell)
 
     def sink(event) -> None:
         if isinstance(event, EpochEnd):
             ends.append(event)
-            if event.model == "rnn" and event.epoch == 1:
-                first_epoch_done.set()
-        elif isinstance(event, State):
+        elif isinstance(event, RunStateChanged):
             states.append(event)
 
-    session = Session(cfg, [sink], run_dir=tmp_path).start()
-    assert first_epoch_done.wait(60)
-    time.sleep(0.5)  # well inside epoch 2's LSTM training
-    started = time.perf_counter()
-    session.close()
-    closed_in = time.perf_counter() - started
+    session = Session(cfg, [sink], run=RunDirectory(tmp_path).open_writer(cfg)).start()
+    assert holding.wait(WAIT), "epoch 2 never reached its second chunk"
+    session.close(timeout=WAIT)
 
-    assert closed_in < 1.0
     assert not session.alive
+    assert epoch_2_chunks == [1_562, 1_562]  # the close landed before the third chunk
     assert [(e.model, e.epoch) for e in ends] == [("lstm", 1), ("rnn", 1)]  # epoch 2 never ended
     assert states[-1].state == "stopped" and states[-1].epoch == 1
     checkpoint = read_checkpoint(tmp_path / CHECKPOINT_FILE)

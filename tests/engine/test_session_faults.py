@@ -9,7 +9,7 @@ import time
 import pytest
 
 from engine.config import RunConfig
-from engine.events import Alert, EpochEnd, RunFinished, State
+from engine.events import Alert, Cause, EpochEnd, RunFinished, RunStateChanged
 from engine.session import Session
 from tests.engine.recorder import Recorder
 
@@ -21,7 +21,7 @@ ENDLESS = RunConfig(series_length=300, look_back=5, epochs=100_000, device="cpu"
 
 
 def paused_for_a_non_finite_loss(event) -> bool:
-    return isinstance(event, State) and event.state == "paused" and "non-finite" in event.reason
+    return isinstance(event, RunStateChanged) and event.state == "paused" and event.cause == Cause.NON_FINITE
 
 
 def blow_up(start, config: RunConfig) -> tuple[Session, Recorder, int]:
@@ -34,9 +34,9 @@ def blow_up(start, config: RunConfig) -> tuple[Session, Recorder, int]:
     session = start(config, rec)
     rec.wait_for(lambda e: isinstance(e, EpochEnd) and e.epoch >= 2)
     session.pause()
-    at, _ = rec.wait_for(lambda e: isinstance(e, State) and e.state == "paused")
+    at, _ = rec.wait_for(lambda e: isinstance(e, RunStateChanged) and e.state == "paused")
     session.step()  # the rest of this epoch, then a pause at its end
-    rec.wait_for(lambda e: isinstance(e, State) and e.state == "paused" and e.reason.startswith("stepped"),
+    rec.wait_for(lambda e: isinstance(e, RunStateChanged) and e.state == "paused" and e.cause == Cause.STEP,
                  after=at + 1)
     session.scale_lr(BLOW_UP)
     session.resume()
@@ -65,7 +65,7 @@ def test_a_learning_rate_that_blows_the_loss_up_pauses_the_run_with_an_error_ale
     alerts = [e for e in rec.snapshot()[:at] if isinstance(e, Alert)]
     assert len(alerts) == 1 and alerts[0].level == "error" and "lower the learning rate" in alerts[0].message
     time.sleep(0.3)
-    assert session.state == "paused" and session.alive
+    assert session.run_state == "paused" and session.alive
 
 
 def test_after_a_blow_up_a_lower_learning_rate_trains_on_with_finite_losses_mini_batch(start) -> None:
@@ -99,15 +99,15 @@ def test_a_sink_blocked_for_seconds_per_event_does_not_hold_the_run_up(start) ->
     release = threading.Event()
     slow_got: list = []
 
-    def blocked(event) -> None:  # three seconds an event, as a hung terminal or disk might take
+    def blocked(event) -> None:  # as a hung terminal or disk might: held until the run has finished
         slow_got.append(event)
-        release.wait(3.0)
+        release.wait(WAIT)  # WAIT only ends a hang
 
     first, second = Recorder(), Recorder()
     try:
         start(RunConfig(series_length=300, look_back=5, epochs=30, device="cpu"), first, blocked, second)
-        first.wait_for(lambda e: isinstance(e, State) and e.state == "finished")
-        second.wait_for(lambda e: isinstance(e, State) and e.state == "finished")
+        first.wait_for(lambda e: isinstance(e, RunStateChanged) and e.state == "finished")
+        second.wait_for(lambda e: isinstance(e, RunStateChanged) and e.state == "finished")
         behind = len(slow_got)
     finally:
         release.set()
@@ -115,4 +115,4 @@ def test_a_sink_blocked_for_seconds_per_event_does_not_hold_the_run_up(start) ->
     assert len([e for e in events if isinstance(e, EpochEnd)]) == 60  # 30 epochs x 2 models
     assert any(isinstance(e, RunFinished) for e in events)
     assert second.snapshot() == events  # every other sink got every event, in order
-    assert behind <= 3 < len(events) // 10  # the blocked sink had seen almost nothing
+    assert behind <= 1  # the blocked sink was still held in its first event (if it had got one)

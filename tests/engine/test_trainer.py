@@ -133,14 +133,44 @@ def test_chunked_gradient_accumulation_gives_the_full_batch_update(cpu):
         assert a.val_acc == b.val_acc
 
 
-def test_grad_norm_is_the_l2_norm_of_every_gradient_of_the_step(cpu):
-    cfg = RunConfig(series_length=300, look_back=5, epochs=1, device="cpu")
-    trainer = Trainer(cfg, cpu)
-    events = epoch_ends(run_epochs(trainer))
+def seed_style_grad_norms(cfg: RunConfig) -> dict[str, float]:
+    """Per model, the mean over an epoch's steps of the L2 norm of all its gradients together,
+    from a loop written like the seed's: its data, its models, Adam on each batch's mean loss,
+    batches in the order of a randperm from the run's seed (one batch of all windows when full)."""
+    series = np.random.RandomState(cfg.seed).randint(0, 3, size=cfg.series_length)
+    split = cfg.series_length - round(cfg.series_length * cfg.val_fraction)
+    x, y = create_dataset(series[:split], cfg.look_back)
+    inputs, targets = one_hot_seq_first(x), torch.from_numpy(y).long()
+    n = len(y)
+    if cfg.batch_size is None:
+        batches = [torch.arange(n)]
+    else:
+        batches = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed)).split(cfg.batch_size)
+    torch.manual_seed(cfg.seed)
+    models = {"lstm": SeedLSTM(3, cfg.hidden, 3), "rnn": SeedRNN(3, cfg.hidden, 3)}
+    means = {}
+    for name, model in models.items():
+        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        norms = []
+        for batch in batches:
+            loss = nn.functional.cross_entropy(model(inputs[:, batch]), targets[batch])
+            grads = torch.autograd.grad(loss, list(model.parameters()))
+            norms.append(math.sqrt(sum(float((g.double() ** 2).sum()) for g in grads)))
+            for param, grad in zip(model.parameters(), grads, strict=True):
+                param.grad = grad
+            optimizer.step()
+        means[name] = sum(norms) / len(norms)
+    return means
+
+
+@pytest.mark.parametrize("batch_size", [None, 64], ids=["full-batch", "mini-batch"])
+def test_grad_norm_is_the_mean_over_the_epochs_steps_of_the_l2_norm_of_every_gradient(cpu, batch_size):
+    cfg = RunConfig(series_length=300, look_back=5, epochs=1, batch_size=batch_size, device="cpu")
+    events = epoch_ends(run_epochs(Trainer(cfg, cpu)))
+    expected = seed_style_grad_norms(cfg)
+    assert len(events) == 2
     for event in events:
-        # full batch: one step, whose gradient the optimiser leaves in .grad
-        grads = np.concatenate([p.grad.numpy().ravel() for p in trainer.models[event.model].parameters()])
-        assert event.grad_norm == pytest.approx(float(np.sqrt(np.sum(grads.astype(np.float64) ** 2))), rel=1e-5)
+        assert event.grad_norm == pytest.approx(expected[event.model], rel=1e-4), event.model
 
 
 def test_chunked_mini_batches_match_unchunked_mini_batches(cpu):

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
+import time
+import types
+
 import pytest
 
 from engine.config import RunConfig
-from tui.bench.engine import (
-    _in_fresh_thread,
-    bare_seconds_per_epoch,
-    engine_seconds_per_epoch,
-    epochs_done,
-    interleaved_dashboard,
-    key_latencies,
-)
+from tui.bench.dashboard import epochs_done, interleaved_dashboard, key_latencies
+from tui.bench.engine import bare_seconds_per_epoch, engine_seconds_per_epoch, in_fresh_thread
 from tui.cli.main import main
 
 TINY = RunConfig(series_length=300, look_back=5, device="cpu")
 
 
-def test_bare_and_engine_loops_time_their_epochs() -> None:
-    assert 0 < _in_fresh_thread(bare_seconds_per_epoch, TINY, 3) < 5
-    assert 0 < engine_seconds_per_epoch(TINY, 3) < 5
+@pytest.mark.parametrize("loop", [bare_seconds_per_epoch, engine_seconds_per_epoch], ids=["bare", "engine"])
+def test_bare_and_engine_loops_time_their_epochs(loop) -> None:  # noqa: ANN001
+    """The timed epochs lie inside the call, which the test times on its own clock."""
+    started = time.perf_counter()
+    seconds = in_fresh_thread(loop, TINY, 3)
+    assert 0 < 3 * seconds <= time.perf_counter() - started
 
 
 def test_an_error_in_a_fresh_thread_reaches_the_caller() -> None:
@@ -28,7 +28,7 @@ def test_an_error_in_a_fresh_thread_reaches_the_caller() -> None:
         raise ValueError("boom")
 
     with pytest.raises(ValueError, match="boom"):
-        _in_fresh_thread(broken)
+        in_fresh_thread(broken)
 
 
 def test_key_latency_is_measured_to_a_painted_frame() -> None:
@@ -43,18 +43,41 @@ def test_bench_refuses_a_mini_batch_setting(capsys) -> None:
     assert err.count("\n") == 1 and "batch-size" in err
 
 
-def test_probe_cost_is_measured_against_an_epoch_of_the_preset() -> None:
-    from tui.bench.engine import probe_cost
+@pytest.mark.parametrize(("epoch_s", "share_at_defaults"), [(0.2, 0.03 / 1.03), (2.0, 0.03 / 2.03)])
+def test_probe_cost_is_measured_against_an_epoch_of_the_preset(monkeypatch, epoch_s, share_at_defaults) -> None:  # noqa: ANN001
+    """On a clock the test drives: the warm-up epoch and probe take long, then an epoch takes
+    ``epoch_s`` and a probe 0.03 s. At the defaults a probe follows an epoch at most once a
+    second (probe_seconds 1), so a 0.2 s epoch is probed once in 1.03 s, a 2 s one every epoch."""
+    import tui.bench.engine as bench
+    from engine.probes import Prober
+    from engine.trainer import Trainer
 
-    cost = probe_cost("seed-10k", "cpu", probes=2)
-    assert cost["probe_ms"] > 0 and cost["epoch_ms"] > 0
-    assert cost["share_every_epoch"] == pytest.approx(cost["probe_ms"] / cost["epoch_ms"])
-    # At the defaults (at most one probe a second) the share is far below one per epoch.
-    assert cost["share_at_defaults"] < cost["share_every_epoch"]
+    now = [0.0]
+    epochs: list[int] = []
+    probes: list[int] = []
+
+    def run_epoch(self, between_batches, emit) -> None:  # noqa: ANN001
+        epochs.append(self.cfg.series_length)
+        now[0] += 5.0 if len(epochs) == 1 else epoch_s
+
+    def probe(self, epoch) -> list:  # noqa: ANN001
+        probes.append(self.steps)
+        now[0] += 1.0 if len(probes) == 1 else 0.03
+        return []
+
+    monkeypatch.setattr(Trainer, "run_epoch", run_epoch)
+    monkeypatch.setattr(Prober, "probe", probe)
+    monkeypatch.setattr(bench, "time", types.SimpleNamespace(perf_counter=lambda: now[0]))
+    cost = bench.probe_cost("seed-10k", "cpu", probes=4)
+    assert epochs == [10_000, 10_000] and probes == [10] * 5  # the preset's: look-back 10 < 64 steps
+    assert cost["epoch_ms"] == pytest.approx(1000 * epoch_s)
+    assert cost["probe_ms"] == pytest.approx(30)
+    assert cost["share_every_epoch"] == pytest.approx(0.03 / epoch_s)
+    assert cost["share_at_defaults"] == pytest.approx(share_at_defaults)
 
 
 def test_the_rounds_turn_their_order_about_with_the_engine_always_in_the_middle(monkeypatch) -> None:
-    import tui.bench.engine as bench
+    import tui.bench.run as bench
 
     order: list[str] = []
 
@@ -80,24 +103,24 @@ def test_epochs_done_interpolates_between_epoch_ends() -> None:
 
 
 def _times_called(monkeypatch, method: str) -> list[float]:  # noqa: ANN001
-    """When each call of DashboardApp.<method> happened, from now on."""
+    """When each call of RedrawPacer.<method> (pulse: a fold; tick: a redraw) happened, from now on."""
     import time
 
-    from tui.dashboard.app import DashboardApp
+    from tui.dashboard.pacing import RedrawPacer
 
     times: list[float] = []
-    original = getattr(DashboardApp, method)
+    original = getattr(RedrawPacer, method)
 
     def recorded(self) -> None:  # noqa: ANN001
         times.append(time.time())
         original(self)
 
-    monkeypatch.setattr(DashboardApp, method, recorded)
+    monkeypatch.setattr(RedrawPacer, method, recorded)
     return times
 
 
 def test_the_interleaved_run_alternates_a_live_and_a_quiet_dashboard(monkeypatch) -> None:
-    pulses = _times_called(monkeypatch, "_pulse")
+    pulses = _times_called(monkeypatch, "pulse")
     figures = interleaved_dashboard(TINY, pairs=2, period=0.8)
     windows = figures["windows"]
     assert [live for live, _, _ in windows] == [True, False, True, False]
@@ -108,7 +131,7 @@ def test_the_interleaved_run_alternates_a_live_and_a_quiet_dashboard(monkeypatch
 
 
 def test_every_frame_of_the_interleaved_run_falls_in_a_counted_live_window(monkeypatch) -> None:
-    frames = _times_called(monkeypatch, "_tick")
+    frames = _times_called(monkeypatch, "tick")
     figures = interleaved_dashboard(TINY, pairs=3, period=0.8)
     live = [(start, end) for is_live, start, end in figures["windows"] if is_live]
     first, last = live[0][0], live[-1][1]

@@ -137,7 +137,7 @@ def _invocation_id(row) -> str | None:
 def nothing_may_start(monkeypatch, tmp_path) -> Path:
     """A run, the dashboard or a bench that starts fails the test (and runs nothing); the working
     directory is an empty folder, so a default run directory would show up there."""
-    import tui.bench.engine
+    import tui.bench.run
     import tui.cli.train
     import tui.dashboard.app
     import tui.dashboard.run
@@ -148,7 +148,7 @@ def nothing_may_start(monkeypatch, tmp_path) -> Path:
     monkeypatch.setattr(tui.cli.train, "run_headless", started)
     monkeypatch.setattr(tui.dashboard.run, "run_dashboard", started)
     monkeypatch.setattr(tui.dashboard.app.DashboardApp, "run", started)
-    monkeypatch.setattr(tui.bench.engine, "run_bench", started)
+    monkeypatch.setattr(tui.bench.run, "run_bench", started)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -260,18 +260,16 @@ def test_help_lists_the_run_directory_options() -> None:
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory) -> Path:
     """A finished 2-epoch run directory; tests work on copies of it."""
-    from engine.rundir.log import RunLog
+    from engine.rundir.directory import RunDirectory
     from engine.session import Session
 
     run_dir = tmp_path_factory.mktemp("finished") / "run"
     config = config_from_args(build_parser("train").parse_args(TINY))
-    log = RunLog(run_dir, config)
     done = __import__("threading").Event()
-    session = Session(config, [log, lambda e: e.name == "state" and e.state == "finished" and done.set()],
-                      run_dir=run_dir).start()
+    session = Session(config, [lambda e: e.name == "state" and e.state == "finished" and done.set()],
+                      run=RunDirectory(run_dir).open_writer(config)).start()
     assert done.wait(60)
     session.close()
-    log.close()
     return run_dir
 
 
@@ -301,9 +299,9 @@ def _checkpoint_with(**changes):
 
 
 def _held_by_another_writer(d: Path):
-    from engine.rundir.log import RunLog
+    from engine.rundir.directory import RunDirectory
 
-    return RunLog(d, RunConfig.from_dict(json.loads((d / "config.json").read_text())), resume=True)
+    return RunDirectory(d).open_writer(RunConfig.from_dict(json.loads((d / "config.json").read_text())), resume=True)
 
 
 def _config_with(**changes):
@@ -462,8 +460,30 @@ def test_a_runs_folder_that_cannot_be_made_is_one_line_exit_2(tmp_path, monkeypa
                                             "error: cannot create a run directory in runs: File exists"]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
-def test_an_unwritable_run_directory_is_one_line_exit_2(finished_run, tmp_path, capsys) -> None:
+PR_CAPBSET_DROP, CAP_DAC_OVERRIDE = 24, 1  # linux/prctl.h, linux/capability.h
+
+
+def _bound_by_file_modes() -> None:
+    """A child's preexec_fn: as root, give up CAP_DAC_OVERRIDE (what lets root write through any
+    file mode) from the bounding set, so the exec cannot give it back. CI runs as root."""
+    if os.geteuid() == 0:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_CAPBSET_DROP, CAP_DAC_OVERRIDE, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP, CAP_DAC_OVERRIDE)")
+
+
+def run_bound_by_file_modes(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -c code args`` in a child that file modes bind, whoever runs the tests."""
+    try:
+        return subprocess.run([sys.executable, "-c", code, *args], preexec_fn=_bound_by_file_modes,
+                              capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2])
+    except subprocess.SubprocessError as exc:  # the preexec_fn failed: no CAP_SETPCAP here
+        pytest.skip(f"cannot start a child that file modes bind on this machine: {exc}")
+
+
+def test_an_unwritable_run_directory_is_one_line_exit_2(finished_run, tmp_path) -> None:
     import shutil
 
     run_dir = tmp_path / "run"
@@ -471,7 +491,12 @@ def test_an_unwritable_run_directory_is_one_line_exit_2(finished_run, tmp_path, 
     run_dir.chmod(0o555)
     (run_dir / "events.jsonl").chmod(0o444)
     try:
-        code, err = run_main(["train", "--resume", str(run_dir)], capsys)
+        probe = run_bound_by_file_modes("import sys; open(sys.argv[1], 'a')", str(run_dir / "events.jsonl"))
+        if "PermissionError" not in probe.stderr:
+            pytest.skip(f"file modes do not bind a child here (it opened a 0444 file for writing): {probe.stderr}")
+        child = run_bound_by_file_modes("import sys; from tui.cli.main import main; sys.exit(main(sys.argv[1:]))",
+                                        "train", "--resume", str(run_dir))
     finally:
         run_dir.chmod(0o755)
-    assert code == 2 and len(err.strip().splitlines()) == 1 and str(run_dir) in err
+    assert child.returncode == 2, child.stderr
+    assert len(child.stderr.strip().splitlines()) == 1 and str(run_dir) in child.stderr

@@ -1,4 +1,4 @@
-"""metrics.csv: one row per model and epoch, exactly the logged numbers."""
+"""metrics.csv (tui/metrics.py): one row per model and epoch, exactly the logged numbers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import csv
 from engine.config import RunConfig
 from engine.events import EpochEnd, GradientFlow
 from tests.tui.helpers import synthetic_probes, synthetic_run
-from tui.cli.export import METRICS_COLUMNS, metrics_rows, write_metrics
+from tui.metrics import METRICS_COLUMNS, metrics_rows, write_metrics
 
 CONFIG = RunConfig(series_length=300, look_back=10, epochs=40)
 

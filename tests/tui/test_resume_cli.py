@@ -15,7 +15,7 @@ import torch
 
 from engine.events import EpochEnd, RunStarted
 from engine.models import MODEL_NAMES
-from engine.rundir.log import CHECKPOINT_FILE, EVENTS_FILE, read_events
+from engine.rundir.directory import CHECKPOINT_FILE, EVENTS_FILE, RunDirectory
 from tui.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +27,7 @@ def losses(run_dir: Path) -> dict:
     """(model, epoch) -> (train, validation loss), as a reader of the log sees them: a run that
     starts or resumes drops the epochs past its start."""
     seen: dict = {}
-    for event in read_events(run_dir / EVENTS_FILE):
+    for event in RunDirectory(run_dir).events():
         if isinstance(event, RunStarted):
             seen = {key: v for key, v in seen.items() if key[1] <= event.resumed_from_epoch}
         elif isinstance(event, EpochEnd):
@@ -63,7 +63,7 @@ def test_the_resumed_run_says_where_it_resumed_from(tmp_path, capsys):
     run_dir = tmp_path / "run"
     assert main(["train", *TINY, "--epochs", "2", "--run-dir", str(run_dir)]) == 0
     assert main(["train", "--resume", str(run_dir), "--epochs", "3"]) == 0
-    started = [e for e in read_events(run_dir / EVENTS_FILE) if isinstance(e, RunStarted)]
+    started = [e for e in RunDirectory(run_dir).events() if isinstance(e, RunStarted)]
     assert [e.resumed_from_epoch for e in started] == [0, 2]
     assert "resumed after epoch 2" in capsys.readouterr().out
 

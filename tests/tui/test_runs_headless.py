@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.events import EpochEnd, State
-from engine.rundir.commands import run_status, send_command
-from engine.rundir.log import CHECKPOINT_FILE, EVENTS_FILE, read_events
+from engine.events import Cause, EpochEnd, RunStateChanged
+from engine.rundir.directory import CHECKPOINT_FILE, RunDirectory
 from tui.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,16 +35,26 @@ def train(run_dir: Path, *args: str) -> subprocess.Popen:
 
 
 def events(run_dir: Path) -> list:
-    path = run_dir / EVENTS_FILE
-    return list(read_events(path)) if path.exists() else []
+    try:
+        return list(RunDirectory(run_dir).events())
+    except FileNotFoundError:
+        return []
+
+
+def run_status(run_dir: Path) -> str:
+    return RunDirectory(run_dir).status()
+
+
+def send_command(run_dir: Path, name: str) -> None:
+    RunDirectory(run_dir).send(name)
 
 
 def epochs_done(run_dir: Path) -> int:
     return max((e.epoch for e in events(run_dir) if isinstance(e, EpochEnd) and e.model == "rnn"), default=0)
 
 
-def last_state(run_dir: Path) -> State | None:
-    states = [e for e in events(run_dir) if isinstance(e, State)]
+def last_state(run_dir: Path) -> RunStateChanged | None:
+    states = [e for e in events(run_dir) if isinstance(e, RunStateChanged)]
     return states[-1] if states else None
 
 
@@ -102,7 +111,7 @@ def test_commands_from_the_file_pause_resume_and_stop_a_running_train(tmp_path, 
 
     send_command(run_dir, "pause")
     wait_until(lambda: last_state(run_dir).state == "paused", proc)
-    assert last_state(run_dir).reason.startswith("paused from commands.jsonl")
+    assert last_state(run_dir).cause == Cause.WATCHER
     paused_at = epochs_done(run_dir)
     time.sleep(QUIET)
     assert epochs_done(run_dir) == paused_at  # the epoch count stopped growing
@@ -145,7 +154,7 @@ def test_sigterm_stops_train_cleanly_with_a_final_checkpoint_and_exit_143(tmp_pa
     assert proc.returncode == 143, err
     assert "Traceback" not in err
     stopped = last_state(run_dir)
-    assert stopped.state == "stopped"
+    assert (stopped.state, stopped.cause, stopped.reason) == ("stopped", Cause.SIGNAL, "stopped by SIGTERM")
     assert torch.load(run_dir / CHECKPOINT_FILE, weights_only=True)["epoch"] == stopped.epoch >= 2
     assert run_status(run_dir) == "stopped"
 
@@ -157,3 +166,30 @@ def test_train_writes_its_run_under_runs_in_the_current_directory_by_default(tmp
     assert run_dir.name.endswith("Z-seed") and len(run_dir.name) == len("20261127T163501Z-seed")
     assert {p.name for p in run_dir.iterdir()} >= {"config.json", "events.jsonl", "checkpoint.pt"}
     assert str(run_dir.relative_to(tmp_path)) in capsys.readouterr().out
+
+
+def test_a_non_finite_loss_stops_train_with_exit_1_and_says_why(tmp_path, monkeypatch):
+    """Headless has no keyboard to resume a run paused by a bad loss: it stops it, by the pause's
+    cause (never by matching its words)."""
+    import io
+
+    from rich.console import Console
+
+    import engine.session
+    from engine.config import RunConfig
+    from engine.trainer import Trainer
+    from tui.cli.train import run_headless
+
+    class NanTrainer(Trainer):
+        def __init__(self, cfg, device):  # noqa: ANN001
+            super().__init__(cfg, device)
+            self.loss_fn = lambda logits, targets: (
+                torch.nn.functional.cross_entropy(logits, targets, reduction="sum") * float("nan"))
+
+    monkeypatch.setattr(engine.session, "Trainer", NanTrainer)
+    config = RunConfig(series_length=300, look_back=5, epochs=3, device="cpu")
+    out = io.StringIO()
+    assert run_headless(config, run_dir=tmp_path / "run", console=Console(file=out, width=100)) == 1
+    stopped = last_state(tmp_path / "run")
+    assert (stopped.state, stopped.cause) == ("stopped", Cause.NON_FINITE)
+    assert "stopped after 0 epochs" in out.getvalue()

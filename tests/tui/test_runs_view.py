@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 
 from engine.config import RunConfig
-from engine.events import State
-from engine.rundir.log import CONFIG_FILE, EVENTS_FILE, RunLog
+from engine.events import RunStateChanged
+from engine.rundir.directory import CONFIG_FILE, EVENTS_FILE, RunDirectory, RunWriter
 from tests.tui.helpers import synthetic_probes, synthetic_run, visible_text, wait_until
 from tui.cli.main import main
 from tui.runs.app import RunsApp
@@ -22,12 +22,12 @@ SIZE = (170, 40)  # every column in view
 
 
 def write_run(run_dir: Path, epochs: int, *, config: RunConfig = CONFIG, final: str | None = "finished",
-              probes: bool = True, close: bool = True) -> RunLog:
-    log = RunLog(run_dir, config)
+              probes: bool = True, close: bool = True) -> RunWriter:
+    log = RunDirectory(run_dir).open_writer(config)
     for event in synthetic_run(config, epochs) + (synthetic_probes(epochs) if probes else []):
         log(event)
     if final:
-        log(State(state=final, epoch=epochs))
+        log(RunStateChanged(state=final, epoch=epochs))
     if close:
         log.close()
     return log

@@ -67,8 +67,15 @@ def test_echo_run_keeps_best_loss_and_seed_run_does_not() -> None:
 
 def test_lr_follows_commands_and_epochs() -> None:
     state = DashboardState(CONFIG)
+    assert state.lr == CONFIG.lr == 0.01  # before any event: the config's
     state.apply(CommandApplied(command="scale_lr", lr=0.02))
     assert state.lr == 0.02
+    state.apply(CommandApplied(command="pause"))  # a command that leaves the rate alone
+    assert state.lr == 0.02
+    state.apply(dataclasses.replace(epoch_end("lstm", 1, 1.0), lr=0.005))  # the epoch trained at 0.005
+    assert state.lr == 0.005
+    state.apply(CommandApplied(command="scale_lr", lr=0.01))
+    assert state.lr == 0.01
 
 
 def test_failure_shows_in_run_state_with_message() -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import mmap
 import os
 import threading
+import time
 
 import pytest
 
@@ -30,11 +32,30 @@ def test_cuda_index_of_a_device(device: str, index: int | None) -> None:
     assert cuda_index(device) == index
 
 
-def test_sampler_measures_this_process() -> None:
-    sampler = SystemSampler()
+def test_sampler_measures_this_processs_cpu_time_over_the_wall_time() -> None:
+    """100% is one core: the CPU time this process counts for itself, over the wall time between
+    two samples, whatever else the machine is doing."""
+    sampler = SystemSampler()  # the first sample starts the measurement
+    wall, cpu = time.monotonic(), time.process_time()
+    while time.process_time() - cpu < 0.5:  # busy
+        pass
     sample = sampler.sample(1.0)
-    assert sample.rss > 10 * 2**20 and sample.cpu_percent >= 0 and sample.gpu is None
-    assert SystemSampler(pid=os.getpid()).sample(1.0).rss > 0
+    used = 100 * (time.process_time() - cpu) / (time.monotonic() - wall)
+    assert sample.cpu_percent == pytest.approx(used, abs=10)
+    assert sample.gpu is None
+
+
+def test_sampler_measures_the_memory_this_process_touches() -> None:
+    size = 64 * 2**20
+    sampler, by_pid = SystemSampler(), SystemSampler(pid=os.getpid())
+    before = sampler.sample(0.0).rss
+    block = mmap.mmap(-1, size)  # pages of its own, from the kernel (not from a heap that kept freed ones)
+    for offset in range(0, size, mmap.PAGESIZE):
+        block[offset] = 1  # resident once written
+    grown = sampler.sample(1.0).rss - before
+    assert 0.95 * size <= grown < 1.5 * size
+    assert by_pid.sample(1.0).rss == pytest.approx(sampler.sample(1.0).rss, rel=0.02)  # the same process
+    block.close()
 
 
 async def test_header_shows_this_processs_figures_once_sampled() -> None:
@@ -70,8 +91,8 @@ async def test_y_toggles_the_pane_with_a_row_per_figure() -> None:
         assert not pane.display
         await pilot.press("y")
         for second in range(5):
-            app._add_system_sample(SystemSample(float(second), 50.0 + second, 2**30, GPU))
-        await wait_until(pilot, lambda: app._drawn.get("system") == app.state.versions["system"])
+            app.dashboard.add_system_sample(SystemSample(float(second), 50.0 + second, 2**30, GPU))
+        await wait_until(pilot, lambda: app.dashboard.caught_up)
         await pilot.pause()
         assert pane.display
         text = " ".join(visible_text(label) for label in pane.query("Label"))
@@ -85,8 +106,8 @@ async def test_gpu_rows_are_hidden_without_a_gpu() -> None:
     app = DashboardApp(CONFIG, start=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("y")
-        app._add_system_sample(SystemSample(0.0, 10.0, 2**30))
+        app.dashboard.add_system_sample(SystemSample(0.0, 10.0, 2**30))
         await pilot.pause(0.3)
-        app._redraw(force=True)
+        app.redraw_now()
         assert not app.query_one("#system-gpu-util").display
         assert app.query_one("#system-cpu").display

@@ -10,8 +10,9 @@ import time
 import pytest
 
 from engine.config import RunConfig
-from engine.events import State
-from engine.rundir.log import RunLog
+from engine.events import CommandApplied, RunStateChanged
+from engine.rundir.directory import RunDirectory
+from engine.rundir.log import event_to_json
 from tests.tui.helpers import synthetic_run
 from tui.cli.main import main, newest_run
 
@@ -19,7 +20,7 @@ CONFIG = RunConfig(series_length=300, look_back=10, epochs=40)
 
 
 def make_run(path, epochs: int = 2) -> None:  # noqa: ANN001
-    log = RunLog(path, CONFIG)
+    log = RunDirectory(path).open_writer(CONFIG)
     for event in synthetic_run(CONFIG, epochs):
         log(event)
     log.close()
@@ -67,7 +68,7 @@ def test_watch_json_prints_a_finished_runs_whole_log_and_exits_0(tmp_path, capsy
 
 
 def test_watch_json_follows_a_live_run_until_it_ends(tmp_path, capsys) -> None:
-    log = RunLog(tmp_path, CONFIG)
+    log = RunDirectory(tmp_path).open_writer(CONFIG)
     events = synthetic_run(CONFIG, 6)
     for event in events[:4]:
         log(event)
@@ -76,7 +77,7 @@ def test_watch_json_follows_a_live_run_until_it_ends(tmp_path, capsys) -> None:
         for event in events[4:]:
             time.sleep(0.02)
             log(event)
-        log(State(state="finished", epoch=6))
+        log(RunStateChanged(state="finished", epoch=6))
         log.close()
 
     trainer = threading.Thread(target=train_on)
@@ -86,3 +87,34 @@ def test_watch_json_follows_a_live_run_until_it_ends(tmp_path, capsys) -> None:
     printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(printed) == len(events) + 1
     assert printed[-1] == {**printed[-1], "event": "state", "state": "finished"}
+
+
+def write_old_run(path, epochs: int) -> None:  # noqa: ANN001
+    """A run directory as written before state events had a cause, commands a config and
+    run_started a resumed_from_epoch."""
+    path.mkdir()
+    (path / "config.json").write_text(json.dumps(CONFIG.to_dict()))
+    events = [*synthetic_run(CONFIG, epochs), CommandApplied(command="stop", detail="app", lr=CONFIG.lr),
+              RunStateChanged(state="stopped", reason="stopped by user", epoch=epochs)]
+    lines = []
+    for event in events:
+        data = json.loads(event_to_json(event))
+        newer = {"state": "cause", "command": "config", "run_started": "resumed_from_epoch"}.get(data["event"])
+        data.pop(newer, None)
+        lines.append(json.dumps(data, separators=(",", ":")) + "\n")
+    (path / "events.jsonl").write_text("".join(lines))
+
+
+def test_a_run_written_before_this_version_still_watches_lists_and_exports(tmp_path, capsys) -> None:
+    from tui.runs.listing import summarise
+
+    old = tmp_path / "old"
+    write_old_run(old, 3)
+    assert main(["watch", str(old), "--json"]) == 0
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(printed) == len((old / "events.jsonl").read_text().splitlines())
+    assert printed[-1] == {**printed[-1], "event": "state", "state": "stopped", "cause": None}
+    summary = summarise(old)
+    assert (summary.status, summary.epochs_done, summary.reason) == ("stopped", 3, "")
+    assert main(["export", str(old)]) == 0
+    assert len((old / "metrics.csv").read_text().splitlines()) == 1 + 3 * 2

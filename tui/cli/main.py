@@ -2,7 +2,7 @@
 `export` for run directories, `bench` for figures.
 
 Every run (dashboard or `train`) writes a run directory, runs/<UTC time>-<preset or task>/ by
-default (engine/runlog.py), and `--resume DIR` continues one from its checkpoint.
+default (engine/rundir/directory.py), and `--resume DIR` continues one from its checkpoint.
 
 Only torch-free engine modules are imported up front, so the dashboard's first frame does not
 wait for PyTorch to load (a resume does wait: it checks the checkpoint before anything starts).
@@ -21,17 +21,20 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from engine.allocator import keep_freed_memory
-from engine.config import PRESETS, TASKS, ConfigError, RunConfig, format_size, parse_size
-from engine.rundir.log import (
-    CONFIG_FILE,
-    EVENTS_FILE,
-    RUNS_ROOT,
-    CheckpointCadence,
-    RunDirError,
-    check_new_run_dir,
-    load_config,
-    new_run_dir,
+from engine.config import (
+    NONE_WORDS,
+    PRESETS,
+    TASKS,
+    ConfigError,
+    RunConfig,
+    format_size,
+    parse_field,
+    parse_number,
+    parse_whole,
 )
+from engine.rundir.directory import RUNS_ROOT, CheckpointCadence, RunDirectory
+from engine.rundir.files import RunDirError
+from tui.cli.ending import hand_over, installed
 
 COMMANDS = ("train", "watch", "runs", "export", "bench")
 DEFAULTS = RunConfig()
@@ -66,33 +69,31 @@ def _path(text: str) -> Path:
     return Path(text)
 
 
-def _whole(text: str) -> int:
+def _argument(parse: Callable[[str], Any], text: str) -> Any:
+    """``parse(text)``, its ConfigError as argparse's error (which names the flag itself)."""
     try:
-        return int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        return parse(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc).split(": ", 1)[1]) from None
+
+
+def _whole(text: str) -> int:
+    return _argument(parse_whole, text)
 
 
 def _number(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    return _argument(parse_number, text)
 
 
-def _batch(text: str) -> int | str:
-    return "full" if text.strip().lower() == "full" else _whole(text)
+def _field(name: str) -> Callable[[str], Any]:
+    """argparse's type for RunConfig field ``name`` (engine.config.parse_field). A None comes
+    back as its word (`full`), so config_from_args tells `--batch-size full` from no flag."""
 
+    def parse(text: str) -> Any:
+        value = _argument(lambda t: parse_field(name, t), text)
+        return NONE_WORDS[name] if value is None and name in NONE_WORDS else value
 
-def _bias(text: str) -> float | str:
-    return "default" if text.strip().lower() == "default" else _number(text)
-
-
-def _size(text: str) -> int:
-    try:
-        return parse_size(text)
-    except ConfigError as exc:
-        raise argparse.ArgumentTypeError(str(exc).split(": ", 1)[1]) from None
+    return parse
 
 
 def _hz(text: str) -> float:
@@ -122,30 +123,30 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--task", choices=TASKS, help=f"seed: the article's random weather; echo: the day "
                    f"LAG steps back returns with probability ECHO_P (default: {_default('task')})")
 
-    def opt(flag: str, kind: Callable[[str], Any], meta: str, text: str) -> None:
+    def opt(flag: str, meta: str, text: str) -> None:
         name = flag[2:].replace("-", "_")
-        g.add_argument(flag, type=kind, metavar=meta, help=f"{text} (default: {_default(name)})")
+        g.add_argument(flag, type=_field(name), metavar=meta, help=f"{text} (default: {_default(name)})")
 
-    opt("--series-length", _whole, "N", "days in the weather series")
-    opt("--look-back", _whole, "N", "window length: days each prediction sees")
-    opt("--lag", _whole, "N", "echo task: how far back the echoed day lies")
-    opt("--echo-p", _number, "P", "echo task: probability that the day LAG back returns")
-    opt("--hidden", _whole, "N", "hidden units of each model")
-    opt("--layers", _whole, "N", "stacked recurrent layers")
-    opt("--forget-bias", _bias, "X|default", "LSTM forget-gate bias at start; default keeps "
+    opt("--series-length", "N", "days in the weather series")
+    opt("--look-back", "N", "window length: days each prediction sees")
+    opt("--lag", "N", "echo task: how far back the echoed day lies")
+    opt("--echo-p", "P", "echo task: probability that the day LAG back returns")
+    opt("--hidden", "N", "hidden units of each model")
+    opt("--layers", "N", "stacked recurrent layers")
+    opt("--forget-bias", "X|default", "LSTM forget-gate bias at start; default keeps "
         "PyTorch's random init, as the seed does")
-    opt("--epochs", _whole, "N", "epochs to train")
-    opt("--lr", _number, "X", "Adam learning rate")
-    opt("--batch-size", _batch, "N|full", "windows per update; full = the whole training split")
-    opt("--val-fraction", _number, "F", "share of the series' tail held out for validation")
-    opt("--seed", _whole, "N", "random seed for data, initial weights and batch order")
-    opt("--device", str, "DEV", "auto, cpu, cuda, cuda:N or mps")
-    opt("--memory-budget", _size, "SIZE", "most memory one forward/backward may use; a bigger "
+    opt("--epochs", "N", "epochs to train")
+    opt("--lr", "X", "Adam learning rate")
+    opt("--batch-size", "N|full", "windows per update; full = the whole training split")
+    opt("--val-fraction", "F", "share of the series' tail held out for validation")
+    opt("--seed", "N", "random seed for data, initial weights and batch order")
+    opt("--device", "DEV", "auto, cpu, cuda, cuda:N or mps")
+    opt("--memory-budget", "SIZE", "most memory one forward/backward may use; a bigger "
         "full batch is split into chunks with accumulated gradients")
-    opt("--probe-every", _whole, "K", "look inside the models (gates, gradient flow) after every "
+    opt("--probe-every", "K", "look inside the models (gates, gradient flow) after every "
         "K-th epoch, and after the first and last; 0 turns probes off")
-    opt("--probe-seconds", _number, "S", "at most one probe per S seconds of wall time; 0 = no limit")
-    opt("--probe-steps", _whole, "N", "most time steps a probe shows")
+    opt("--probe-seconds", "S", "at most one probe per S seconds of wall time; 0 = no limit")
+    opt("--probe-steps", "N", "most time steps a probe shows")
 
 
 def add_run_dir_options(parser: argparse.ArgumentParser) -> None:
@@ -172,10 +173,9 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         given = getattr(args, f.name, None)
         if given is not None and f.name != "preset":
             values[f.name] = given
-    if values.get("batch_size") == "full":
-        values["batch_size"] = None
-    if values.get("forget_bias") == "default":
-        values["forget_bias"] = None
+    for name, word in NONE_WORDS.items():
+        if values.get(name) == word:
+            values[name] = None
     if args.preset and values.get("task", PRESETS[args.preset]["task"]) != PRESETS[args.preset]["task"]:
         values["preset"] = None  # the task no longer matches the preset's name
     return RunConfig(**values)
@@ -277,13 +277,19 @@ def resume_from(args: argparse.Namespace) -> tuple[RunConfig, dict[str, Any]]:
     if given:
         raise CliError(f"--resume takes the run's settings from {args.resume}/config.json; only --epochs "
                        f"may change (remove {' '.join(given)})")
-    from engine.rundir.checkpoint import load_resume  # imports torch: a checkpoint is checked before the run
-
-    return load_resume(args.resume, epochs=args.epochs)
+    # Imports torch: the checkpoint is checked before anything starts.
+    return RunDirectory(args.resume).load_resume(epochs=args.epochs)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     keep_freed_memory()  # before any other thread exists (see engine.allocator)
+    # From here on a hang-up or SIGTERM ends the process within seconds, with 128 + the signal,
+    # whatever it is doing (tui/cli/ending.py); `train` takes its signals over.
+    with installed():
+        return _command(argv)
+
+
+def _command(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv and argv[0] in COMMANDS else None
     parser = build_parser(command)
@@ -310,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _say(f"wrote {metrics}\nwrote {screen}")
             return 0
         if command == "bench":
-            from tui.bench.engine import run_bench
+            from tui.bench.run import run_bench
 
             config = config_from_args(args)
             return run_bench(config, rounds=args.rounds, epochs=args.bench_epochs, as_json=args.json,
@@ -322,13 +328,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             config = config_from_args(args)
             if args.run_dir is not None:
-                check_new_run_dir(args.run_dir)
+                RunDirectory(args.run_dir).check_new()
         check_device(config)
         # Every check has passed: only now is a directory created.
-        run_dir = args.resume or args.run_dir or new_run_dir(RUNS_ROOT, config)
+        run_dir = args.resume or args.run_dir or RunDirectory.new(RUNS_ROOT, config).path
         if command == "train":
             from tui.cli.train import run_headless
 
+            hand_over()  # a headless run survives a hang-up: its own handlers, from here
             return run_headless(config, run_dir=run_dir, resume=resume, cadence=cadence)
         from tui.dashboard.run import run_dashboard
 
@@ -343,16 +350,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def newest_run(root: Path) -> Path:
     """The run under ``root`` whose log changed last: the one a returning user wants."""
-    runs = [p for p in root.glob("*/") if (p / CONFIG_FILE).is_file()] if root.is_dir() else []
+    runs = [run for p in root.glob("*/") if (run := RunDirectory(p)).is_run] if root.is_dir() else []
     if not runs:
         raise CliError(f"no runs under {root}/ (give a run directory: lstm-tui watch DIR)")
-
-    def last_change(run: Path) -> float:
-        with contextlib.suppress(OSError):
-            return (run / EVENTS_FILE).stat().st_mtime
-        return (run / CONFIG_FILE).stat().st_mtime
-
-    return max(runs, key=last_change)
+    return max(runs, key=RunDirectory.last_change).path
 
 
 def _prefs_location() -> str:
@@ -370,38 +371,31 @@ def _ascii(args: argparse.Namespace) -> bool:
 def watch(run_dir: Path, *, refresh_hz: float | None, no_config: bool = False, ascii_only: bool = False) -> int:
     from tui.dashboard.app import DashboardApp
     from tui.dashboard.prefs import display_options
+    from tui.dashboard.run import run_in_terminal
 
-    config = load_config(run_dir)  # one line for a missing directory or one that is not a run
+    config = RunDirectory(run_dir).load_config()  # one line for a missing directory or one that is not a run
     app = DashboardApp(config, watch=run_dir, ascii_only=ascii_only, **display_options(refresh_hz, no_config))
-    result = app.run()
-    return result if isinstance(result, int) else (app.return_code or 0)
+    return run_in_terminal(app)
 
 
 def watch_json(run_dir: Path, poll: float = 0.25) -> int:
     """Each event of the run as one JSON line on stdout, as the run log has it; a live run is
     followed until no process trains it any more. Skipped lines are noted on stderr."""
-    import time
-
-    from engine.rundir.commands import run_status
-    from engine.rundir.follow import LogFollower
+    from engine.rundir.follow import follow
     from engine.rundir.log import event_to_json
 
-    load_config(run_dir)  # as `watch DIR` does: a run with a broken config.json is refused
+    run = RunDirectory(run_dir)
+    run.load_config()  # as `watch DIR` does: a run with a broken config.json is refused
 
     def skipped(line: int, why: str) -> None:
-        print(f"lstm-tui watch: {run_dir / EVENTS_FILE} line {line} skipped: {why}", file=sys.stderr)
+        print(f"lstm-tui watch: {run.log_path} line {line} skipped: {why}", file=sys.stderr)
 
-    follower = LogFollower(run_dir / EVENTS_FILE, on_skip=skipped)
     try:
-        while True:
-            live = run_status(run_dir) == "live"  # before reading: nothing written after is missed
-            for event in follower.read():
+        for update in follow(run, on_skip=skipped, until_ended=True, poll_s=poll):
+            for event in update.events:
                 print(event_to_json(event))
             sys.stdout.flush()
-            if not live:
-                follower.finish()
-                return 0
-            time.sleep(poll)
+        return 0
     except BrokenPipeError:  # `| head` closed the pipe: that reader has what it wanted
         with contextlib.suppress(OSError):
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python's exit-time flush must not fail

@@ -12,7 +12,6 @@ A headless run is meant to outlive the terminal it started in:
 from __future__ import annotations
 
 import contextlib
-import os
 import queue
 import signal
 import sys
@@ -27,30 +26,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from engine.config import CLASS_NAMES, RunConfig
-from engine.events import Alert, EpochEnd, Event, Prediction, RunFailed, RunStarted, State
-from engine.rundir.log import CheckpointCadence
+from engine.events import FINAL_STATES, Alert, Cause, Event, RunFailed, RunStarted, RunState, RunStateChanged
+from engine.history import RunHistory
+from engine.rundir.directory import CheckpointCadence, RunDirectory
+from tui.cli.ending import mute_fds, terminal_fds
 
-FINAL_STATES = ("finished", "stopped", "failed")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-def terminal_fds() -> list[int]:
-    """The standard descriptors that are a terminal. Ask before a hang-up: after one, isatty()
-    on the dead terminal fails (EIO) and says False."""
-    return [fd for fd in (0, 1, 2) if os.isatty(fd)]
-
-
-def mute_fds(fds: list[int]) -> None:
-    """Point ``fds`` at /dev/null: later writes (ours, Rich's, Python's final flush at exit)
-    succeed and go nowhere, instead of failing on a terminal or pipe that is gone."""
-    if not fds:
-        return
-    null = os.open(os.devnull, os.O_RDWR)
-    try:
-        for fd in fds:
-            os.dup2(null, fd)
-    finally:
-        os.close(null)
 
 
 class QuietStream:
@@ -140,41 +121,26 @@ def _fmt(value: float | None, digits: int = 4) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-class HeadlessRun:
-    """Folds events into what the progress line and the final table show."""
+class HeadlessRun(RunHistory):
+    """The run's history (engine.history), and its pace: what the progress line and the final
+    table show."""
 
     def __init__(self, config: RunConfig) -> None:
-        self.config = config
-        self.started: RunStarted | None = None
-        self.last: dict[str, EpochEnd] = {}
-        self.predictions: dict[str, Prediction] = {}
-        self.state = "idle"
-        self.reason = ""
-        self.epoch = 0
+        super().__init__(config, curves=False)
         self.first_epoch = 0
         self.first_epoch_at: float | None = None
 
     def apply(self, event: Event) -> None:
-        match event:
-            case RunStarted():
-                self.started = event
-                self.epoch = event.resumed_from_epoch
-            case EpochEnd():
-                self.last[event.model] = event
-                if event.model == "rnn":
-                    self.epoch = event.epoch
-                    if self.first_epoch_at is None:
-                        self.first_epoch, self.first_epoch_at = event.epoch, time.perf_counter()
-            case Prediction():
-                self.predictions[event.model] = event
-            case State():
-                self.state, self.reason = event.state, event.reason
+        before = self.epoch
+        super().apply(event)
+        if self.epoch > before and self.first_epoch_at is None:
+            self.first_epoch, self.first_epoch_at = self.epoch, time.perf_counter()
 
     def losses(self) -> str:
         parts = []
-        for name in ("lstm", "rnn"):
-            if e := self.last.get(name):
-                parts.append(f"{name.upper()} {e.train_loss:.4f}/{_fmt(e.val_loss)}")
+        for name, model in self.models.items():
+            if model.train_loss is not None:
+                parts.append(f"{name.upper()} {model.train_loss:.4f}/{_fmt(model.val_loss)}")
         return "  ".join(parts)
 
     def epochs_per_s(self) -> str:
@@ -183,25 +149,31 @@ class HeadlessRun:
         elapsed = max(time.perf_counter() - self.first_epoch_at, 1e-9)
         return f"{(self.epoch - self.first_epoch) / elapsed:.1f} ep/s"
 
-    def table(self) -> Table:
-        chance = self.started.chance_loss if self.started else None
-        best = self.started.best_loss if self.started else None
-        table = Table(title=f"{self.config.label}: {self.state} after {self.epoch} epochs "
-                      f"(chance {_fmt(chance)}, best achievable {_fmt(best)} nats)")
-        table.caption = "losses: train/validation cross-entropy, nats"
-        for column in ("model", "train loss", "val loss", "val acc", "prediction", "probabilities"):
-            table.add_column(column, justify="left" if column in ("model", "prediction") else "right")
-        for name in ("lstm", "rnn"):
-            e, p = self.last.get(name), self.predictions.get(name)
+    def title(self) -> str:
+        chance, best = (self.chance_loss, self.best_loss) if self.runs else (None, None)
+        return (f"{self.label}: {self.run_state} after {self.epoch} epochs "
+                f"(chance {_fmt(chance)}, best achievable {_fmt(best)} nats)")
+
+    def rows(self) -> list[tuple[str, ...]]:
+        """The final table's rows: model, train loss, val loss, val acc, prediction, probabilities."""
+        rows = []
+        for name, model in self.models.items():
             prediction = probs = "-"
-            if p is not None:
+            if (p := model.prediction) is not None:
                 truth = f" (true {CLASS_NAMES[p.true]})" if p.true is not None else ""
                 prediction = CLASS_NAMES[p.predicted] + truth
                 probs = " ".join(f"{c[0]} {q:.2f}" for c, q in zip(CLASS_NAMES, p.probabilities))
-            table.add_row(
-                name.upper(), _fmt(e.train_loss if e else None), _fmt(e.val_loss if e else None),
-                _fmt(e.val_acc, 3) if e else "-", prediction, probs,
-            )
+            rows.append((name.upper(), _fmt(model.train_loss), _fmt(model.val_loss),
+                         "-" if model.val_acc is None else _fmt(model.val_acc, 3), prediction, probs))
+        return rows
+
+    def table(self) -> Table:
+        table = Table(title=self.title())
+        table.caption = "losses: train/validation cross-entropy, nats"
+        for column in ("model", "train loss", "val loss", "val acc", "prediction", "probabilities"):
+            table.add_column(column, justify="left" if column in ("model", "prediction") else "right")
+        for row in self.rows():
+            table.add_row(*row)
         return table
 
 
@@ -215,19 +187,19 @@ def run_headless(
 ) -> int:
     """Train to the end (or a stop) with progress on stdout; the exit status.
 
-    ``run_dir``: write the log and checkpoints there and obey its command file. ``resume``: a
-    checkpoint of that run to continue from (engine.rundir.checkpoint.load_resume).
+    ``run_dir``: the run's directory; the Session writes its log and checkpoints there and
+    obeys its command file. ``resume``: a checkpoint of that run to continue from
+    (RunDirectory.load_resume).
     """
-    from engine.rundir.log import RunLog
     from engine.session import Session
 
     out = QuietStream(sys.stdout)
     console = console or Console(file=out)  # type: ignore[arg-type]
     inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()  # engine events and stop signals
-    run_log = RunLog(run_dir, config, resume=resume is not None) if run_dir else None
-    sinks = [inbox.put] + ([run_log] if run_log else [])
+    writer = RunDirectory(run_dir).open_writer(config, resume=resume is not None, cadence=cadence) \
+        if run_dir else None
     run = HeadlessRun(config)
-    session = Session(config, sinks, run_dir=run_dir, cadence=cadence, resume=resume)
+    session = Session(config, [inbox.put], run=writer, resume=resume)
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(bar_width=16), MofNCompleteColumn(),
         TextColumn("{task.fields[losses]}"), TextColumn("{task.fields[speed]}"), TimeRemainingColumn(),
@@ -239,14 +211,14 @@ def run_headless(
         try:
             with progress:
                 task = progress.add_task(config.label, total=config.epochs, losses="loading…", speed="")
-                while run.state not in FINAL_STATES:
+                while run.run_state not in FINAL_STATES:
                     try:
                         event = inbox.get(timeout=0.5)
                     except queue.Empty:
                         continue
                     if isinstance(event, StopSignal):
-                        session.stop()
                         name = signal.Signals(event.signum).name
+                        session.stop(Cause.SIGNAL, name)
                         progress.console.print(f"[yellow]{name}: stopping cleanly…[/]")
                         exit_code = event.exit_code
                         break
@@ -254,10 +226,8 @@ def run_headless(
                     exit_code = _report(event, run, session, progress) or exit_code
                     progress.update(task, completed=run.epoch, losses=run.losses(), speed=run.epochs_per_s())
         finally:
-            # The worker writes the final checkpoint and its last events before it ends.
+            # The worker writes the final checkpoint and its last events, then the log is closed.
             session.close(timeout=10)
-            if run_log:
-                run_log.close()
     # Drain what arrived after the loop so the table shows the final numbers.
     while not inbox.empty():
         if not isinstance(event := inbox.get(), StopSignal):
@@ -273,9 +243,9 @@ def _report(event: Event, run: HeadlessRun, session: Any, progress: Progress) ->
     """Print what the progress bar cannot show; the exit status it implies (1: failed), or 0."""
     if isinstance(event, Alert):
         progress.console.print(f"[yellow]{event.level}:[/] {event.message}")
-    elif isinstance(event, State) and event.state == "paused" and event.reason.startswith("non-finite"):
+    elif isinstance(event, RunStateChanged) and event.state == RunState.PAUSED and event.cause == Cause.NON_FINITE:
         # Headless has no keyboard to resume: a run paused by a bad loss would hang forever.
-        session.stop()
+        session.stop(Cause.NON_FINITE)
         return 1
     elif isinstance(event, RunFailed):
         progress.console.print(f"[red]run failed:[/] {event.message}")

@@ -1,8 +1,10 @@
-"""DashboardState: folds engine events into what the panels show. Pure Python, no Textual.
+"""DashboardState: what the dashboard's panels show, built on engine.history.RunHistory. No Textual.
 
-Each panel has a version counter that goes up when its data changes; the app's refresh
-timer redraws a panel only when its counter moved since the last frame. Chart history is
-kept in min/max-preserving buckets, so memory and redraw cost stay flat however long the run.
+RunHistory folds the events every front end shares (curves, last figures, state; a restart
+clears, a resume truncates); this adds what only the dashboard shows: smoothed curves, recent
+predictions, the probes' insides, the clocks and pace, the machine's figures. Each panel has a
+version counter that goes up when its data changes; the app's refresh timer redraws a panel
+only when its counter moved since the last frame.
 """
 
 from __future__ import annotations
@@ -10,11 +12,10 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.config import CHANCE_LOSS, RunConfig
+from engine.config import RunConfig
 from engine.events import (
     Alert,
     CommandApplied,
@@ -27,161 +28,19 @@ from engine.events import (
     RunFailed,
     RunFinished,
     RunStarted,
-    State,
+    RunState,
+    RunStateChanged,
 )
+from engine.history import HISTORY_BUCKETS, MODELS, MinMaxSeries, ModelHistory, Reading, RunHistory
+from engine.rundir.directory import RunStatus
 
-MODELS = ("lstm", "rnn")
-HISTORY_BUCKETS = 1024  # per curve; two points (min and max) at most per bucket
+__all__ = ["HISTORY_BUCKETS", "MODELS", "MinMaxSeries", "Reading", "DashboardState", "ModelState"]
+
 PREDICTION_HISTORY = 12  # epochs of "how the prediction changed"
 RATE_WINDOW = 20  # epochs used to measure epochs/s
 SMOOTHING_WEIGHTS = (0.6, 0.9, 0.99)  # `m` cycles off and these, as TensorBoard's slider
 SYSTEM_HISTORY = 120  # seconds of machine figures kept for the system pane
 FLOW_HISTORY_ROWS = 256  # gradient-flow probes kept per model for the history heatmap
-
-
-@dataclass
-class _Bucket:
-    lo_x: float
-    lo: float
-    hi_x: float
-    hi: float
-    n: int = 1
-    first_x: float = math.nan  # the x range the bucket's points came from
-    last_x: float = math.nan
-
-    def __post_init__(self) -> None:
-        if math.isnan(self.first_x):
-            self.first_x = min(self.lo_x, self.hi_x)
-            self.last_x = max(self.lo_x, self.hi_x)
-
-    def merge(self, other: _Bucket) -> None:
-        if other.lo < self.lo:
-            self.lo, self.lo_x = other.lo, other.lo_x
-        if other.hi > self.hi:
-            self.hi, self.hi_x = other.hi, other.hi_x
-        self.n += other.n
-        self.first_x = min(self.first_x, other.first_x)
-        self.last_x = max(self.last_x, other.last_x)
-
-
-@dataclass(frozen=True)
-class Reading:
-    """A curve at one x: exact when that point is kept on its own, else the range of the
-    points merged with it (``low``..``high`` over ``first_x``..``last_x``)."""
-
-    low: float
-    high: float
-    first_x: float
-    last_x: float
-
-    @property
-    def exact(self) -> bool:
-        return self.low == self.high and self.first_x == self.last_x
-
-
-class MinMaxSeries:
-    """A curve of (x, y) points with bounded memory.
-
-    Points land in buckets of ``stride`` consecutive points; each bucket keeps its lowest
-    and highest point. When the buckets exceed ``capacity`` neighbours are merged pairwise
-    and the stride doubles, so every extreme of the curve survives at any length.
-    """
-
-    def __init__(self, capacity: int = HISTORY_BUCKETS) -> None:
-        if capacity < 2:
-            raise ValueError("capacity must be at least 2")
-        self.capacity = capacity
-        self.stride = 1
-        self.count = 0  # finite points added
-        self.skipped = 0  # non-finite points, which a chart cannot place
-        self.last: tuple[float, float] | None = None
-        self._buckets: list[_Bucket] = []
-
-    def __len__(self) -> int:
-        return len(self._buckets)
-
-    def add(self, x: float, y: float) -> None:
-        if not math.isfinite(y):
-            self.skipped += 1
-            return
-        self.count += 1
-        self.last = (x, y)
-        tail = self._buckets[-1] if self._buckets else None
-        if tail is not None and tail.n < self.stride:
-            tail.merge(_Bucket(x, y, x, y))
-            return
-        self._buckets.append(_Bucket(x, y, x, y))
-        if len(self._buckets) > self.capacity:
-            self._halve()
-
-    def _halve(self) -> None:
-        merged: list[_Bucket] = []
-        for i in range(0, len(self._buckets), 2):
-            bucket = self._buckets[i]
-            if i + 1 < len(self._buckets):
-                bucket.merge(self._buckets[i + 1])
-            merged.append(bucket)
-        self._buckets = merged
-        self.stride *= 2
-
-    def at(self, x: float) -> Reading | None:
-        """The curve at ``x``: the bucket holding it (None when no point is that close)."""
-        import bisect
-
-        buckets = self._buckets
-        index = bisect.bisect_right([b.first_x for b in buckets], x) - 1
-        if index < 0 or x > buckets[index].last_x:
-            return None
-        b = buckets[index]
-        return Reading(b.lo, b.hi, b.first_x, b.last_x)
-
-    @property
-    def first_x(self) -> float | None:
-        return self._buckets[0].first_x if self._buckets else None
-
-    def truncate_after(self, x: float) -> None:
-        """Forget the points after ``x`` (a resumed run redoes them). Points already merged
-        into a bucket that also holds earlier ones stay: at most one bucket's worth."""
-        while self._buckets and min(self._buckets[-1].lo_x, self._buckets[-1].hi_x) > x:
-            self._buckets.pop()
-        if self.last is not None and self.last[0] > x:
-            tail = self._buckets[-1] if self._buckets else None
-            self.last = None if tail is None else max((tail.lo_x, tail.lo), (tail.hi_x, tail.hi))
-
-    @property
-    def low(self) -> float | None:
-        return min((b.lo for b in self._buckets), default=None)
-
-    @property
-    def high(self) -> float | None:
-        return max((b.hi for b in self._buckets), default=None)
-
-    def points(self, max_points: int | None = None, between: tuple[float, float] | None = None
-               ) -> tuple[list[float], list[float]]:
-        """The curve as x and y lists, at most ``max_points`` long, extremes kept; only the
-        part within ``between`` (an x range) when given."""
-        buckets = self._buckets
-        if between is not None:
-            lo, hi = between
-            buckets = [b for b in buckets if b.last_x >= lo and b.first_x <= hi]
-        if max_points is not None and max_points >= 2 and 2 * len(buckets) > max_points:
-            group = math.ceil(len(buckets) / (max_points // 2))
-            regrouped = []
-            for i in range(0, len(buckets), group):
-                first = buckets[i]
-                acc = _Bucket(first.lo_x, first.lo, first.hi_x, first.hi, first.n, first.first_x, first.last_x)
-                for other in buckets[i + 1 : i + group]:
-                    acc.merge(other)
-                regrouped.append(acc)
-            buckets = regrouped
-        xs: list[float] = []
-        ys: list[float] = []
-        for b in buckets:
-            pairs = sorted({(b.lo_x, b.lo), (b.hi_x, b.hi)})
-            for x, y in pairs:
-                xs.append(x)
-                ys.append(y)
-        return xs, ys
 
 
 class SmoothedSeries:
@@ -211,25 +70,49 @@ class SmoothedSeries:
 
 
 @dataclass
-class ModelState:
-    """What one model's column shows."""
+class ModelState(ModelHistory):
+    """What one model's column shows: its history, smoothed curves and recent predictions."""
 
-    name: str
     train: MinMaxSeries = field(default_factory=MinMaxSeries)
     val: MinMaxSeries = field(default_factory=MinMaxSeries)
+    times: MinMaxSeries = field(default_factory=MinMaxSeries)
     train_smoothed: SmoothedSeries = field(default_factory=SmoothedSeries)
     val_smoothed: SmoothedSeries = field(default_factory=SmoothedSeries)
-    times: MinMaxSeries = field(default_factory=MinMaxSeries)  # (epoch, wall time it ended)
-    epoch: int = 0
-    train_loss: float | None = None
-    val_loss: float | None = None
-    val_acc: float | None = None
-    probabilities: list[float] | None = None
-    predicted: int | None = None
-    true: int | None = None
-    prediction_epoch: int = 0
     # (epoch, predicted class, its probability) for the last few epochs
     recent: deque[tuple[int, int, float]] = field(default_factory=lambda: deque(maxlen=PREDICTION_HISTORY))
+
+    @property
+    def probabilities(self) -> list[float] | None:
+        return list(self.prediction.probabilities) if self.prediction else None
+
+    @property
+    def predicted(self) -> int | None:
+        return self.prediction.predicted if self.prediction else None
+
+    @property
+    def true(self) -> int | None:
+        return self.prediction.true if self.prediction else None
+
+    @property
+    def prediction_epoch(self) -> int:
+        return self.prediction.epoch if self.prediction else 0
+
+    def add_epoch(self, event: EpochEnd) -> None:
+        super().add_epoch(event)
+        self.train_smoothed.add(event.epoch, event.train_loss)
+        if event.val_loss is not None:
+            self.val_smoothed.add(event.epoch, event.val_loss)
+
+    def add_prediction(self, event: Prediction) -> None:
+        super().add_prediction(event)
+        self.recent.append((event.epoch, event.predicted, float(event.probabilities[event.predicted])))
+
+    def truncate_after(self, epoch: int) -> None:
+        super().truncate_after(epoch)
+        for series in (self.train_smoothed, self.val_smoothed):
+            series.truncate_after(epoch)
+        while self.recent and self.recent[-1][0] > epoch:
+            self.recent.pop()
 
 
 @dataclass
@@ -273,6 +156,10 @@ class FlowHistory:
             self.rows = self.rows[::2]
             self.stride *= 2
 
+    def truncate_after(self, epoch: int) -> None:
+        while self.rows and self.rows[-1][0] > epoch:
+            self.rows.pop()
+
 
 @dataclass
 class FlowState:
@@ -295,44 +182,28 @@ def _panel_keys() -> dict[str, int]:
     return keys
 
 
-class DashboardState:
+class DashboardState(RunHistory):
     """Everything the dashboard shows, folded from engine events in arrival order."""
 
     def __init__(self, config: RunConfig | None = None) -> None:
-        self.config: dict[str, Any] = config.to_dict() if config else {}
-        self.label = config.label if config else ""
-        self.total_epochs = config.epochs if config else 0
-        self.lr: float | None = config.lr if config else None
-        self.started_at: float | None = None  # wall time of the run's first start
         self.system: deque[Any] = deque(maxlen=SYSTEM_HISTORY)  # tui.dashboard.system.SystemSample, 1 a second
         self.watching: str | None = None  # the run directory, when following one's log
-        self.run_state = "loading"  # until the engine says otherwise
-        self.reason = "loading torch…"
-        self.device = ""
-        self.device_name = ""
-        self.chance_loss = CHANCE_LOSS
-        self.best_loss: float | None = None
-        self.runs = 0  # RunStarted events seen: 1 after the first start, +1 per restart
-        self.failure: str | None = None
         self.last_alert: Alert | None = None
         self.versions = _panel_keys()
-        self.models = {name: ModelState(name) for name in MODELS}
         self.probes: dict[str, ProbeState] = {}
         self.flows = {name: FlowState() for name in MODELS}
         self._epoch_times: deque[tuple[float, int]] = deque(maxlen=RATE_WINDOW)
         self._clock_started: float | None = None  # wall time the running clock last started
         self._clock_accum = 0.0  # seconds spent running before that
+        super().__init__(config)
+        self.run_state = RunState.LOADING  # until the engine says otherwise
+        self.reason = "loading torch…"
+        self.models: dict[str, ModelState]  # type: ignore[assignment]  # _new_model makes them
+
+    def _new_model(self, name: str) -> ModelState:
+        return ModelState(name)
 
     # -- derived figures ------------------------------------------------------------------
-
-    @property
-    def epoch(self) -> int:
-        """Epochs completed by both models."""
-        return min(m.epoch for m in self.models.values())
-
-    @property
-    def task(self) -> str:
-        return str(self.config.get("task", ""))
 
     def elapsed(self, now: float | None = None) -> float:
         """Seconds spent running (pauses do not count)."""
@@ -352,7 +223,7 @@ class DashboardState:
     def eta(self) -> float | None:
         """Seconds to the last epoch at the current pace, while running."""
         rate = self.epochs_per_s
-        if self.run_state != "running" or not rate:
+        if self.run_state != RunState.RUNNING or not rate:
             return None
         return max(0, self.total_epochs - self.epoch) / rate
 
@@ -362,142 +233,87 @@ class DashboardState:
         for panel in panels:
             self.versions[panel] += 1
 
-    def apply_all(self, events: Iterable[Event]) -> None:
-        for event in events:
-            self.apply(event)
-
     def apply(self, event: Event) -> None:
+        epoch_before = self.epoch
+        super().apply(event)
         match event:
             case RunStarted():
-                self._run_started(event)
-            case EpochEnd():
-                self._epoch_end(event)
-            case Prediction():
-                self._prediction(event)
-            case Gates():
-                self._probe(event.model, event, {k: getattr(event, k) for k in ("i", "f", "g", "o", "c", "h")},
-                            {k: (v["low"], v["high"]) for k, v in event.saturation.items()}, None)
-            case Hidden():
-                self._probe(event.model, event, {"h": event.h}, {"h": (event.saturation_per_unit,)},
-                            event.saturation)
-            case GradientFlow():
-                self._gradient_flow(event)
-            case State():
-                self._state(event)
-            case CommandApplied():
-                if event.lr is not None:
-                    self.lr = event.lr
-                    self.bump("header")
+                if self.task != "echo":
+                    self.best_loss = None  # the seed's data is uniform noise: chance is the best
+                self._epoch_times.clear()
+                self.bump(*self.versions)
+            case EpochEnd() if event.model in self.models:
+                if self.epoch != epoch_before:
+                    self._epoch_times.append((event.time, self.epoch))
+                self.bump("header", f"chart:{event.model}", f"prediction:{event.model}")
+            case Prediction() if event.model in self.models:
+                self.bump(f"prediction:{event.model}")
+            case Gates() if event.model in self.models:
+                arrays = {k: getattr(event, k) for k in ("i", "f", "g", "o", "c", "h")}
+                saturation = {k: (v["low"], v["high"]) for k, v in event.saturation.items()}
+                self._probe(event, arrays, saturation, None)
+            case Hidden() if event.model in self.models:
+                self._probe(event, {"h": event.h}, {"h": (event.saturation_per_unit,)}, event.saturation)
+            case GradientFlow() if event.model in self.flows:
+                self.flows[event.model] = self._flow_state(event, self.flows[event.model].history)
+                self.flows[event.model].history.add(event.epoch, list(event.norms))
+                self.bump("gradients")
+            case RunStateChanged():
+                if event.state == RunState.RUNNING:
+                    if self._clock_started is None:
+                        self._clock_started = event.time
+                    # A resume restarts the pace measurement: the pause is not part of it.
+                    self._epoch_times.clear()
+                else:
+                    self._stop_clock(event.time)
+                self.bump("header")
+            case CommandApplied() if event.lr is not None or event.config is not None:
+                self.bump("header")
             case Alert():
                 self.last_alert = event
                 self.bump("header")
             case RunFailed():
-                self.failure = event.message
-                self.run_state = "failed"
-                self.reason = event.message
                 self._stop_clock(event.time)
                 self.bump("header")
             case RunFinished():
                 self.bump("header")
 
-    def _run_started(self, event: RunStarted) -> None:
-        self.config = dict(event.config)
-        preset = self.config.get("preset")
-        task = self.config.get("task", "seed")
-        self.label = preset or (f"echo lag {self.config.get('lag')}" if task == "echo" else "seed")
-        self.total_epochs = int(self.config.get("epochs", 0))
-        self.lr = self.config.get("lr", self.lr)
-        self.device = event.device
-        self.device_name = event.device_name
-        self.chance_loss = event.chance_loss
-        self.best_loss = event.best_loss if task == "echo" else None
-        self.failure = None
-        resumed = event.resumed_from_epoch
-        if resumed and self.runs:
-            # The same run, continued from its checkpoint: keep its history up to there.
-            for model in self.models.values():
-                for series in (model.train, model.val, model.train_smoothed, model.val_smoothed, model.times):
-                    series.truncate_after(resumed)
-                model.epoch = min(model.epoch, resumed)
-            self._clock_started = None
-        else:
-            self.started_at = event.time
-            self.models = {name: ModelState(name) for name in MODELS}
-            self.probes = {}
-            self.flows = {name: FlowState() for name in MODELS}
-            self._clock_started = None
-            self._clock_accum = 0.0
-            for model in self.models.values():
-                model.epoch = resumed
-        self.runs += 1
-        self._epoch_times.clear()
-        self.bump(*self.versions)
+    def apply_status(self, status: RunStatus) -> None:
+        """Watching: what the run directory says beyond its log, once the lines read before
+        it are folded (engine.rundir.follow)."""
+        if self.run_state == RunState.LOADING:
+            self.reason = "" if status == RunStatus.LIVE else "the log is empty"
+            self.bump("header")
+        if status != RunStatus.LIVE and (ended := self.trainer_gone(status)) is not None:
+            self.apply(ended)
 
-    def _epoch_end(self, event: EpochEnd) -> None:
-        model = self.models.get(event.model)
-        if model is None:
-            return
-        before = self.epoch
-        model.epoch = event.epoch
-        model.train_loss = event.train_loss
-        model.val_loss = event.val_loss
-        model.val_acc = event.val_acc
-        model.train.add(event.epoch, event.train_loss)
-        model.train_smoothed.add(event.epoch, event.train_loss)
-        model.times.add(event.epoch, event.time)
-        if event.val_loss is not None:
-            model.val.add(event.epoch, event.val_loss)
-            model.val_smoothed.add(event.epoch, event.val_loss)
-        self.lr = event.lr
-        if self.epoch != before:
-            self._epoch_times.append((event.time, self.epoch))
-        self.bump("header", f"chart:{event.model}", f"prediction:{event.model}")
+    def _new_run(self) -> None:
+        super()._new_run()
+        self.probes = {}
+        self.flows = {name: FlowState() for name in MODELS}
+        self._clock_started = None
+        self._clock_accum = 0.0
 
-    def _prediction(self, event: Prediction) -> None:
-        model = self.models.get(event.model)
-        if model is None:
-            return
-        model.probabilities = list(event.probabilities)
-        model.predicted = event.predicted
-        model.true = event.true
-        model.prediction_epoch = event.epoch
-        model.recent.append((event.epoch, event.predicted, float(event.probabilities[event.predicted])))
-        self.bump(f"prediction:{event.model}")
+    def _resumed(self, epoch: int) -> None:
+        super()._resumed(epoch)
+        self._clock_started = None
+        self.probes = {name: probe for name, probe in self.probes.items() if probe.epoch <= epoch}
+        for name, flow in self.flows.items():
+            flow.history.truncate_after(epoch)
+            last = self.models[name].flow
+            self.flows[name] = self._flow_state(last, flow.history) if last else FlowState(history=flow.history)
 
-    def _probe(self, model: str, event: Gates | Hidden, arrays: dict[str, list[list[float]]],
+    @staticmethod
+    def _flow_state(event: GradientFlow, history: FlowHistory) -> FlowState:
+        return FlowState(epoch=event.epoch, norms=list(event.norms),
+                         cell_norms=list(event.cell_norms) if event.cell_norms is not None else None,
+                         horizon=event.horizon, cell_horizon=event.cell_horizon, history=history)
+
+    def _probe(self, event: Gates | Hidden, arrays: dict[str, list[list[float]]],
                saturation: dict[str, tuple[list[float], ...]], overall: float | None) -> None:
-        if model not in self.models:
-            return
-        self.probes[model] = ProbeState(event.epoch, event.window_start, list(event.window), arrays,
-                                        saturation, overall)
-        self.bump(f"gates:{model}")
-
-    def _gradient_flow(self, event: GradientFlow) -> None:
-        flow = self.flows.get(event.model)
-        if flow is None:
-            return
-        flow.epoch = event.epoch
-        flow.norms = list(event.norms)
-        flow.cell_norms = list(event.cell_norms) if event.cell_norms is not None else None
-        flow.horizon = event.horizon
-        flow.cell_horizon = event.cell_horizon
-        flow.history.add(event.epoch, flow.norms)
-        self.bump("gradients")
-
-    def _state(self, event: State) -> None:
-        self.run_state = event.state
-        if event.state == "failed" and not event.reason and self.failure:
-            self.reason = self.failure
-        else:
-            self.reason = event.reason
-        if event.state == "running":
-            if self._clock_started is None:
-                self._clock_started = event.time
-            # A resume restarts the pace measurement: the pause is not part of it.
-            self._epoch_times.clear()
-        else:
-            self._stop_clock(event.time)
-        self.bump("header")
+        self.probes[event.model] = ProbeState(event.epoch, event.window_start, list(event.window), arrays,
+                                              saturation, overall)
+        self.bump(f"gates:{event.model}")
 
     def _stop_clock(self, when: float) -> None:
         if self._clock_started is not None:

@@ -21,10 +21,10 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 from textual.worker import get_current_worker
 
-from engine.rundir.log import RunDirError
+from engine.rundir.files import RunDirError
 from tui.runs.listing import UNREADABLE, RunSummary, list_run_dirs, summarise
-from tui.widgets.footer import KeyFooter
 from tui.runs.table import COLUMNS, RunsTable, ordered
+from tui.widgets.footer import KeyFooter
 
 BATCH_S = 0.25  # the table is rebuilt at most this often while runs are being read
 

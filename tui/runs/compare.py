@@ -14,18 +14,16 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Static
 
-from engine.rundir.commands import run_status
-from engine.events import EpochEnd, Event, GradientFlow, RunStarted
-from engine.rundir.follow import LogFollower
-from engine.rundir.log import EVENTS_FILE, RunDirError
-from tui.runs.listing import RunSummary
-from tui.dashboard.state import MODELS
+from engine.events import Event
+from engine.history import MODELS
+from engine.rundir.directory import RunDirectory
+from engine.rundir.follow import RunFollower
 from tui.runs.compare_chart import CompareChart
+from tui.runs.listing import SUMMARY_EVENTS, RunSummary
 from tui.widgets.footer import KeyFooter
 
 POLL_S = 0.5  # how often the logs are looked at: a stat and a read of what was appended
 TITLES = {"lstm": "LSTM", "rnn": "RNN"}
-_FOLDED = (RunStarted, EpochEnd, GradientFlow)  # what the charts and the title line use
 
 
 class CompareScreen(Screen[None]):
@@ -72,18 +70,14 @@ class CompareScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
     def _follow(self) -> None:
         """Read each run's log from the start, then what is appended, every POLL_S seconds."""
-        followers = [LogFollower(path / EVENTS_FILE) for path in self.paths]
-        told = [""] * len(followers)
+        followers = [RunFollower(RunDirectory(path), only=SUMMARY_EVENTS) for path in self.paths]
+        told: list[str | None] = [None] * len(followers)
         while not self._stop.is_set():
             for index, follower in enumerate(followers):
-                try:
-                    status = run_status(self.paths[index])  # before reading: nothing written after is missed
-                except RunDirError:
-                    status = "gone"
-                events = [event for event in follower.read() if isinstance(event, _FOLDED)]
-                if events or status != told[index]:
-                    told[index] = status
-                    self.post_message(self.Appended(index, events, status))
+                update = follower.poll()
+                if update.events or update.status != told[index]:
+                    told[index] = update.status
+                    self.post_message(self.Appended(index, update.events, str(update.status)))
             self._stop.wait(POLL_S)
 
     def on_compare_screen_appended(self, message: Appended) -> None:

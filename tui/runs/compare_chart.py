@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from tui.runs.listing import ModelSummary
+from engine.history import ModelHistory
 from tui.widgets.cached_plot import CachedPlot
 
 # plotext's 16 colours, red aside (the chance line's): a run keeps its colour on both charts.
@@ -22,10 +22,10 @@ class CompareChart(CachedPlot):
         self.model = model
         self.title = title
         self.show_train = False
-        self._runs: list[tuple[str, ModelSummary]] = []
+        self._runs: list[tuple[str, ModelHistory]] = []
         self.border_title = title
 
-    def show(self, runs: list[tuple[str, ModelSummary]]) -> None:
+    def show(self, runs: list[tuple[str, ModelHistory]]) -> None:
         """Take each run's name and this model's curves; the figure is rebuilt on the next render."""
         self._runs = runs
         best = [(m.val_loss, name) for name, m in runs if m.val_loss is not None and math.isfinite(m.val_loss)]

@@ -14,10 +14,11 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
+from engine.rundir.directory import RunStatus
 from tui.runs.listing import NOT_A_RUN, READING, UNREADABLE, RunSummary, finite
 
 MARK = "●"
-STATE_ORDER = ("live", "finished", "stopped", "failed", "crashed", READING, UNREADABLE, NOT_A_RUN)
+STATE_ORDER = (*RunStatus, READING, UNREADABLE, NOT_A_RUN)
 MISSING = "–"
 
 
@@ -216,7 +217,7 @@ class RunsTable(DataTable):
         for run in self.shown():
             key = str(run.path)
             # Dimmed rows are what is not a run: no colour, so NO_COLOR and 16 colours read alike.
-            style = "dim" if not run.is_run else "bold" if run.status == "live" else ""
+            style = "dim" if not run.is_run else "bold" if run.status == RunStatus.LIVE else ""
             cells = [Text(column.cell(run), style=style) for column in COLUMNS]
             self.add_row(MARK if key in self.marked else "", *cells, key=key)
         if cursor is not None and str(cursor.path) in self.rows:

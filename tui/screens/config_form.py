@@ -11,57 +11,27 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from engine.config import PRESETS, TASKS, ConfigError, RunConfig, from_preset
+from engine.config import PRESETS, TASKS, ConfigError, RunConfig, format_field, from_preset, parse_field
 
 CUSTOM = "custom"
 
-# (field, label, kind); the labels are the CLI flags' words.
+# (field, label, kind); the labels are the CLI flags' words. A text field's text is read by
+# engine.config.parse_field, as the command line's flags are.
 FIELDS: tuple[tuple[str, str, str], ...] = (
     ("task", "task", "select"),
     ("preset", "preset", "select"),
-    ("series_length", "series length", "int"),
-    ("look_back", "look-back", "int"),
-    ("lag", "lag", "int"),
-    ("echo_p", "echo probability", "float"),
-    ("hidden", "hidden size", "int"),
-    ("forget_bias", "forget bias", "bias"),
-    ("epochs", "epochs", "int"),
-    ("lr", "learning rate", "float"),
-    ("batch_size", "batch size", "batch"),
+    ("series_length", "series length", "text"),
+    ("look_back", "look-back", "text"),
+    ("lag", "lag", "text"),
+    ("echo_p", "echo probability", "text"),
+    ("hidden", "hidden size", "text"),
+    ("forget_bias", "forget bias", "text"),
+    ("epochs", "epochs", "text"),
+    ("lr", "learning rate", "text"),
+    ("batch_size", "batch size", "text"),
     ("device", "device", "text"),
 )
-TEXT_FIELDS = tuple(name for name, _, kind in FIELDS if kind not in ("select",))
-
-
-def format_value(name: str, value: Any) -> str:
-    if name == "batch_size":
-        return "full" if value is None else str(value)
-    if name == "forget_bias" and value is None:
-        return "default"
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def parse_value(name: str, kind: str, text: str) -> Any:
-    """Text of one input -> the RunConfig value; ConfigError names the field when it cannot."""
-    text = text.strip().replace("_", "").replace(",", "") if kind != "text" else text.strip()
-    if kind == "batch" and text.lower() in ("full", ""):
-        return None
-    if kind == "bias":
-        if text.lower() in ("default", ""):
-            return None
-        kind = "float"
-    if kind in ("int", "batch"):
-        try:
-            return int(text)
-        except ValueError:
-            extra = " or 'full'" if kind == "batch" else ""
-            raise ConfigError(name, f"{text!r} is not a whole number{extra}") from None
-    if kind == "float":
-        try:
-            return float(text)
-        except ValueError:
-            raise ConfigError(name, f"{text!r} is not a number") from None
-    return text
+TEXT_FIELDS = tuple(name for name, _, kind in FIELDS if kind == "text")
 
 
 class ConfigForm(ModalScreen[RunConfig | None]):
@@ -100,7 +70,7 @@ class ConfigForm(ModalScreen[RunConfig | None]):
             options = [(CUSTOM, CUSTOM), *[(p, p) for p in PRESETS]]
             return Select(options, value=self.base.preset or CUSTOM, allow_blank=False,
                           id="field-preset", compact=True)
-        return Input(format_value(name, getattr(self.base, name)), id=f"field-{name}", compact=True)
+        return Input(format_field(name, getattr(self.base, name)), id=f"field-{name}", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#field-series_length", Input).focus()
@@ -116,7 +86,7 @@ class ConfigForm(ModalScreen[RunConfig | None]):
                 values[name] = self.query_one(f"#field-{name}", Select).value
                 continue
             try:
-                values[name] = parse_value(name, kind, self.query_one(f"#field-{name}", Input).value)
+                values[name] = parse_field(name, self.query_one(f"#field-{name}", Input).value)
             except ConfigError as exc:
                 errors[name] = str(exc)
         return values, errors
@@ -166,7 +136,7 @@ class ConfigForm(ModalScreen[RunConfig | None]):
         preset = from_preset(str(event.value))
         for name in TEXT_FIELDS:
             if name != "device":
-                self.query_one(f"#field-{name}", Input).value = format_value(name, getattr(preset, name))
+                self.query_one(f"#field-{name}", Input).value = format_field(name, getattr(preset, name))
         self.query_one("#field-task", Select).value = preset.task
 
     @on(Input.Changed)

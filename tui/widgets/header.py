@@ -5,22 +5,23 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
+from engine.events import Cause, RunState
 from tui.dashboard.state import DashboardState
 from tui.dashboard.system import system_text
 from tui.widgets.text_lines import TextLines
 
 STATE_STYLES = {
-    "loading": "bold cyan",
-    "running": "bold green",
-    "paused": "bold yellow",
-    "stopped": "bold magenta",
-    "finished": "bold blue",
-    "failed": "bold red",
+    RunState.LOADING: "bold cyan",
+    RunState.RUNNING: "bold green",
+    RunState.PAUSED: "bold yellow",
+    RunState.STOPPED: "bold magenta",
+    RunState.FINISHED: "bold blue",
+    RunState.FAILED: "bold red",
 }
 
 
-# Reasons that only repeat what the user just did: the state word says it all.
-QUIET_REASONS = ("paused by user", "stopped by user")
+# Causes that only repeat what the user just did: the state word says it all.
+QUIET_CAUSES = (Cause.USER,)
 
 
 def format_duration(seconds: float | None) -> str:
@@ -53,9 +54,9 @@ def header_text(state: DashboardState, now: float | None = None, *, compact: boo
     text.append(*sep)
     text.append(f"epoch {state.epoch}/{state.total_epochs}")
     text.append(*sep)
-    words = (state.reason or "loading torch…") if state.run_state == "loading" else state.run_state.upper()
+    words = (state.reason or "loading torch…") if state.run_state == RunState.LOADING else state.run_state.upper()
     text.append(words, STATE_STYLES.get(state.run_state, "bold"))
-    if state.reason and state.run_state not in ("loading", "running") and state.reason not in QUIET_REASONS:
+    if state.reason and state.run_state not in (RunState.LOADING, RunState.RUNNING) and state.cause not in QUIET_CAUSES:
         text.append(f" ({state.reason})", STATE_STYLES.get(state.run_state, ""))
     text.append(*sep)
     text.append(f"lr {format_lr(state.lr)}")

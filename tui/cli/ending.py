@@ -1,0 +1,267 @@
+"""How an `lstm-tui` process ends on SIGHUP or SIGTERM, whatever its threads are doing.
+
+From the first line of ``main`` to the process's end, a hang-up (SIGHUP, or the terminal's
+descriptors failing) or a SIGTERM ends the process within seconds, with 128 + the signal:
+
+* before there is an app to ask, at once, after releasing what is held;
+* once an app is attached, by asking it to exit like a quit (the worker writes its final
+  checkpoint, the log is closed); if the process still lives GRACE_S later, the last resort:
+  what is held is released (the run's session closed, the log and its lock) and the process
+  ends with os._exit;
+* a second SIGTERM (or SIGINT, where handled) ends it at once.
+
+The signals reach a watchdog thread through ``signal.set_wakeup_fd``: the C-level handler writes
+the signal's number to a pipe, from whichever thread the kernel interrupted. Nothing here waits
+for the main thread, which may be the thing that is stuck (issue 21: blocked for good on
+Textual's output queue, so the event loop's own signal handlers never ran). Torch-free and
+Textual-free, so ``main`` can install it before anything else is imported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+GRACE_S = 3.0  # the app's own shutdown gets this long after the first signal
+ENDING_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
+TERMINAL_GONE = 0  # on the wakeup pipe beside the signals' numbers: no signal has number 0
+
+ExitApp = Callable[[int], None]
+
+
+def terminal_fds() -> list[int]:
+    """The standard descriptors that are a terminal. Ask before a hang-up: after one, isatty()
+    on the dead terminal fails (EIO) and says False."""
+    return [fd for fd in (0, 1, 2) if os.isatty(fd)]
+
+
+def mute_fds(fds: list[int]) -> None:
+    """Point ``fds`` at /dev/null: later writes (ours, Rich's, Python's final flush at exit)
+    succeed and go nowhere, instead of failing on a terminal or pipe that is gone."""
+    if not fds:
+        return
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        for fd in fds:
+            os.dup2(null, fd)
+    finally:
+        os.close(null)
+
+
+class Ending:
+    """The signal handling of one process; ``install`` and ``uninstall`` on the main thread."""
+
+    def __init__(self, *, grace: float = GRACE_S, exit: Callable[[int], Any] = os._exit) -> None:
+        self.grace = grace
+        self._exit = exit
+        self.ttys = terminal_fds()  # now, before any hang-up: isatty() on a dead terminal says False
+        self.signum: int | None = None  # the first ending signal, once one came
+        self._signals: set[int] = set()
+        self._previous: dict[int, Any] = {}
+        self._previous_wakeup = -1
+        self._exit_app: ExitApp | None = None
+        self._cleanups: list[Callable[[], object]] = []
+        self._listeners: list[Callable[[int], object]] = []
+        self._deadline: float | None = None
+        self._read_fd = self._write_fd = -1
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()  # guards the pipe's write end against uninstall
+
+    @property
+    def installed(self) -> bool:
+        return self._thread is not None
+
+    # -- on the main thread ---------------------------------------------------------------------
+
+    def install(self, signals: tuple[int, ...] = ENDING_SIGNALS) -> Ending:
+        """Handle ``signals`` from now on (more may be added by calling again). A SIGHUP that is
+        ignored (nohup) stays ignored. Only the main thread may set handlers: elsewhere (a test
+        calling ``main`` from a thread) this does nothing."""
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        if self._thread is None:
+            self._read_fd, self._write_fd = os.pipe()
+            os.set_blocking(self._write_fd, False)  # a signal handler's write never blocks
+            self._previous_wakeup = signal.set_wakeup_fd(self._write_fd, warn_on_full_buffer=False)
+            self._thread = threading.Thread(target=self._watch, name="lstm-tui-ending", daemon=True)
+            self._thread.start()
+        for signum in signals:
+            if signum in self._signals:
+                continue
+            if signum == signal.SIGHUP and signal.getsignal(signum) is signal.SIG_IGN:
+                continue
+            # A Python-level handler, so the C handler writes to the wakeup fd; the work is the
+            # watchdog's, so this one has nothing to do on the main thread.
+            self._previous[signum] = signal.signal(signum, _wake_only)
+            self._signals.add(signum)
+        return self
+
+    def uninstall(self) -> None:
+        """Give the signals back. A signal already being handled keeps the watchdog going, so
+        the process still ends within its grace period if its shutdown hangs."""
+        if self._thread is None or threading.current_thread() is not threading.main_thread():
+            return
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()
+        self._signals.clear()
+        with contextlib.suppress(ValueError):
+            current = signal.set_wakeup_fd(self._previous_wakeup)
+            if current != self._write_fd:  # someone else took the wakeup fd since: theirs stays
+                signal.set_wakeup_fd(current)
+        if self.signum is None or not self._thread.is_alive():
+            with self._lock:
+                os.close(self._write_fd)  # the watchdog reads the end of the pipe, and ends
+                self._write_fd = -1
+            self._thread = None
+
+    # -- from any thread ------------------------------------------------------------------------
+
+    def terminal_gone(self) -> None:
+        """A write to (or read from) the terminal failed: a hang-up, though no SIGHUP may come
+        (this process is not the session's leader, or the hang-up is ignored)."""
+        with self._lock:
+            if self._write_fd >= 0:
+                with contextlib.suppress(OSError):  # a full pipe already holds a wake-up
+                    os.write(self._write_fd, bytes([TERMINAL_GONE]))
+
+    def attach(self, exit_app: ExitApp) -> None:
+        """From now on the first signal asks ``exit_app(128 + signal)`` to end the app (on the
+        watchdog thread: it must only pass the request on, e.g. call_soon_threadsafe)."""
+        self._exit_app = exit_app
+
+    def ending_by_itself(self) -> None:
+        """The app has ended and the process is on its way out: a signal now gives it the grace
+        period to finish, then the last resort."""
+        self._exit_app = _nothing_to_ask
+
+    def hold(self, cleanup: Callable[[], object]) -> None:
+        """The last resort calls ``cleanup`` (most recent first) before the process ends."""
+        self._cleanups.append(cleanup)
+
+    def release(self, cleanup: Callable[[], object]) -> None:
+        with contextlib.suppress(ValueError):
+            self._cleanups.remove(cleanup)
+
+    def on_signal(self, listener: Callable[[int], object]) -> None:
+        """``listener(signum)`` is told of every ending signal, on the watchdog thread."""
+        self._listeners.append(listener)
+
+    # -- the watchdog thread --------------------------------------------------------------------
+
+    def _watch(self) -> None:
+        read_fd = self._read_fd
+        try:
+            while True:
+                deadline = self._deadline
+                timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+                ready, _, _ = select.select([read_fd], [], [], timeout)
+                if not ready:
+                    self._last_resort()
+                    return
+                data = os.read(read_fd, 512)
+                if not data:
+                    return  # uninstalled with no signal pending
+                for byte in data:
+                    # Every Python-handled signal wakes us (SIGWINCH, SIGCONT too): only ours count.
+                    if byte == TERMINAL_GONE:
+                        byte = signal.SIGHUP
+                    elif byte not in self._signals:
+                        continue
+                    if self._handle(byte):
+                        return
+        finally:
+            os.close(read_fd)
+
+    def _handle(self, signum: int) -> bool:
+        """One ending signal; True once the process has been ended (in a test, ``exit`` returns)."""
+        if signum == signal.SIGHUP:
+            mute_fds(self.ttys)  # later writes, ours and Python's at exit, go nowhere instead of failing
+        first = self.signum is None
+        if first:
+            self.signum = signum
+        for listener in self._listeners:
+            with contextlib.suppress(Exception):
+                listener(signum)
+        if not first:
+            if signum == signal.SIGHUP:
+                return False  # a shell passing the hang-up on: already ending
+            self._exit(128 + signum)  # a second SIGTERM: now
+            return True
+        if self._exit_app is None:  # nothing to ask yet: release what is held, and go
+            return self._last_resort()
+        self._deadline = time.monotonic() + self.grace
+        try:
+            self._exit_app(128 + signum)
+        except Exception:  # the loop is gone: nobody will end it but us
+            return self._last_resort()
+        return False
+
+    def finish(self) -> None:
+        """After a signal, once what was held is released: end the process now, with 128 + the
+        signal, without the interpreter's finalization. That waits for every thread (one may be
+        importing torch, for seconds) and flushes stderr under a lock that Textual's writer may
+        hold for ever, blocked on a stalled terminal."""
+        if self.signum is None:
+            return
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        self._exit(128 + self.signum)
+
+    def _last_resort(self) -> bool:
+        code = 128 + (self.signum or signal.SIGTERM)
+        for cleanup in reversed(list(self._cleanups)):
+            with contextlib.suppress(BaseException):
+                cleanup()
+        self._exit(code)
+        return True
+
+
+def _wake_only(signum: int, frame: object) -> None:
+    """The Python-level handler: the C handler has already woken the watchdog."""
+
+
+def _nothing_to_ask(code: int) -> None:
+    """The app has already ended: there is nothing to ask it."""
+
+
+_current: Ending | None = None
+
+
+def current() -> Ending | None:
+    """The process's Ending, while one is installed."""
+    return _current
+
+
+@contextlib.contextmanager
+def installed(*extra: int) -> Iterator[Ending]:
+    """The process's Ending, installed for this block (and SIGHUP, SIGTERM and ``extra``
+    handled); inside another such block, the same one, with ``extra`` added."""
+    global _current
+    if _current is not None:
+        yield _current.install(extra)
+        return
+    ending = _current = Ending().install((*ENDING_SIGNALS, *extra))
+    try:
+        yield ending
+    finally:
+        ending.finish()  # a signal ended the command: the process ends here
+        ending.uninstall()
+        _current = None
+
+
+def hand_over() -> None:
+    """This command handles its own signals from here (`train` survives a hang-up): the
+    process's Ending steps aside."""
+    global _current
+    if _current is not None:
+        _current.uninstall()
+        _current = None
