@@ -128,7 +128,6 @@ class RunStateChanged(Event):
             object.__setattr__(self, "cause", Cause(self.cause))
 
 
-State = RunStateChanged  # dashboard compat: removed when tui/dashboard uses RunDirectory
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -21,7 +21,6 @@ import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from engine.allocator import release_free_memory
@@ -41,7 +40,7 @@ from engine.events import (
 from engine.probes import Prober, ProbeSchedule, one_line
 from engine.rundir.checkpoint import Checkpointer
 from engine.rundir.commands import CommandPoller
-from engine.rundir.directory import CheckpointCadence, RunDirectory, RunWriter
+from engine.rundir.directory import RunWriter
 from engine.trainer import NonFiniteLoss, Trainer
 
 Sink = Callable[[Event], None]
@@ -172,8 +171,6 @@ class Session:
         inline_sinks: list[Sink] | tuple[Sink, ...] = (),
         run: RunWriter | None = None,
         resume: dict[str, Any] | None = None,
-        run_dir: Path | str | None = None,  # dashboard compat: removed when tui/dashboard uses RunDirectory
-        cadence: CheckpointCadence | None = None,  # dashboard compat: as run_dir
     ) -> None:
         """``niceness`` > 0 lowers the CPU priority (Linux) of the training threads and of the
         threads that deliver their events, so an interactive front end on the same cores stays
@@ -196,11 +193,6 @@ class Session:
         self.command_file: CommandPoller | None = None
         if run is not None:
             self.checkpointer, self.command_file = run.checkpointer, run.commands
-        elif run_dir is not None:
-            # dashboard compat: removed when tui/dashboard uses RunDirectory. A bare path:
-            # checkpoints and commands only, while the front end writes the log (a RunLog sink).
-            directory = RunDirectory(run_dir)
-            self.checkpointer, self.command_file = directory.checkpointer(cadence), directory.command_poller()
         self._resume = resume
         self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
         # The log is delivered to like any sink, on a thread of its own: a slow disk never
@@ -264,10 +256,6 @@ class Session:
     def active(self) -> bool:
         """Training or about to: quitting now would interrupt a run."""
         return self.run_state in ACTIVE_STATES
-
-    @property
-    def state(self) -> RunState:  # dashboard compat: removed when tui/dashboard uses RunDirectory
-        return self.run_state
 
     # -- the worker thread ----------------------------------------------------------------
 

@@ -135,18 +135,3 @@ class CommandPoller:
             except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
                 commands.append(ValueError(f"{self.path.name}: ignored a line: {exc}"))
         return commands
-
-
-# dashboard compat: removed when tui/dashboard uses RunDirectory
-
-
-def send_command(run_dir: Path | str, name: str, **args: Any) -> dict[str, Any]:
-    from engine.rundir.directory import RunDirectory
-
-    return RunDirectory(run_dir).send(name, **args)
-
-
-def run_status(run_dir: Path | str) -> str:
-    from engine.rundir.directory import RunDirectory
-
-    return RunDirectory(run_dir).status()

@@ -297,14 +297,3 @@ class RunWriter:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
-
-
-class RunLog(RunWriter):
-    """dashboard compat: removed when tui/dashboard uses RunDirectory (RunDirectory.open_writer)."""
-
-    def __init__(self, run_dir: Path | str, config: RunConfig, *, resume: bool = False) -> None:
-        super().__init__(RunDirectory(run_dir), config, resume=resume)
-        self.dir = Path(run_dir)
-
-    def update_config(self, config: RunConfig) -> None:
-        self.write_config(config)

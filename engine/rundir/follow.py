@@ -16,7 +16,7 @@ from typing import Any
 from engine.events import Event
 from engine.rundir.directory import RunDirectory, RunStatus
 from engine.rundir.files import RunDirError
-from engine.rundir.log import LogReader, SkipReport
+from engine.rundir.log import SkipReport
 
 POLL_S = 0.25  # how often a follower looks: one flock, one stat and a read of what was appended
 
@@ -73,5 +73,3 @@ def follow(run: RunDirectory, *, on_skip: SkipReport | None = None, only: Collec
             return
         wait(poll_s)
 
-
-LogFollower = LogReader  # dashboard compat: removed when tui/dashboard uses RunDirectory

@@ -177,24 +177,3 @@ class LogWriter:
             self._file.flush()
             os.fsync(self._file.fileno())
             self._file.close()
-
-
-# dashboard compat: removed when tui/dashboard uses RunDirectory. The names of a run
-# directory's files and its old helpers, from where the dashboard (and the benchmark, and
-# tui/dashboard/prefs.py's atomic_write_text) imports them today; they live in
-# engine/rundir/directory.py and files.py, which import this module, hence the lazy lookup.
-_COMPAT = {
-    "CONFIG_FILE": "engine.rundir.directory", "EVENTS_FILE": "engine.rundir.directory",
-    "CHECKPOINT_FILE": "engine.rundir.directory", "COMMANDS_FILE": "engine.rundir.directory",
-    "LOCK_FILE": "engine.rundir.directory", "RUNS_ROOT": "engine.rundir.directory",
-    "CheckpointCadence": "engine.rundir.directory", "RunLog": "engine.rundir.directory",
-    "atomic_write": "engine.rundir.files", "atomic_write_text": "engine.rundir.files",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _COMPAT:
-        import importlib
-
-        return getattr(importlib.import_module(_COMPAT[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,8 +12,8 @@ UI_PACKAGES = {"textual", "rich", "plotext", "textual_plotext"}
 CHECK = f"""
 import pkgutil, sys
 import engine
-for module in pkgutil.iter_modules(engine.__path__):
-    __import__("engine." + module.name)
+for module in pkgutil.walk_packages(engine.__path__, "engine."):
+    __import__(module.name)
 loaded = sorted(m for m in sys.modules if m.split(".")[0] in {UI_PACKAGES!r})
 assert not loaded, loaded
 print("ok", len([m for m in sys.modules if m.startswith("engine.")]))
@@ -29,7 +29,7 @@ def test_importing_every_engine_module_loads_no_ui_library():
 
 
 def test_the_engine_never_names_a_ui_library_in_its_source():
-    for path in (ROOT / "engine").glob("*.py"):
+    for path in (ROOT / "engine").rglob("*.py"):
         for line in path.read_text(encoding="utf-8").splitlines():
             words = line.split()
             if words[:1] in (["import"], ["from"]) and len(words) > 1:

@@ -24,6 +24,7 @@ from engine.probes import (
     hidden_saturation,
     hidden_saturation_per_unit,
     lstm_gates,
+    one_line,
     rnn_hidden,
 )
 from engine.rundir.directory import RunDirectory
@@ -225,6 +226,50 @@ def test_recomputed_rnn_hidden_states_equal_a_hand_unroll(layers):
     np.testing.assert_allclose(rnn_hidden(model, x).numpy(), hand_unrolled_rnn(model.rnn, x), rtol=0, atol=1e-5)
 
 
+def test_a_float64_model_is_probed_in_float64_whatever_the_windows_dtype():
+    model = make_model("lstm", layers=2).double()
+    x = one_hot_windows(look_back=6, batch=3)  # float32, as the data makes it
+    gates = lstm_gates(model, x)
+    assert gates["h"].dtype == torch.float64
+    for key in "ifgoch":
+        np.testing.assert_allclose(gates[key].numpy(), hand_unrolled_lstm(model.lstm, x)[key], rtol=0, atol=1e-12)
+    rnn = make_model("rnn", layers=2).double()
+    np.testing.assert_allclose(rnn_hidden(rnn, x).numpy(), hand_unrolled_rnn(rnn.rnn, x), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "rnn"])
+def test_recomputed_states_live_on_the_models_device(kind):
+    meta = torch.device("meta")  # a device other than the CPU, on any machine: shapes, no values
+    model = make_model(kind, layers=2).to(meta)
+    x = one_hot_windows(look_back=4, batch=2).to(meta)
+    h = lstm_gates(model, x)["h"] if kind == "lstm" else rnn_hidden(model, x)
+    assert (h.device, h.shape) == (meta, (4, 2, 6))
+
+
+def test_a_relu_rnns_recomputed_hidden_states_equal_nn_rnns():
+    model = make_model("rnn", layers=2)
+    torch.manual_seed(8)
+    model.rnn = nn.RNN(3, 6, num_layers=2, nonlinearity="relu")
+    x = one_hot_windows(look_back=7, batch=4)
+    out, _ = model.rnn(x, zero_state(model, 4))
+    torch.testing.assert_close(rnn_hidden(model, x), out, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("change", [dict(bidirectional=True), dict(bias=False), dict(proj_size=2),
+                                    dict(batch_first=True)], ids=["bidirectional", "no-bias", "projected",
+                                                                  "batch-first"])
+def test_probes_refuse_a_layer_they_would_unroll_wrongly(change):
+    lstm, rnn = make_model("lstm"), make_model("rnn")
+    lstm.lstm = nn.LSTM(3, 6, **change)
+    x = one_hot_windows(look_back=4, batch=2)
+    with pytest.raises(ValueError, match="probes support"):
+        lstm_gates(lstm, x)
+    if "proj_size" not in change:  # nn.RNN has no projection
+        rnn.rnn = nn.RNN(3, 6, **change)
+        with pytest.raises(ValueError, match="probes support"):
+            rnn_hidden(rnn, x)
+
+
 # -- gradient flow ------------------------------------------------------------------------------
 
 
@@ -324,6 +369,19 @@ def test_gradient_flow_returns_the_last_steps_only_last_first():
     assert cells == pytest.approx(all_cells[:3], rel=1e-6)
 
 
+@pytest.mark.parametrize(("steps", "shown"), [(0, 1), (1, 1), (8, 8), (50, 8)])
+def test_gradient_flow_shows_at_least_one_step_and_at_most_the_window(steps, shown):
+    x, targets = one_hot_windows(look_back=8, batch=3), random_targets(3)
+    for kind in ("lstm", "rnn"):
+        norms, cells = gradient_flow(make_model(kind), x, targets, steps=steps)
+        assert len(norms) == shown and (cells is None or len(cells) == shown)
+
+
+def test_gradient_flow_refuses_a_model_it_has_no_probe_for():
+    with pytest.raises(TypeError, match="no gradient-flow probe for Linear"):
+        gradient_flow(nn.Linear(3, 3), one_hot_windows(look_back=4, batch=2), random_targets(2), steps=4)
+
+
 def test_gradient_flow_writes_no_parameter_gradient():
     model = make_model("lstm", layers=2)
     gradient_flow(model, one_hot_windows(look_back=5, batch=3), random_targets(3), steps=5)
@@ -363,6 +421,15 @@ def test_gate_saturation_is_the_share_of_steps_below_0_1_and_above_0_9_per_unit(
     low, high = gate_saturation(gate)
     assert low == [0.5, 0.0, 0.25]
     assert high == [0.25, 0.25, 0.75]
+
+
+def test_a_gate_at_exactly_0_1_or_0_9_is_neither_shut_nor_open():
+    assert gate_saturation([[0.1, 0.9]]) == ([0.0, 0.0], [0.0, 0.0])
+
+
+def test_a_gate_a_hair_past_0_1_or_0_9_counts_in_float64_as_given():
+    hair = 1e-12  # lost in float32, where 0.1 - hair is 0.1
+    assert gate_saturation([[0.1 - hair, 0.9 + hair]]) == ([1.0, 0.0], [0.0, 1.0])
 
 
 def test_hidden_saturation_is_the_share_of_cells_beyond_0_95():
@@ -458,6 +525,16 @@ def test_the_probe_batch_is_evenly_spaced_validation_windows_up_to_256(cpu):
     assert int(picks[0]) == 0 and int(picks[-1]) == len(starts) - 1
 
 
+def test_the_probe_batch_is_no_bigger_than_a_training_chunk(cpu):
+    # hidden 32, look-back 100 in the 1 MiB minimum budget: chunks of 7 windows
+    trainer = Trainer(RunConfig(series_length=2_000, look_back=100, hidden=32, memory_budget=2**20, device="cpu"),
+                      cpu)
+    assert trainer.chunk < 256
+    prober = Prober(trainer, steps=64)
+    assert len(prober.targets) == prober.inputs.size(1) == trainer.chunk
+    assert prober.steps == 64  # min(look_back 100, probe steps 64)
+
+
 def test_without_a_validation_split_the_probe_batch_comes_from_training_windows(cpu):
     trainer = Trainer(TINY.replace(val_fraction=0.0), cpu)
     prober = Prober(trainer, steps=64)
@@ -481,6 +558,25 @@ def test_probe_floats_have_at_most_6_significant_digits(cpu):
     assert all(sig6(v) for sat in gates.saturation.values() for v in sat["low"] + sat["high"])
     assert all(sig6(v) for v in flow.norms + flow.cell_norms)
     assert all(sig6(v) for row in hidden.h for v in row)
+
+
+def test_one_line_is_the_exceptions_type_and_the_first_line_of_its_message():
+    assert one_line(ValueError("first line\nsecond line")) == "ValueError: first line"
+    assert one_line(RuntimeError()) == "RuntimeError: "
+
+
+def test_a_states_probe_that_raises_is_a_warning_naming_the_model_and_the_probe(cpu, monkeypatch):
+    def broken(model, window):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(engine.probes, "lstm_gates", broken)
+    monkeypatch.setattr(engine.probes, "rnn_hidden", broken)
+    events = Prober(Trainer(TINY, cpu), steps=64).probe(epoch=3)
+    assert [type(e) for e in events] == [Alert, GradientFlow, Alert, GradientFlow]
+    assert [(e.level, e.message) for e in events if isinstance(e, Alert)] == [
+        ("warning", "probe LSTM gates failed at epoch 3: RuntimeError: boom"),
+        ("warning", "probe RNN hidden failed at epoch 3: RuntimeError: boom"),
+    ]
 
 
 def test_a_model_with_non_finite_values_gets_no_probe_event(cpu):

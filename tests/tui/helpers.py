@@ -12,7 +12,7 @@ from textual.pilot import Pilot
 from textual.widget import Widget
 
 from engine.config import RunConfig
-from engine.events import EpochEnd, Gates, GradientFlow, Hidden, Prediction, RunStarted, State
+from engine.events import EpochEnd, Gates, GradientFlow, Hidden, Prediction, RunStarted, RunStateChanged
 
 
 async def wait_until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
@@ -36,7 +36,7 @@ def synthetic_run(config: RunConfig, epochs: int) -> list:
         RunStarted(config=config.to_dict(), device="cpu", device_name="test CPU", parameters={"lstm": 1, "rnn": 1},
                    train_windows=200, val_windows=50, data_sha256="0", chance_loss=1.0986, best_loss=0.29,
                    batches_per_epoch=1, chunks_per_batch=1),
-        State(state="running"),
+        RunStateChanged(state="running"),
     ]
     for epoch in range(1, epochs + 1):
         for i, model in enumerate(("lstm", "rnn")):

@@ -87,6 +87,15 @@ def test_an_app_still_there_after_the_grace_period_meets_the_last_resort(ending,
     assert time.monotonic() - start >= GRACE_S
 
 
+def test_a_release_that_blocks_for_ever_does_not_keep_the_process_from_ending(ending, recorder):
+    ending.cleanup_limit = 0.2
+    ending.hold(threading.Event().wait)  # say, a lock that the stuck main thread holds
+    start = time.monotonic()
+    send(signal.SIGHUP)
+    assert recorder.next() == ("exit", 129)
+    assert time.monotonic() - start < 0.2 + 1.0
+
+
 def test_a_second_sigterm_ends_the_process_at_once(ending, recorder):
     ending.attach(recorder.ask)
     ending.hold(recorder.release)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.rundir.commands import run_status
+from engine.rundir.directory import CHECKPOINT_FILE, CONFIG_FILE, EVENTS_FILE, RunDirectory
 
 ROOT = Path(__file__).resolve().parents[2]
 ENDLESS = ["--series-length", "300", "--look-back", "5", "--epochs", "100000", "--checkpoint-every", "0",
@@ -117,7 +117,7 @@ def terminal():
 
 
 def logged(run_dir: Path, event: str) -> list[dict]:
-    path = run_dir / "events.jsonl"
+    path = run_dir / EVENTS_FILE
     if not path.exists():
         return []
     lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -127,14 +127,14 @@ def logged(run_dir: Path, event: str) -> list[dict]:
 def problems_after_the_end(run_dir: Path) -> list[str]:
     """What is wrong with the run directory the dashboard left: its lock must be free, and a run
     that trained must have stopped cleanly, checkpoint written. Empty when all is well."""
-    if not (run_dir / "config.json").exists():
+    if not (run_dir / CONFIG_FILE).exists():
         return []  # it ended before making the run's directory
-    status = run_status(run_dir)
+    status = RunDirectory(run_dir).status()
     if status == "live":
         return ["the run's lock is still held"]
     if logged(run_dir, "epoch_end"):
         problems = [] if status == "stopped" else [f"the run is {status}, not stopped"]
-        if not (run_dir / "checkpoint.pt").exists():
+        if not (run_dir / CHECKPOINT_FILE).exists():
             problems.append("no checkpoint")
         return problems
     return []
@@ -166,7 +166,7 @@ def end_at(tmp_path: Path, how: str, at: float) -> Outcome:
         code, took = t.wait()
     finally:
         t.close()
-    return Outcome(how, at, code, took, (run_dir / "config.json").exists(), problems_after_the_end(run_dir))
+    return Outcome(how, at, code, took, (run_dir / CONFIG_FILE).exists(), problems_after_the_end(run_dir))
 
 
 def ended_as_it_should(outcome: Outcome, signum: int) -> bool:
@@ -184,7 +184,6 @@ def test_a_hang_up_at_any_moment_of_start_up_ends_the_dashboard_with_129(tmp_pat
         outcomes = list(pool.map(lambda trial: end_at(tmp_path, *trial), trials))
     wrong = [str(o) for o in outcomes if not ended_as_it_should(o, signal.SIGHUP)]
     assert not wrong, "\n".join(wrong)
-    print("\n".join(map(str, outcomes)))
 
 
 def test_a_hang_up_right_after_the_first_frame_ends_the_dashboard_with_129(tmp_path, terminal):
@@ -207,7 +206,7 @@ def test_a_hang_up_while_training_stops_the_run_with_a_checkpoint_and_exit_129(t
     t.hang_up()  # no SIGHUP sent by hand: the kernel's, with its SIGCONT
     code, took = t.wait()
     assert code == 129, f"{code} after {took:.1f} s"
-    assert run_status(run_dir) == "stopped" and (run_dir / "checkpoint.pt").exists()
+    assert RunDirectory(run_dir).status() == "stopped" and (run_dir / CHECKPOINT_FILE).exists()
 
 
 def test_sigterm_while_starting_ends_the_dashboard_with_143(tmp_path, terminal):

@@ -10,7 +10,7 @@ from textual.geometry import Region
 from textual.widgets._footer import FooterKey
 
 from engine.config import RunConfig, from_preset
-from engine.events import Alert, RunFailed, State
+from engine.events import Alert, RunFailed, RunStateChanged
 from tests.tui.helpers import notifications, synthetic_run, visible_text, wait_until
 from tui.dashboard.app import DashboardApp, EngineEvent
 from tui.dashboard.pacing import ui_cpu_share
@@ -110,7 +110,7 @@ async def test_run_failed_event_notifies_and_shows_in_header_without_crashing() 
     async with app.run_test(size=(120, 40)) as pilot:
         await fed_app(pilot, app, epochs=2)
         app.post_message(EngineEvent(RunFailed(message="RuntimeError: CUDA out of memory", traceback="")))
-        app.post_message(EngineEvent(State(state="failed", reason="RuntimeError: CUDA out of memory")))
+        app.post_message(EngineEvent(RunStateChanged(state="failed", reason="RuntimeError: CUDA out of memory")))
         await wait_until(pilot, lambda: app.state.run_state == "failed")
         await drawn(pilot, app)
         assert app.is_running
@@ -132,7 +132,7 @@ async def test_non_finite_pause_shows_its_reason_in_the_header() -> None:
     app = DashboardApp(CONFIG, start=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await fed_app(pilot, app, epochs=2)
-        app.post_message(EngineEvent(State(state="paused", reason="non-finite loss in RNN")))
+        app.post_message(EngineEvent(RunStateChanged(state="paused", reason="non-finite loss in RNN")))
         await wait_until(pilot, lambda: app.state.run_state == "paused")
         await drawn(pilot, app)
         assert "PAUSED (non-finite loss in RNN)" in app.query_one(RunHeader).plain

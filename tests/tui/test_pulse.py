@@ -6,7 +6,7 @@ import threading
 import time
 
 from engine.config import RunConfig
-from engine.events import State
+from engine.events import RunStateChanged
 from tests.tui.helpers import synthetic_run, wait_until
 from tui.dashboard.app import DashboardApp
 from tui.dashboard.pacing import MAX_PULSE_S, SLOWEST_REDRAW_S, RedrawPacer
@@ -68,7 +68,7 @@ async def test_a_pause_shows_in_the_header_at_once_while_the_charts_are_paced_sl
             app.receive(event)
         await wait_until(pilot, lambda: "RUNNING" in app.query_one(RunHeader).plain, what="the run")
         app.dashboard.pacer.next_redraw = time.perf_counter() + 60  # no redraw of the charts during this test
-        app.receive(State(state="paused", reason="paused by you", epoch=2))
+        app.receive(RunStateChanged(state="paused", reason="paused by you", epoch=2))
         await wait_until(pilot, lambda: "PAUSED" in app.query_one(RunHeader).plain, timeout=4 * MAX_PULSE_S,
                          what="the pause in the header")
 

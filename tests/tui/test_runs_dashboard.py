@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.events import EpochEnd, State
-from engine.rundir.commands import run_status
-from engine.rundir.log import CHECKPOINT_FILE, EVENTS_FILE, read_events
+from engine.events import EpochEnd, RunStateChanged
+from engine.rundir.directory import CHECKPOINT_FILE, EVENTS_FILE, RunDirectory
+from engine.rundir.log import read_events
 
 ROOT = Path(__file__).resolve().parents[2]
 ENDLESS = ["--series-length", "300", "--look-back", "5", "--epochs", "100000"]
@@ -85,9 +85,9 @@ def wait_for_epochs(run_dir: Path, n: int, proc: subprocess.Popen) -> None:
 def assert_ended_cleanly(run_dir: Path) -> None:
     events = list(read_events(run_dir / EVENTS_FILE))
     last = events[-1]
-    assert isinstance(last, State) and last.state == "stopped"
+    assert isinstance(last, RunStateChanged) and last.state == "stopped"
     assert torch.load(run_dir / CHECKPOINT_FILE, weights_only=True)["epoch"] == last.epoch >= 2
-    assert run_status(run_dir) == "stopped"
+    assert RunDirectory(run_dir).status() == "stopped"
 
 
 def test_sigterm_ends_the_dashboard_with_a_final_checkpoint_and_exit_143(tmp_path, terminal):

@@ -6,7 +6,7 @@ import dataclasses
 import math
 
 from engine.config import RunConfig, from_preset
-from engine.events import Alert, CommandApplied, EpochEnd, Prediction, RunFailed, State
+from engine.events import Alert, CommandApplied, EpochEnd, Prediction, RunFailed, RunStateChanged
 from tests.tui.helpers import synthetic_run
 from tui.dashboard.state import HISTORY_BUCKETS, PREDICTION_HISTORY, DashboardState, MinMaxSeries
 
@@ -82,7 +82,7 @@ def test_failure_shows_in_run_state_with_message() -> None:
     state = DashboardState(CONFIG)
     state.apply_all(synthetic_run(CONFIG, 1))
     state.apply(RunFailed(message="RuntimeError: boom", traceback=""))
-    state.apply(State(state="failed"))
+    state.apply(RunStateChanged(state="failed"))
     assert state.run_state == "failed"
     assert state.reason == "RuntimeError: boom"
 
@@ -90,21 +90,21 @@ def test_failure_shows_in_run_state_with_message() -> None:
 def test_non_finite_pause_keeps_its_reason() -> None:
     state = DashboardState(CONFIG)
     state.apply(Alert(level="error", message="non-finite loss"))
-    state.apply(State(state="paused", reason="non-finite loss in LSTM"))
+    state.apply(RunStateChanged(state="paused", reason="non-finite loss in LSTM"))
     assert (state.run_state, state.reason) == ("paused", "non-finite loss in LSTM")
 
 
 def test_elapsed_excludes_pauses() -> None:
     state = DashboardState(CONFIG)
-    state.apply(State(state="running", time=100.0))
-    state.apply(State(state="paused", time=110.0))
-    state.apply(State(state="running", time=200.0))
+    state.apply(RunStateChanged(state="running", time=100.0))
+    state.apply(RunStateChanged(state="paused", time=110.0))
+    state.apply(RunStateChanged(state="running", time=200.0))
     assert state.elapsed(now=205.0) == 15.0
 
 
 def test_epochs_per_second_and_eta_from_recent_epochs() -> None:
     state = DashboardState(RunConfig(series_length=300, look_back=5, epochs=100))
-    state.apply(State(state="running", time=0.0))
+    state.apply(RunStateChanged(state="running", time=0.0))
     for epoch in range(1, 11):
         state.apply(epoch_end("lstm", epoch, 1.0, t=epoch * 0.5))
         state.apply(epoch_end("rnn", epoch, 1.0, t=epoch * 0.5))

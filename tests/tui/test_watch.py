@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from engine.config import RunConfig
-from engine.events import State
-from engine.rundir.log import COMMANDS_FILE, EVENTS_FILE, RunLog
+from engine.events import RunStateChanged
+from engine.rundir.directory import COMMANDS_FILE, EVENTS_FILE, RunDirectory, RunWriter
 from tests.tui.helpers import notifications, synthetic_probes, synthetic_run, visible_text, wait_until
 from tui.dashboard.app import DashboardApp
 from tui.widgets.header import RunHeader
@@ -15,12 +15,12 @@ from tui.widgets.header import RunHeader
 CONFIG = RunConfig(series_length=300, look_back=10, epochs=40)
 
 
-def write_run(run_dir: Path, epochs: int, *, final: str | None = "finished", close: bool = True) -> RunLog:
-    log = RunLog(run_dir, CONFIG)
+def write_run(run_dir: Path, epochs: int, *, final: str | None = "finished", close: bool = True) -> RunWriter:
+    log = RunDirectory(run_dir).open_writer(CONFIG)
     for event in synthetic_run(CONFIG, epochs) + synthetic_probes(epochs):
         log(event)
     if final:
-        log(State(state=final, epoch=epochs))
+        log(RunStateChanged(state=final, epoch=epochs))
     if close:
         log.close()
     return log
@@ -67,7 +67,7 @@ async def test_keys_steer_a_live_run_through_its_command_file(tmp_path) -> None:
             await wait_until(pilot, lambda: app.watch_status == "live", what="the run's status")
             await pilot.press("space")
             await pilot.press("right_square_bracket")
-            log(State(state="paused", epoch=2))  # what the trainer would answer
+            log(RunStateChanged(state="paused", epoch=2))  # what the trainer would answer
             await wait_until(pilot, lambda: app.state.run_state == "paused")
             await pilot.press("space", "n", "s")
             sent = [(c["command"], c.get("factor")) for c in commands(tmp_path)]
@@ -163,7 +163,7 @@ async def test_a_resumed_dashboard_notices_a_torn_line_and_logs_after_it_cleanly
         assert [n.message for n in notifications(app)] == [
             f"events.jsonl line {complete + 1} skipped: incomplete last line"
         ]
-        app.source.runlog(State(state="running"))  # the resumed run's first event
+        app.source.writer(RunStateChanged(state="running"))  # the resumed run's first event
         app.shutdown()
     lines = (tmp_path / EVENTS_FILE).read_text().splitlines()
     assert json.loads(lines[-1])["event"] == "state"  # a line of its own, not glued to the torn one

@@ -21,15 +21,16 @@ from typing import Any
 import numpy as np
 
 from engine.config import RunConfig
+from engine.events import FINAL_STATES
 from tui.bench.engine import WARMUP_EPOCHS
 from tui.dashboard.app import DashboardApp
 
 
 def epoch_end_times(run_dir: Path) -> list[float]:
     """When each epoch of a logged run ended (the RNN trains second: its end is the epoch's)."""
-    from engine.rundir.log import EVENTS_FILE, read_events
+    from engine.rundir.directory import RunDirectory
 
-    return [e.time for e in read_events(run_dir / EVENTS_FILE) if e.name == "epoch_end" and e.model == "rnn"]
+    return [e.time for e in RunDirectory(run_dir).events(only={"epoch_end"}) if e.model == "rnn"]
 
 
 def dashboard_seconds_per_epoch(cfg: RunConfig, epochs: int, refresh_hz: float = 10.0) -> float:
@@ -40,7 +41,7 @@ def dashboard_seconds_per_epoch(cfg: RunConfig, epochs: int, refresh_hz: float =
         async with app.run_test(headless=True, size=(120, 40)):
             # A plain sleep: the Pilot's pause() visits every widget and repaints the screen,
             # work a user's terminal never asks for, and it would be charged to the dashboard.
-            while app.state.run_state not in ("finished", "failed"):
+            while app.state.run_state not in FINAL_STATES:
                 await asyncio.sleep(0.25)
         app.wait_for_worker(timeout=30)
 

@@ -75,24 +75,25 @@ def bare_seconds_per_epoch(cfg: RunConfig, epochs: int) -> float:
 
 def engine_seconds_per_epoch(cfg: RunConfig, epochs: int) -> float:
     """The Session as `lstm-tui train` runs it: worker thread, events, a run log on disk."""
-    from engine.rundir.log import RunLog
+    from engine.events import FINAL_STATES
+    from engine.rundir.directory import RunDirectory
     from engine.session import Session
 
     ends: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
-        run_log = RunLog(Path(tmp), cfg)
+        cfg = cfg.replace(epochs=WARMUP_EPOCHS + epochs)
+        writer = RunDirectory(tmp).open_writer(cfg)
         done = threading.Event()
 
         def timing(event: Any) -> None:
             if event.name == "epoch_end" and event.model == "rnn":
                 ends.append(event.time)
-            if event.name == "state" and event.state in ("finished", "failed", "stopped"):
+            if event.name == "state" and event.state in FINAL_STATES:
                 done.set()
 
-        session = Session(cfg.replace(epochs=WARMUP_EPOCHS + epochs), [timing, run_log]).start()
+        session = Session(cfg, [timing], run=writer).start()
         done.wait()
-        session.close()
-        run_log.close()
+        session.close()  # closes the writer too
     if len(ends) < WARMUP_EPOCHS + epochs:
         raise RuntimeError("the engine run ended early")
     return (ends[-1] - ends[WARMUP_EPOCHS - 1]) / epochs

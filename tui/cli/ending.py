@@ -14,7 +14,7 @@ The signals reach a watchdog thread through ``signal.set_wakeup_fd``: the C-leve
 the signal's number to a pipe, from whichever thread the kernel interrupted. Nothing here waits
 for the main thread, which may be the thing that is stuck (issue 21: blocked for good on
 Textual's output queue, so the event loop's own signal handlers never ran). Torch-free and
-Textual-free, so ``main`` can install it before anything else is imported.
+Textual-free: cheap enough for the first line of ``main``, whatever the command.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 GRACE_S = 3.0  # the app's own shutdown gets this long after the first signal
+CLEANUP_LIMIT_S = 8.0  # then the last resort's release of what is held (a final checkpoint) this long
 ENDING_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
 TERMINAL_GONE = 0  # on the wakeup pipe beside the signals' numbers: no signal has number 0
 
@@ -58,8 +59,10 @@ def mute_fds(fds: list[int]) -> None:
 class Ending:
     """The signal handling of one process; ``install`` and ``uninstall`` on the main thread."""
 
-    def __init__(self, *, grace: float = GRACE_S, exit: Callable[[int], Any] = os._exit) -> None:
+    def __init__(self, *, grace: float = GRACE_S, cleanup_limit: float = CLEANUP_LIMIT_S,
+                 exit: Callable[[int], Any] = os._exit) -> None:
         self.grace = grace
+        self.cleanup_limit = cleanup_limit
         self._exit = exit
         self.ttys = terminal_fds()  # now, before any hang-up: isatty() on a dead terminal says False
         self.signum: int | None = None  # the first ending signal, once one came
@@ -73,10 +76,6 @@ class Ending:
         self._read_fd = self._write_fd = -1
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()  # guards the pipe's write end against uninstall
-
-    @property
-    def installed(self) -> bool:
-        return self._thread is not None
 
     # -- on the main thread ---------------------------------------------------------------------
 
@@ -146,10 +145,6 @@ class Ending:
         """The last resort calls ``cleanup`` (most recent first) before the process ends."""
         self._cleanups.append(cleanup)
 
-    def release(self, cleanup: Callable[[], object]) -> None:
-        with contextlib.suppress(ValueError):
-            self._cleanups.remove(cleanup)
-
     def on_signal(self, listener: Callable[[int], object]) -> None:
         """``listener(signum)`` is told of every ending signal, on the watchdog thread."""
         self._listeners.append(listener)
@@ -218,11 +213,21 @@ class Ending:
 
     def _last_resort(self) -> bool:
         code = 128 + (self.signum or signal.SIGTERM)
-        for cleanup in reversed(list(self._cleanups)):
-            with contextlib.suppress(BaseException):
-                cleanup()
+        cleanups = list(reversed(self._cleanups))
+        if cleanups:
+            # On a thread of their own: one might block for ever (on a lock the stuck main thread
+            # holds). Whatever they did not finish, the kernel releases at exit (the run's flock).
+            worker = threading.Thread(target=_run_all, args=(cleanups,), name="lstm-tui-release", daemon=True)
+            worker.start()
+            worker.join(self.cleanup_limit)
         self._exit(code)
         return True
+
+
+def _run_all(cleanups: list[Callable[[], object]]) -> None:
+    for cleanup in cleanups:
+        with contextlib.suppress(Exception):
+            cleanup()
 
 
 def _wake_only(signum: int, frame: object) -> None:

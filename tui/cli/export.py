@@ -7,11 +7,7 @@ import time
 from pathlib import Path
 
 from engine.rundir.directory import RunDirectory
-from tui.metrics import METRICS_COLUMNS, METRICS_FILE, metrics_csv, metrics_rows, write_metrics
-
-# dashboard compat: removed when tui/dashboard imports write_metrics from tui.metrics (from here it
-# closes the import cycle dashboard -> tui.cli.export -> dashboard).
-__all__ = ["METRICS_COLUMNS", "METRICS_FILE", "export_run", "metrics_csv", "metrics_rows", "write_metrics"]
+from tui.metrics import write_metrics
 
 
 def export_run(run_dir: Path, size: tuple[int, int] = (120, 40), timeout: float = 60.0) -> tuple[Path, Path]:

@@ -371,11 +371,11 @@ def _ascii(args: argparse.Namespace) -> bool:
 def watch(run_dir: Path, *, refresh_hz: float | None, no_config: bool = False, ascii_only: bool = False) -> int:
     from tui.dashboard.app import DashboardApp
     from tui.dashboard.prefs import display_options
-    from tui.dashboard.run import run_in_terminal
+    from tui.dashboard.run import run_app
 
     config = RunDirectory(run_dir).load_config()  # one line for a missing directory or one that is not a run
     app = DashboardApp(config, watch=run_dir, ascii_only=ascii_only, **display_options(refresh_hz, no_config))
-    return run_in_terminal(app)
+    return run_app(app)
 
 
 def watch_json(run_dir: Path, poll: float = 0.25) -> int:

@@ -37,7 +37,7 @@ from tui.widgets.gate_heatmap import GatePanel
 from tui.widgets.loss_chart import LossChart
 
 if TYPE_CHECKING:
-    from engine.rundir.log import CheckpointCadence
+    from engine.config import CheckpointCadence
     from engine.session import Session
 
 SCREEN_FILE = "screen.svg"  # what `e` writes beside metrics.csv

@@ -20,7 +20,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from engine.rundir.log import atomic_write_text
+from engine.rundir.files import atomic_write_text
 
 SMOOTHING_CHOICES = (0.0, 0.6, 0.9, 0.99)
 X_AXIS_CHOICES = ("epoch", "wall", "elapsed")

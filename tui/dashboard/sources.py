@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from contextlib import suppress
@@ -22,12 +21,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 from textual.worker import Worker, get_current_worker
 
 from engine.config import RunConfig
-from engine.events import Event, RunFailed, State
+from engine.events import ACTIVE_STATES, Event, RunFailed, RunState
+from engine.rundir.directory import RunDirectory, RunStatus
 from tui.dashboard.state import DashboardState
 from tui.dashboard.tuning import InterpreterTuning, training_niceness
 
 if TYPE_CHECKING:
-    from engine.rundir.log import CheckpointCadence, RunLog
+    from engine.config import CheckpointCadence
+    from engine.rundir.directory import RunWriter
     from engine.session import Session
 
 Sink = Callable[[Event], None]
@@ -122,13 +123,13 @@ class RunSource(ABC):
 
     def export_metrics(self) -> Path:
         """Write metrics.csv from the run's whole log (slow for a long run: off the UI thread)."""
-        from engine.rundir.log import EVENTS_FILE, read_events
-        from tui.cli.export import write_metrics
+        from tui.metrics import write_metrics
 
         run_dir = self.run_dir
         assert run_dir is not None
         # The run log flushes every epoch: what it holds is what the screen shows.
-        return write_metrics(run_dir, read_events(run_dir / EVENTS_FILE))
+        run = RunDirectory(run_dir)
+        return write_metrics(run_dir, run.events())
 
     def shutdown(self) -> None:  # noqa: B027 - a watcher has nothing to stop
         """Stop training here, if any (within a second); flush and close what was written."""
@@ -163,28 +164,26 @@ class LiveSource(RunSource):
         self.start_engine = start
         self.extra_sinks = list(extra_sinks)
         self.tuning = tuning
-        self.runlog: RunLog | None = None
-        self._session_options: dict[str, Any] = {}
+        self.writer: RunWriter | None = None  # the run directory, held for training while we run
+        self._resume = resume
         self._lock = threading.Lock()  # orders engine start-up against shutdown
         self._shutting_down = False
         self._closed_session: Session | None = None
         if run_dir is not None and resume is not None:
             self._replay(run_dir)
-        if run_dir is not None:
-            from engine.rundir.log import RunLog  # torch-free; raises RunDirError for a bad directory
-
-            self.runlog = RunLog(run_dir, config, resume=resume is not None)
-            self._session_options = dict(run_dir=run_dir, cadence=cadence, resume=resume)
+        if run_dir is not None:  # torch-free; raises RunDirError for a bad directory
+            self.writer = RunDirectory(run_dir).open_writer(config, resume=resume is not None, cadence=cadence)
         if not start:
-            state.run_state, state.reason = "stopped", "not started"
+            state.run_state, state.reason = RunState.STOPPED, "not started"
 
     def _replay(self, run_dir: Path) -> None:
         """The run so far, so a resumed run's charts go on from where they were."""
-        from engine.rundir.log import EVENTS_FILE, RunDirError, read_events
+        from engine.rundir.files import RunDirError
 
-        log = run_dir / EVENTS_FILE
+        run = RunDirectory(run_dir)
+        log = run.log_path
         try:
-            self.state.apply_all(read_events(log, on_skip=self._note_skipped))
+            self.state.apply_all(run.events(on_skip=self._note_skipped))
         except FileNotFoundError:  # as `train --resume`: the log starts over, the checkpoint holds
             self.notes.append(f"{log} is missing: the resumed run starts a new log")
         except OSError as exc:
@@ -195,11 +194,7 @@ class LiveSource(RunSource):
 
     @property
     def run_dir(self) -> Path | None:
-        return self.runlog.dir if self.runlog is not None else None
-
-    def sinks(self) -> list[Sink]:
-        """The sinks that get a delivery thread each (the dashboard's inbox is fed inline)."""
-        return ([self.runlog] if self.runlog is not None else []) + self.extra_sinks
+        return self.writer.run.path if self.writer is not None else None
 
     def start(self, host: Host) -> None:
         self.host = host
@@ -219,9 +214,10 @@ class LiveSource(RunSource):
         with self._lock:
             if self._shutting_down:
                 return
+            # The Session writes the run's log, checkpoints and config.json, and closes the writer.
             self.session = Session(
-                self.config, self.sinks(), niceness=training_niceness(), inline_sinks=[self.host.receive],
-                **self._session_options
+                self.config, self.extra_sinks, niceness=training_niceness(), inline_sinks=[self.host.receive],
+                run=self.writer, resume=self._resume,
             ).start()
 
     @property
@@ -233,14 +229,14 @@ class LiveSource(RunSource):
 
     @staticmethod
     def _idle(session: Session) -> Refusal:
-        return Refusal(f"The run is {session.state}: press r to restart it.")
+        return Refusal(f"The run is {session.run_state}: press r to restart it.")
 
     def toggle_pause(self) -> Refusal | None:
         if (session := self.session) is None:
             return self._absent()
-        if session.state == "paused":
+        if session.run_state == RunState.PAUSED:
             session.resume()
-        elif session.state in ("running", "idle"):
+        elif session.run_state in ACTIVE_STATES:
             session.pause()
         else:
             return self._idle(session)
@@ -263,9 +259,8 @@ class LiveSource(RunSource):
 
     def restart(self, config: RunConfig | None) -> Refusal | None:
         if config is not None:
-            self.config = config  # also what a run still loading starts with
-            if self.runlog is not None:
-                self.runlog.update_config(config)
+            self.config = config  # also what a run still loading starts with (the Session
+            # rewrites config.json and logs the restart with its config)
         if (session := self.session) is None:
             return self._absent()
         session.restart(config)
@@ -283,15 +278,16 @@ class LiveSource(RunSource):
         return os.getpid()
 
     def shutdown(self) -> None:
-        """Stop the worker (within a second), flush the sinks, then close the run log."""
+        """Stop the worker (within a second), flush the sinks; the run's directory is let go
+        (by the Session, or here when none was ever started)."""
         with self._lock:
             self._shutting_down = True
             session, self.session = self.session, None
         if session is not None:
             self._closed_session = session
             session.close(timeout=1.0)
-        if self.runlog is not None:
-            self.runlog.close()
+        elif self.writer is not None:
+            self.writer.close()
 
     def wait_for_worker(self, timeout: float) -> bool:
         """After shutdown: wait for a worker still inside a long batch; True once it has ended.
@@ -329,59 +325,48 @@ class WatchedSource(RunSource):
 
     def _follow(self) -> None:
         """Replay the watched run's log at once, then follow it as it grows."""
-        from engine.rundir.commands import run_status
-        from engine.rundir.follow import LogFollower
-        from engine.rundir.log import EVENTS_FILE, RunDirError
+        from engine.rundir.files import RunDirError
+        from engine.rundir.follow import follow
 
         host = self.host
         assert host is not None
         worker = get_current_worker()
-        follower = LogFollower(self.run_dir / EVENTS_FILE, on_skip=self._line_skipped)
-        told = ""
-        while not worker.is_cancelled:
-            try:
-                events = follower.read()
-            except RunDirError as exc:  # the log cannot be read: say so, and stop following
-                with suppress(RuntimeError):
-                    host.call_from_thread(host.notify, str(exc), title="Run log", severity="error", timeout=30)
-                return
-            for event in events:
-                host.receive(event)
-            if not events:
-                try:
-                    status = run_status(self.run_dir)
-                except RunDirError as exc:
-                    status = str(exc)
-                if status != "live":
-                    follower.finish()
-                if status != told:
-                    told = status
-                    with suppress(RuntimeError):  # the app is closing
-                        host.call_from_thread(self.status_changed, status)
-            time.sleep(WATCH_POLL_S)
+        skipped: list[str] = []  # told after the update's events are folded, as they came first
+        updates = follow(RunDirectory(self.run_dir), on_skip=lambda line, why: skipped.append(
+            f"events.jsonl line {line} skipped: {why}"), stopped=lambda: worker.is_cancelled, poll_s=WATCH_POLL_S)
+        told: tuple[str, str] | None = None
+        try:
+            for update in updates:
+                for event in update.events:
+                    host.receive(event)
+                status = (update.status or "", update.problem)
+                with suppress(RuntimeError):  # the app is closing
+                    if status != told:  # the UI hears of a status once, after the lines before it
+                        told = status
+                        host.call_from_thread(self.status_changed, *status)
+                    if skipped:
+                        host.call_from_thread(self._lines_skipped, skipped[:])
+                        skipped.clear()
+        except RunDirError as exc:  # the log cannot be read: say so, and stop following
+            with suppress(RuntimeError):
+                host.call_from_thread(host.notify, str(exc), title="Run log", severity="error", timeout=30)
 
-    def _line_skipped(self, line: int, why: str) -> None:
+    def _lines_skipped(self, notes: list[str]) -> None:
+        """UI thread: the log's lines that are not events, once the events before them show."""
         host = self.host
         assert host is not None
-        with suppress(RuntimeError):  # the app is closing
-            host.call_from_thread(host.notify, f"events.jsonl line {line} skipped: {why}", title="Run log",
-                                  severity="warning")
+        host.fold()
+        for note in notes:
+            host.notify(note, title="Run log", severity="warning")
 
-    def status_changed(self, status: str) -> None:
-        """UI thread (the follower calls it): what the run directory says beyond its log.
-        Nobody trains a run whose log ends mid-run."""
+    def status_changed(self, status: str, problem: str = "") -> None:
+        """UI thread (the follower calls it): what the run directory says beyond its log,
+        once the lines read before it are folded. Nobody trains a run whose log ends mid-run."""
         host = self.host
         assert host is not None
         host.fold()  # the log's events, read before this status, come first
-        self.status = status
-        state = self.state
-        if state.run_state == "loading":
-            state.reason = "" if status == "live" else "the log is empty"
-            state.bump("header")
-        if status != "live" and state.run_state in ("running", "paused", "loading"):
-            reason = "no process is training it (killed or crashed)" if status == "crashed" else status
-            host.receive(State(state="stopped", reason=reason))
-            host.fold()
+        self.status = problem or status
+        self.state.apply_status(RunStatus(status) if status else RunStatus.GONE)
 
     def refusal(self, command: str) -> Refusal | None:
         if command == "restart":  # restart and reconfigure belong to the process that trains the run
@@ -392,13 +377,12 @@ class WatchedSource(RunSource):
 
     def _send(self, command: str, **args: Any) -> Refusal | None:
         """The command goes to the run's command file, which its trainer polls."""
-        from engine.rundir.commands import send_command
-        from engine.rundir.log import RunDirError
+        from engine.rundir.files import RunDirError
 
         if (refusal := self.refusal(command)) is not None:
             return refusal
         try:
-            send_command(self.run_dir, command, **args)
+            RunDirectory(self.run_dir).send(command, **args)
         except (OSError, RunDirError) as exc:
             return Refusal(f"cannot send {command}: {exc}", "error")
         return None
@@ -419,13 +403,7 @@ class WatchedSource(RunSource):
         return self._send("scale_lr", factor=factor)
 
     def trainer_pid(self) -> int | None:
-        """The trainer's pid, from the run's lock file while it is live."""
-        from engine.rundir.log import LOCK_FILE
-
-        if self.status != "live":
+        """The trainer's pid, from the run's lock while it is live."""
+        if self.status != RunStatus.LIVE:
             return None
-        try:
-            text = (self.run_dir / LOCK_FILE).read_text().strip()
-        except OSError:
-            return None
-        return int(text) if text.isdigit() else None
+        return RunDirectory(self.run_dir).trainer_pid()

@@ -1,4 +1,4 @@
-"""The dashboard's terminal: Textual's LinuxDriver, made safe for a terminal that goes away.
+"""Running a Textual app full screen on a terminal that may go away or stall: ``run_in_terminal``.
 
 Textual draws through a writer thread fed by a queue of at most 30 writes
 (textual/drivers/_writer_thread.py; Textual issue #6692). A dashboard whose terminal hung up
@@ -19,20 +19,28 @@ writes are dropped and the hang-up is reported (``TerminalLink.hang_up``) even w
 comes. A write waits for room in the queue only while the writer can make some, and once the
 app is ending at most ENDING_WRITE_S in all; ``close`` waits CLOSE_WAIT_S at most; SIGCONT
 resumes only an app that was suspended; a failed read ends input as a hang-up, not a panic, and
-input ends once the terminal is gone instead of spinning on its end-of-file.
+input ends once the terminal is gone instead of spinning on its end-of-file. ``run_in_terminal``
+runs an app on this driver, ended by tui/cli/ending.py's signal handling.
 """
 
 from __future__ import annotations
 
+import asyncio
 import queue
+import signal
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import IO, Any, ClassVar
 
 from textual.app import App
 from textual.drivers.linux_driver import LinuxDriver
 
+from tui.cli.ending import Ending, installed
+
+LAST_RESORT_RELEASE_S = 5.0  # after a signal whose shutdown hung: how long release() may wait
 ENDING_WRITE_S = 1.0  # once the app is ending, how long in all its writes may wait on the terminal
 CLOSE_WAIT_S = 1.0  # how long closing waits for the writer to empty its queue
 WAIT_SLICE_S = 0.1  # a waiting write looks again this often whether it should still wait
@@ -194,3 +202,60 @@ class TerminalDriver(LinuxDriver):
         # SIGCONT also comes with every hang-up: only an app that Ctrl+Z suspended resumes.
         if self._suspended and not self.link.closed:
             super()._sigcont_application(*args)
+
+
+class SignalledExecutor(ThreadPoolExecutor):
+    """The loop's default executor, where Textual runs its thread workers: after a signal, the
+    loop's end does not wait for them (one may be importing torch, for seconds)."""
+
+    def __init__(self, ending: Ending) -> None:
+        super().__init__(thread_name_prefix="asyncio")
+        self.ending = ending
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        super().shutdown(wait=wait and self.ending.signum is None, cancel_futures=cancel_futures)
+
+
+def run_in_terminal(app: App[Any], *, release: Callable[[float], object] = lambda timeout: None,
+                    release_wait: float = 30.0) -> int:
+    """Run ``app`` full screen until it exits; its exit code.
+
+    SIGHUP, SIGTERM and SIGINT end it like a quit, with 128 + the signal; a terminal whose
+    writes or reads fail is a hang-up too, SIGHUP or not. ``release(timeout)`` gives back what
+    the app holds (a run's session, log and lock) once it has ended, waiting up to ``timeout``
+    for a worker to finish (``release_wait`` after a quit). Nothing waits for ever on the
+    terminal (TerminalDriver); if the app has not ended a few seconds after the signal,
+    tui/cli/ending.py's last resort calls ``release`` and ends the process; a second SIGTERM
+    ends it at once.
+    """
+    with installed(signal.SIGINT) as ending:
+        link = TerminalLink(on_hang_up=ending.terminal_gone)
+        if app.driver_class is LinuxDriver:  # not when TEXTUAL_DRIVER chose another
+            app.driver_class = TerminalDriver.bound(link)
+
+        def signalled(signum: int) -> None:  # on the ending's thread
+            link.ending()
+            if signum == signal.SIGHUP:
+                link.close()  # the terminal is gone (or muted): nothing more is worth writing
+
+        ending.on_signal(signalled)
+        ending.hold(partial(release, LAST_RESORT_RELEASE_S))
+
+        async def run() -> Any:
+            loop = asyncio.get_running_loop()
+            loop.set_default_executor(SignalledExecutor(ending))
+            # Through the app's message queue, which it reads only once mounted: an exit asked
+            # for while it composes would leave it without widgets (Textual's mount is a no-op
+            # once exiting), and an on_mount that looks for them fails: a traceback, exit code 1.
+            ending.attach(lambda code: loop.call_soon_threadsafe(partial(app.call_later, app.exit, None, code)))
+            try:
+                return await app.run_async()
+            finally:
+                ending.ending_by_itself()
+
+        try:
+            result: Any = asyncio.run(run())
+        finally:
+            ending.ending_by_itself()  # also when the loop never ran
+            release(release_wait)
+        return result if isinstance(result, int) else (app.return_code or 0)

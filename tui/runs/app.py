@@ -213,9 +213,9 @@ def runs_command(root: Path, *, listing: bool = False) -> int:
         raise RunDirError(f"{root} is not a directory")
     if listing:
         return print_runs(root)
-    app = RunsApp(root)
-    result = app.run()
-    return result if isinstance(result, int) else 0
+    from tui.dashboard.terminal import run_in_terminal  # a hang-up or SIGTERM ends it cleanly
+
+    return run_in_terminal(RunsApp(root))
 
 
 def print_runs(root: Path) -> int:

@@ -1,0 +1,126 @@
+"""The shape of the code: imports go one way, and the engine owns the run directory.
+
+The import graph is read from the source (every import statement, at module level or inside a
+function), so a lazy import that closes a cycle counts as much as one at the top.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("engine", "tui")
+# What only the engine's run directory may touch: the log's, lock's and checkpoint's own
+# modules, and the names of its files.
+RUNDIR_INTERNALS = ("engine.rundir.log", "engine.rundir.lock", "engine.rundir.checkpoint",
+                    "engine.rundir.commands")
+RUNDIR_FILE_NAMES = ("config.json", "events.jsonl", "checkpoint.pt", "commands.jsonl", "lock")
+CODEC = {("engine.rundir.log", "event_to_json")}  # the events' JSON form, for `watch --json`
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(path): path for package in PACKAGES for path in (ROOT / package).rglob("*.py")}
+
+
+def imports(path: Path) -> list[tuple[str, tuple[str, ...]]]:
+    """(module, names) for every import in ``path``, relative imports resolved."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, ()) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.append((node.module, tuple(alias.name for alias in node.names)))
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    known = modules()
+    edges: dict[str, set[str]] = {name: set() for name in known}
+    for name, path in known.items():
+        for target, names in imports(path):
+            # `from tui.cli import main` imports the module tui.cli.main
+            candidates = [f"{target}.{n}" for n in names if f"{target}.{n}" in known] or [target]
+            edges[name] |= {c for c in candidates if c in known and c != name}
+    return edges
+
+
+def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Every strongly connected group of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in edges[node]:
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_no_import_cycles_in_engine_or_tui() -> None:
+    edges = graph()
+    assert "engine.rundir.directory" in edges["tui.dashboard.sources"]  # lazy imports count too
+    assert "tui.cli.main" in edges["tui.cli.__main__"]
+    assert cycles(edges) == []
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_the_engine_never_imports_the_front_ends() -> None:
+    for name, path in modules().items():
+        if name.startswith("engine"):
+            for target, _ in imports(path):
+                assert target.split(".")[0] != "tui", f"{name} imports {target}"
+
+
+def test_front_ends_reach_the_run_directory_only_through_the_engine_s_run_directory() -> None:
+    for name, path in modules().items():
+        if not name.startswith("tui"):
+            continue
+        for target, names in imports(path):
+            if target in RUNDIR_INTERNALS:
+                assert {(target, n) for n in names} <= CODEC, f"{name} imports {names} from {target}"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):  # run_dir / "events.jsonl"
+                for side in (node.left, node.right):
+                    assert not (isinstance(side, ast.Constant) and side.value in RUNDIR_FILE_NAMES), (
+                        f"{name} builds the path of a run directory's {side.value}")
+
+
+def test_no_class_in_tui_is_over_about_300_lines() -> None:
+    for name, path in modules().items():
+        if name.startswith("tui"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ClassDef):
+                    length = node.end_lineno - node.lineno + 1
+                    assert length <= 320, f"{name}.{node.name} is {length} lines"
