@@ -137,7 +137,8 @@ def problems_after_the_end(run_dir: Path) -> list[str]:
         if not (run_dir / CHECKPOINT_FILE).exists():
             problems.append("no checkpoint")
         return problems
-    return []
+    # Ended before training began: the log says so, or `lstm-tui runs` would call it crashed.
+    return [] if status == "stopped" else [f"the run is {status}, not stopped"]
 
 
 @dataclass
@@ -162,7 +163,7 @@ def end_at(tmp_path: Path, how: str, at: float) -> Outcome:
         if how == "close":
             t.hang_up()
         else:
-            t.proc.send_signal(signal.SIGHUP if how == "SIGHUP" else signal.SIGTERM)
+            t.proc.send_signal(signal.SIGHUP)
         code, took = t.wait()
     finally:
         t.close()

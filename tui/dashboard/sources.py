@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from textual.worker import Worker, get_current_worker
 
 from engine.config import RunConfig
-from engine.events import ACTIVE_STATES, Event, RunFailed, RunState
+from engine.events import ACTIVE_STATES, Cause, Event, RunFailed, RunState, RunStateChanged
 from engine.rundir.directory import RunDirectory, RunStatus
 from tui.dashboard.state import DashboardState
 from tui.dashboard.tuning import InterpreterTuning, training_niceness
@@ -287,6 +287,10 @@ class LiveSource(RunSource):
             self._closed_session = session
             session.close(timeout=1.0)
         elif self.writer is not None:
+            # Quit (or hung up) before the engine had loaded: the log says so, or the run
+            # would read "crashed" once the lock is gone.
+            self.writer(RunStateChanged(state=RunState.STOPPED, cause=Cause.CLOSED,
+                                        reason="closed before training started"))
             self.writer.close()
 
     def wait_for_worker(self, timeout: float) -> bool:
