@@ -18,6 +18,27 @@ _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
 
 
+# The learning rates a run may have, from --lr, config.json, the form, or [ and ] (which stop at
+# the ends). Adam moves each weight by about lr per step whatever the gradient's size: at 10 a
+# step already throws weights of order 1 far past any minimum (at 1e16 losses reach 6.6e15, at
+# 1e300 Adam's step overflows float32); below 1e-6, 400 epochs move a weight by under 4e-4, a few
+# float32 roundings of it each step, so nothing trains.
+LR_MIN, LR_MAX = 1e-6, 10.0
+
+
+def clamp_lr(lr: float) -> float:
+    """``lr`` brought into [LR_MIN, LR_MAX] (an overflow to infinity included)."""
+    return min(max(lr, LR_MIN), LR_MAX)
+
+
+def lr_factor(value: Any) -> float:
+    """``value`` as a factor to scale the learning rate by; ValueError unless it is a finite
+    positive number (a factor however large is fine: the rate stops at its bound)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+        raise ValueError(f"a learning-rate factor must be a finite positive number, not {value!r}")
+    return float(value)
+
+
 class ConfigError(ValueError):
     """A configuration value is out of range; the message names the field."""
 
@@ -43,6 +64,12 @@ def format_size(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} GiB"
+
+
+# The settings added since the first version (git log -p engine/config.py: the probes', in
+# commit acc7c4a): a config.json written before them lacks them and loads with their defaults.
+# A setting added later goes here too; no other may be missing (RunConfig.from_dict).
+LATER_KEYS = frozenset({"probe_every", "probe_seconds", "probe_steps"})
 
 
 @dataclass(frozen=True)
@@ -92,10 +119,18 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
+        """The config a config.json (or a checkpoint) holds. Every setting must be there but
+        those added since the first version (LATER_KEYS), which an older file lacks and which
+        get their defaults: a file with others missing was cut short, and completing it with
+        defaults would train another run than the one it describes."""
+        known = [f.name for f in fields(cls)]
+        unknown = sorted(set(data) - set(known))
         if unknown:
             raise ConfigError(unknown[0], "unknown setting")
+        missing = [name for name in known if name not in data and name not in LATER_KEYS]
+        if missing:
+            also = f" (and {', '.join(name.replace('_', '-') for name in missing[1:])})" if missing[1:] else ""
+            raise ConfigError(missing[0], f"missing{also}")
         return cls(**data)
 
 
@@ -186,7 +221,7 @@ def validate(cfg: RunConfig) -> None:
     if cfg.forget_bias is not None:
         _float_field(cfg, "forget_bias", -10.0, 10.0)
     _int_field(cfg, "epochs", 1, 10_000_000)
-    _float_field(cfg, "lr", 0.0, 10.0, open_low=True)
+    _float_field(cfg, "lr", LR_MIN, LR_MAX)
     if cfg.batch_size is not None:
         _int_field(cfg, "batch_size", 1, 100_000_000)
     _float_field(cfg, "val_fraction", 0.0, 0.5)

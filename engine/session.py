@@ -10,24 +10,34 @@ log itself (on a delivery thread of its own), writes checkpoint.pt on the cadenc
 pause, stop, finish, failure and close (always describing a completed epoch), obeys the
 command file, and rewrites config.json when a restart changes the config. Given a checkpoint
 to resume, the first run continues from it.
+
+Nothing a command asks can leave the directory inconsistent: a restart builds its run (and
+writes its config.json) before the current one ends, and is refused, with an alert, when it
+cannot start. A write that fails (a full disk) pauses the run with an alert naming the file;
+the last good checkpoint stays, the log's unwritten lines wait, and a resume once there is
+space writes both and goes on.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import queue
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from engine.allocator import release_free_memory
-from engine.config import RunConfig
+from engine.config import LR_MAX, LR_MIN, ConfigError, RunConfig, lr_factor
 from engine.device import resolve_device
 from engine.events import (
     ACTIVE_STATES,
+    FINAL_STATES,
     Alert,
     Cause,
     CommandApplied,
@@ -41,12 +51,14 @@ from engine.probes import Prober, ProbeSchedule, one_line
 from engine.rundir.checkpoint import Checkpointer
 from engine.rundir.commands import CommandPoller
 from engine.rundir.directory import RunWriter
+from engine.rundir.files import RunDirError, write_problem
 from engine.trainer import NonFiniteLoss, Trainer
 
 Sink = Callable[[Event], None]
 log = logging.getLogger(__name__)
 
 SINK_QUEUE_LIMIT = 100_000  # events a sink may fall behind before it misses some
+WRITE_RETRY_SECONDS = 1.0  # paused by a failed write: how often the log tries again meanwhile
 
 
 def _lower_priority(niceness: int) -> None:
@@ -87,8 +99,11 @@ class _Stop(Exception):
 
 
 class _Restart(Exception):
-    def __init__(self, command: Command) -> None:
-        self.command = command
+    """The next run, built (and its config.json written): the current one may end."""
+
+    def __init__(self, config: RunConfig, trainer: Trainer) -> None:
+        self.config = config
+        self.trainer = trainer
 
 
 class _Close(Exception):
@@ -202,6 +217,11 @@ class Session:
         self._sinks += [InlineSink(sink) for sink in inline_sinks]
         self._paused = False
         self._pause_after_epoch = False
+        # A write to the run directory that failed (the file, the error), until one succeeds;
+        # _write_paused: the run has been paused for it (an ended run: told of it).
+        self._write_error: tuple[Path, Exception] | None = None
+        self._write_paused = False
+        self._next_retry = 0.0
         self._thread = threading.Thread(target=self._run, name="lstm-tui-train", daemon=True)
 
     # -- commands, callable from any thread ---------------------------------------------
@@ -233,7 +253,9 @@ class Session:
         self.command(Command("restart", config=config))
 
     def scale_lr(self, factor: float) -> None:
-        self.command(Command("scale_lr", factor=factor))
+        """Multiply the learning rate by ``factor``; it stops at LR_MIN and LR_MAX (with an
+        alert). ValueError, here and now, for a factor that is not a finite positive number."""
+        self.command(Command("scale_lr", factor=lr_factor(factor)))
 
     def close(self, timeout: float = 5.0) -> None:
         """End the worker (between batches), flush every sink, then close the run's log."""
@@ -270,14 +292,14 @@ class Session:
     def _run(self) -> None:
         if self.niceness > 0:
             _lower_priority(self.niceness)
-        config, resume = self.config, self._resume
+        config, resume, trainer = self.config, self._resume, None
         try:
             while True:
                 try:
-                    self._train(config, resume)
+                    self._train(config, resume, trainer)
                     self._wait_for_restart()
                 except _Restart as restart:
-                    config = self._restart(restart.command, config)
+                    config, trainer = restart.config, restart.trainer
                 resume = None  # a restart starts from epoch 1
         except _Close:
             pass
@@ -285,31 +307,47 @@ class Session:
             if self.run_state in ACTIVE_STATES:
                 self._set_state(RunState.STOPPED, Cause.CLOSED, "closed")
 
-    def _restart(self, command: Command, config: RunConfig) -> RunConfig:
-        """The next run's config, in config.json before the next run checkpoints; logged."""
-        changed = command.config is not None and command.config != config
-        if command.config is not None:
-            config = self.config = command.config
-        if changed and self.writer is not None:
-            try:
-                self.writer.write_config(config)
-            except OSError as exc:
-                self._emit(Alert(level="error", message=f"config.json not written: {one_line(exc)}"))
+    def _prepare_restart(self, command: Command) -> None:
+        """Build the next run and write its config.json while the current run is untouched, then
+        raise _Restart with it. One that cannot start (a device missing, data too big for
+        memory, config.json not writable) is refused with an alert saying why, and the current
+        run goes on as it was (running, paused, or ended and resumable)."""
+        config = command.config if command.config is not None else self.config
+        current = self.trainer
+        streams = current.rng_state() if current is not None else None
+        try:
+            trainer = Trainer(config, resolve_device(config.device))
+            if self.writer is not None and config != self.writer.config:
+                self.writer.write_config(config)  # atomic: on failure the old one is intact
+        except Exception as exc:
+            if current is not None and streams is not None:
+                current.set_rng_state(streams)  # Trainer() seeded torch's generators
+            self._emit(Alert(level="error", message=f"restart refused, nothing changed: {_why(exc)}"))
+            return
+        self.config = config
         self._emit(CommandApplied(command="restart", detail=command.source, lr=config.lr,
                                   config=config.to_dict()))
-        return config
+        raise _Restart(config, trainer)
 
-    def _train(self, config: RunConfig, resume: dict[str, Any] | None = None) -> None:
+    def _train(self, config: RunConfig, resume: dict[str, Any] | None = None,
+               trainer: Trainer | None = None) -> None:
+        """One run of ``config``, to its end; ``trainer``: built already (a restart's)."""
         self._paused = self._pause_after_epoch = False
+        self._write_error, self._write_paused = None, False  # a write still failing fails again
         self.epoch = 0
         self.trainer = None  # a failed start must not checkpoint the previous run as this one
         try:
-            self.trainer = trainer = Trainer(config, resolve_device(config.device))
+            if trainer is None:
+                trainer = Trainer(config, resolve_device(config.device))
             if resume is not None:
                 trainer.load_state_dict(resume)
                 self.epoch = trainer.epoch
-            else:
+            # Only now: a resume that failed to load must not checkpoint a fresh model over the saved one.
+            self.trainer = trainer
+            if resume is None:
                 self._checkpoint()  # epoch 0: the directory's checkpoint is always its current run's
+            elif self.checkpointer is not None:
+                self.checkpointer.holds(trainer)  # it is checkpoint.pt: nothing to write before an epoch
             self._emit(trainer.started_event())
             self._set_state(RunState.RUNNING, Cause.START)
             schedule = ProbeSchedule(config)
@@ -334,31 +372,92 @@ class Session:
                     self._paused = True
                     self._checkpoint()
                     self._set_state(RunState.PAUSED, Cause.STEP, f"stepped to epoch {self.epoch}")
-            self._checkpoint()
+            self._checkpoint(final=True)
             self._emit(RunFinished(summary=self._summary(trainer)))
             self._set_state(RunState.FINISHED, Cause.COMPLETED)
         except _Stop as stop:
-            self._checkpoint()
+            self._checkpoint(final=True)
             self._set_state(RunState.STOPPED, stop.cause, stop.reason)
         except _Close:
-            self._checkpoint()
+            self._checkpoint(final=True)
             raise
         except _Restart:
             raise
         except Exception as exc:
             self._emit(RunFailed(message=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()))
-            self._checkpoint()  # the last completed epoch is still sound
+            self._checkpoint(final=True)  # the last completed epoch is still sound
             self._set_state(RunState.FAILED, Cause.ERROR, f"{type(exc).__name__}: {exc}")
 
-    def _checkpoint(self) -> None:
+    def _checkpoint(self, *, final: bool = False) -> None:
         """Write checkpoint.pt now (it always describes a completed epoch; see
-        Trainer.state_dict). A write that fails is an alert: training goes on."""
+        Trainer.state_dict). A write that fails leaves the last good one as it was
+        (files.atomic_write) and pauses the run before its next batch (_check_writes); one
+        made as the run ends (``final``) cannot pause it, and is an alert."""
         if self.checkpointer is None or self.trainer is None:
             return
         try:
             self.checkpointer.write(self.trainer)
+        except (OSError, RunDirError) as exc:
+            if not final:
+                self._write_error = self._write_error or (self.checkpointer.path, exc)
+            elif not self._write_paused:  # paused for it already: the user knows
+                problem = write_problem(self.checkpointer.path, exc)
+                self._emit(Alert(level="error", message=f"{problem}: the last checkpoint written stays"))
         except Exception as exc:
             self._emit(Alert(level="error", message=f"checkpoint not written: {one_line(exc)}"))
+
+    def _check_writes(self) -> None:
+        """Pause the run at the first failed write to its directory (the log's, which its
+        delivery thread records, or a checkpoint's), with one alert naming the file and the
+        space left. While so paused, the log tries again now and then, so a watcher sees the
+        pause once there is space; resuming writes the rest (_writes_recovered). A run that has
+        ended cannot pause: it says so once, and its log keeps trying."""
+        if self.writer is None:
+            return
+        if self._write_error is None:
+            if (error := self.writer.log_error) is None:
+                return
+            self._write_error = (self.writer.log_path, error)
+        now = time.monotonic()
+        if self._write_paused:
+            if now >= self._next_retry:
+                self._next_retry = now + WRITE_RETRY_SECONDS
+                if self.writer.retry_log() is None and self.run_state in FINAL_STATES:
+                    self._write_error, self._write_paused = None, False  # the log has caught up
+            return
+        self._write_paused, self._next_retry = True, now + WRITE_RETRY_SECONDS
+        path, error = self._write_error
+        problem = write_problem(path, error)
+        if self.run_state in FINAL_STATES:
+            self._emit(Alert(level="error", message=f"{problem}: the run's last events wait for space"))
+            return
+        self._paused = True
+        full = _disk_full(error)
+        fix = "free some space" if full else "put that right"
+        self._emit(Alert(level="error", message=f"{problem}: the run is paused; {fix}, then resume it"))
+        self._set_state(RunState.PAUSED, Cause.DISK, f"cannot write {path.name}" + (": disk full" if full else ""))
+
+    def _writes_recovered(self) -> bool:
+        """Paused by a failed write: write the log's waiting lines, then a checkpoint of where
+        the run is. True once both are on disk (or when no write failed); else an alert, and
+        the run stays paused."""
+        if not self._write_paused or self.writer is None:
+            return True
+        path, error = self.writer.log_path, self.writer.retry_log()
+        if error is None and self.checkpointer is not None and self.trainer is not None:
+            path = self.checkpointer.path
+            try:
+                self.checkpointer.write(self.trainer)
+            except Exception as exc:  # OSError, RunDirError, or torch's own
+                error = exc
+        if error is not None:
+            self._write_error = (path, error)
+            fix = "free some space" if _disk_full(error) else "put that right"
+            self._emit(Alert(level="error", message=f"{write_problem(path, error)}: still paused; {fix}, "
+                                                    "then resume it"))
+            return False
+        self._write_error, self._write_paused = None, False
+        return True
 
     def _prober(self, trainer: Trainer) -> Prober | None:
         """The run's probes, or None (and a warning) when their inputs cannot be built."""
@@ -393,18 +492,24 @@ class Session:
         return summary
 
     def _wait_for_restart(self) -> None:
-        """After finish, stop or failure: only restart or close mean anything."""
+        """After finish, stop or failure: only restart or close mean anything (a restart that
+        cannot start leaves the ended run as it is)."""
         release_free_memory()  # the ended run's step buffers, kept for reuse while it trained
         while True:
-            command = self._commands.get()
+            try:
+                command = self._commands.get(timeout=WRITE_RETRY_SECONDS)
+            except queue.Empty:
+                self._check_writes()  # the log's last lines may still wait for space
+                continue
             if command.name == "restart":
-                raise _Restart(command)
+                self._prepare_restart(command)
             if command.name == "close":
                 raise _Close
 
     def _between_batches(self) -> None:
         """Apply queued commands; while paused, block here until told to go on."""
         while True:
+            self._check_writes()
             self._read_command_file()
             try:
                 # Paused with a command file: wake to read it, at its polling interval.
@@ -440,9 +545,13 @@ class Session:
                     self._set_state(RunState.PAUSED, command.cause, _reason("paused", command))
             case "resume":
                 if self._paused:
+                    if not self._writes_recovered():
+                        return
                     self._paused = False
                     self._set_state(RunState.RUNNING, command.cause)
             case "step":
+                if self._paused and not self._writes_recovered():
+                    return
                 # One epoch, then pause: from a pause mid-epoch, the rest of that epoch.
                 self._pause_after_epoch = True
                 if self._paused:
@@ -452,13 +561,34 @@ class Session:
                 self._emit(CommandApplied(command="stop", detail=command.source, lr=lr))
                 raise _Stop(command.cause, _reason("stopped", command))
             case "restart":
-                raise _Restart(command)
+                self._prepare_restart(command)  # raises _Restart, or was refused
+                return
             case "close":
                 raise _Close
             case "scale_lr":
                 if trainer is not None:
+                    wanted = trainer.lr * command.factor
                     lr = trainer.scale_lr(command.factor)
+                    if lr != wanted:
+                        end = "top" if lr == LR_MAX else "bottom"
+                        self._emit(Alert(level="warning", message=f"learning rate held at {lr:g}, the {end} "
+                                                                  f"of its range ({LR_MIN:g} to {LR_MAX:g})"))
             case _:
                 self._emit(Alert(level="warning", message=f"unknown command {command.name!r}"))
                 return
         self._emit(CommandApplied(command=command.name, detail=command.source, lr=lr))
+
+
+def _disk_full(error: Exception) -> bool:
+    return isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def _why(exc: Exception) -> str:
+    """Why a run cannot start, in one line: a config or run-directory problem says it itself."""
+    if isinstance(exc, (ConfigError, RunDirError)):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.filename:
+        return write_problem(Path(exc.filename), exc)
+    if isinstance(exc, MemoryError):
+        return "not enough memory for its data and models (MemoryError)"
+    return one_line(exc)

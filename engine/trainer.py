@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from engine.config import CHANCE_LOSS, NUM_CLASSES, RunConfig
+from engine.config import CHANCE_LOSS, NUM_CLASSES, RunConfig, clamp_lr, lr_factor
 from engine.data import WeatherData, best_achievable_loss
 from engine.device import device_name
 from engine.events import EpochEnd, Event, Prediction, RunStarted
@@ -143,10 +143,17 @@ class Trainer:
         return self.optimizers["lstm"].param_groups[0]["lr"]
 
     def scale_lr(self, factor: float) -> float:
+        """Multiply the learning rate by ``factor`` (finite, > 0), within [LR_MIN, LR_MAX]
+        (engine/config.py); the new rate."""
+        return self.set_lr(self.lr * lr_factor(factor))
+
+    def set_lr(self, lr: float) -> float:
+        """Both optimisers' learning rate, brought into [LR_MIN, LR_MAX]; the rate set."""
+        lr = clamp_lr(lr)
         for optimizer in self.optimizers.values():
             for group in optimizer.param_groups:
-                group["lr"] *= factor
-        return self.lr
+                group["lr"] = lr
+        return lr
 
     # -- state for checkpoints (engine/rundir/checkpoint.py) -------------------------------
 
@@ -193,6 +200,8 @@ class Trainer:
         self.epoch = int(state["epoch"])
         self.set_rng_state(state["rng"])
         self.mid_epoch = False
+        # A checkpoint from before the rate was clamped may hold any (1e300 overflows Adam's step).
+        self.set_lr(self.lr)
 
     # -- one epoch -----------------------------------------------------------------------
 

@@ -17,6 +17,8 @@ the new one. Imports torch: engine/rundir/directory.py imports this module only 
 
 from __future__ import annotations
 
+import math
+import reprlib
 import time
 import zipfile
 from collections.abc import Callable
@@ -65,7 +67,7 @@ def check_checkpoint(checkpoint: dict[str, Any], config: RunConfig, path: Path) 
     """Raise CheckpointError unless ``checkpoint`` is this version's and fits ``config``."""
     if checkpoint.get("format") != FORMAT:
         raise CheckpointError(
-            f"{path} has format {checkpoint.get('format')!r}; this version reads format {FORMAT}"
+            f"{path} has format {reprlib.repr(checkpoint.get('format'))}; this version reads format {FORMAT}"
         )
     missing = [key for key in KEYS if key not in checkpoint]
     if missing:
@@ -79,27 +81,106 @@ def check_checkpoint(checkpoint: dict[str, Any], config: RunConfig, path: Path) 
         raise CheckpointError(f"{path} is from a different run: config.json differs in {', '.join(differ)}")
     epoch = checkpoint["epoch"]
     if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-        raise CheckpointError(f"{path} has a bad epoch count {epoch!r}")
+        raise CheckpointError(f"{path} has a bad epoch count {reprlib.repr(epoch)}")
+    if epoch > config.epochs:
+        raise CheckpointError(f"{path} has trained {epoch:,} epochs, more than config.json's {config.epochs:,}")
+    optimizers = checkpoint["optimizers"]
     for name in MODEL_NAMES:
-        _check_shapes(name, checkpoint[name], config, path)
-        optimizer = checkpoint["optimizers"].get(name) if isinstance(checkpoint["optimizers"], dict) else None
+        with torch.device("meta"):  # config.json's model: names and shapes without memory
+            model = MODEL_CLASSES[name](NUM_CLASSES, config.hidden, NUM_CLASSES, config.layers)
+        _check_weights(name, checkpoint[name], model, path)
+        optimizer = optimizers.get(name) if isinstance(optimizers, dict) else None
         if not isinstance(optimizer, dict) or not {"state", "param_groups"} <= set(optimizer):
             raise CheckpointError(f"{path} has no optimiser state for the {name.upper()}")
-    rng = checkpoint["rng"]
-    if not (isinstance(rng, dict) and all(isinstance(rng.get(k), torch.Tensor) for k in ("shuffle", "torch"))):
-        raise CheckpointError(f"{path} has no random-generator states")
+        problem = _optimizer_problem(optimizer, model, config)
+        if problem is not None:
+            raise CheckpointError(f"{path} has an unusable optimiser state for the {name.upper()}: {problem}")
+    _check_rng(checkpoint["rng"], path)
 
 
-def _check_shapes(name: str, state: Any, config: RunConfig, path: Path) -> None:
-    """The saved tensors have the names and shapes ``config``'s model has (built on the meta
-    device: shapes without memory)."""
-    with torch.device("meta"):
-        expected = MODEL_CLASSES[name](NUM_CLASSES, config.hidden, NUM_CLASSES, config.layers).state_dict()
+def _bad_tensor(value: Any, shape: tuple[int, ...]) -> str | None:
+    """Why ``value`` is not a finite float tensor of ``shape``; None when it is one."""
+    if not isinstance(value, torch.Tensor):
+        return f"a {type(value).__name__}, not a tensor"
+    if not value.is_floating_point():
+        return f"a tensor of {value.dtype}, not of floats"
+    if tuple(value.shape) != shape:
+        return f"of shape {tuple(value.shape)}, not {shape}"
+    if not bool(torch.isfinite(value).all()):
+        return "not finite (NaN or infinity)"
+    return None
+
+
+def _check_weights(name: str, state: Any, model: torch.nn.Module, path: Path) -> None:
+    """The saved weights are finite float tensors with the names and shapes of ``model``."""
     if not isinstance(state, dict):
         raise CheckpointError(f"{path} has no {name.upper()} weights")
-    got = {k: tuple(v.shape) for k, v in state.items() if isinstance(v, torch.Tensor)}
-    if got != {k: tuple(v.shape) for k, v in expected.items()}:
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    if set(state) != set(expected) or any(
+            not isinstance(v, torch.Tensor) or tuple(v.shape) != expected[k] for k, v in state.items()):
         raise CheckpointError(f"{path} holds {name.upper()} weights of another shape than config.json's model")
+    for key, value in state.items():
+        if (problem := _bad_tensor(value, expected[key])) is not None:
+            raise CheckpointError(f"{path} holds {name.upper()} weights that cannot train: {key} is {problem}")
+
+
+def _optimizer_problem(saved: dict[str, Any], model: torch.nn.Module, config: RunConfig) -> str | None:
+    """Why ``saved`` is not a state of the Adam the Trainer builds for ``model`` (one group of all
+    its parameters, the Trainer's settings but the learning rate, moments of each parameter's
+    shape); None when it is one. Then torch itself loads it, into an Adam on the meta device."""
+    shapes = [tuple(p.shape) for p in model.parameters()]
+    fresh = torch.optim.Adam(model.parameters(), lr=config.lr)
+    groups, state = saved["param_groups"], saved["state"]
+    if not isinstance(groups, list) or len(groups) != 1 or not isinstance(groups[0], dict):
+        return f"{len(groups) if isinstance(groups, list) else 'no'} parameter groups, not 1"
+    group = groups[0]
+    if group.get("params") != list(range(len(shapes))):
+        return f"its parameter group does not hold the model's {len(shapes)} parameters"
+    lr = group.get("lr")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
+        return f"learning rate {reprlib.repr(lr)}, not a positive number"
+    for key, value in fresh.param_groups[0].items():
+        if key not in ("params", "lr") and key in group and _same(group[key]) != _same(value):
+            return f"{key} is {reprlib.repr(group[key])}, not {value!r} as this program trains"
+    if not isinstance(state, dict) or not set(state) <= set(range(len(shapes))):
+        return "its moments are not per parameter"
+    for index, moments in state.items():
+        if not isinstance(moments, dict) or not {"step", "exp_avg", "exp_avg_sq"} <= set(moments):
+            return f"parameter {index} has no step count and moments"
+        step = moments["step"]
+        step = step.item() if isinstance(step, torch.Tensor) and step.numel() == 1 else step
+        if isinstance(step, bool) or not isinstance(step, (int, float)) or not 0 <= step < 2**53:
+            return f"parameter {index} has step count {reprlib.repr(step)}"
+        for key in ("exp_avg", "exp_avg_sq"):
+            if (problem := _bad_tensor(moments[key], shapes[index])) is not None:
+                return f"{key} of parameter {index} is {problem}"
+        if bool((moments["exp_avg_sq"] < 0).any()):
+            return f"exp_avg_sq of parameter {index} is negative"
+    try:
+        fresh.load_state_dict(saved)  # on the meta device: torch's own rules, without memory
+    except Exception as exc:
+        return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
+    return None
+
+
+def _same(value: Any) -> Any:
+    """A setting as compared: betas as a list are betas as a tuple."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _check_rng(rng: Any, path: Path) -> None:
+    """The random streams are states a CPU generator takes (CUDA's, when saved, are bytes)."""
+    if not (isinstance(rng, dict) and all(isinstance(rng.get(k), torch.Tensor) for k in ("shuffle", "torch"))):
+        raise CheckpointError(f"{path} has no random-generator states")
+    for key in ("shuffle", "torch"):
+        try:
+            torch.Generator().set_state(rng[key])
+        except (RuntimeError, TypeError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
+            raise CheckpointError(f"{path} has an unusable {key} random-generator state ({first})") from None
+    cuda = rng.get("cuda")
+    if cuda is not None and not (isinstance(cuda, torch.Tensor) and cuda.dtype == torch.uint8):
+        raise CheckpointError(f"{path} has an unusable cuda random-generator state")
 
 
 def resume_point(config: RunConfig, path: Path, epochs: int | None = None) -> tuple[RunConfig, dict[str, Any]]:
@@ -134,6 +215,11 @@ class Checkpointer:
         """Whether to checkpoint after completing ``epoch``."""
         every, seconds = self.cadence.every, self.cadence.seconds
         return every > 0 and epoch % every == 0 and self.clock() - self._last_time >= seconds
+
+    def holds(self, trainer: Trainer) -> None:
+        """checkpoint.pt is ``trainer``'s state (a resume loaded it from there): nothing is written
+        over it until the trainer's epoch or learning rate has moved on."""
+        self._on_disk = (trainer, trainer.epoch, trainer.lr)
 
     def write(self, trainer: Trainer) -> bool:
         """Save ``trainer``'s last completed epoch, unless checkpoint.pt holds it already."""

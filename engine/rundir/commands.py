@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import math
 import os
 import time
 from collections.abc import Callable
@@ -21,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.rundir.files import RunDirError
+from engine.config import lr_factor
+from engine.rundir.files import RunDirError, check_ours
 
 FILE_COMMANDS = ("pause", "resume", "step", "stop", "scale_lr")  # restart and close stay local
 POLL_SECONDS = 0.05  # a stat() per 50 ms at most: a command lands within one batch or so
@@ -46,12 +46,14 @@ def parse_command(data: Any, file: str = "") -> FileCommand:
     name = data.get("command")
     if name not in FILE_COMMANDS:
         raise ValueError(f"unknown command {name!r} (allowed: {', '.join(FILE_COMMANDS)})")
-    factor = data.get("factor", 1.0)
-    if name == "scale_lr" and (
-        isinstance(factor, bool) or not isinstance(factor, (int, float))
-        or not math.isfinite(factor) or factor <= 0
-    ):
-        raise ValueError(f"scale_lr needs a positive factor, not {factor!r}")
+    factor = 1.0
+    if name == "scale_lr":
+        # 1e999 (inf to JSON), NaN, 0 or -1 never reach the trainer; a finite factor however
+        # large does, and the rate stops at its bound (engine/config.py LR_MAX).
+        try:
+            factor = lr_factor(data.get("factor", 1.0))
+        except ValueError as exc:
+            raise ValueError(f"scale_lr: {exc}") from None
     pid = data.get("pid")
     return FileCommand(name, float(factor), f"pid {pid}" if isinstance(pid, int) else "", file)
 
@@ -65,8 +67,9 @@ def append_command(path: Path, name: str, **args: Any) -> dict[str, Any]:
     record = {"command": name, **args, "time": time.time(), "pid": os.getpid()}
     parse_command(record)  # refuse what the trainer would refuse
     line = (json.dumps(record, separators=(",", ":")) + "\n").encode()
+    check_ours(path)  # a link, a directory or a read-only file in its place is the user's
     try:
-        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     except OSError as exc:
         raise RunDirError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:

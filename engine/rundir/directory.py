@@ -16,6 +16,7 @@ trains the run. Torch-free: checkpoint code, which needs torch, is imported when
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Collection, Iterator
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from engine.config import CheckpointCadence, RunConfig
 from engine.events import FINAL_STATES, Event, Word
 from engine.rundir.commands import POLL_SECONDS, CommandPoller, append_command
-from engine.rundir.files import RunDirError, atomic_write_text, os_problem
+from engine.rundir.files import RunDirError, atomic_write_text, check_ours, os_problem
 from engine.rundir.lock import RunLock, holder_pid, is_locked
 from engine.rundir.log import LogReader, LogWriter, SkipReport, last_state, read_events
 
@@ -39,6 +40,7 @@ EVENTS_FILE = "events.jsonl"
 CHECKPOINT_FILE = "checkpoint.pt"
 COMMANDS_FILE = "commands.jsonl"
 LOCK_FILE = "lock"
+CONFIG_LIMIT = 2**20  # bytes of config.json read at most: a config is under 1 KB
 RUNS_ROOT = Path("runs")  # where runs go by default, under the current directory
 
 
@@ -51,6 +53,12 @@ class RunStatus(Word):
     FAILED = "failed"
     CRASHED = "crashed"  # nobody holds the lock and the log does not end in a final state
     GONE = "gone"  # no longer a run directory (removed while watched)
+
+
+def _cut(text: str, limit: int = 300) -> str:
+    """A message about a file's value, kept to a line a person reads (a 10 MB string stays out)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _config_text(config: RunConfig) -> str:
@@ -130,17 +138,32 @@ class RunDirectory:
             raise RunDirError(f"{self.path} is not a run directory (no {CONFIG_FILE})")
 
     def load_config(self) -> RunConfig:
-        """The run's config.json as a RunConfig; a bad file is a one-line RunDirError."""
+        """The run's config.json as a RunConfig; a file of any other shape, size or depth is a
+        one-line RunDirError saying why (RunConfig.from_dict: every setting, each in range)."""
         self.check()
         try:
-            data = json.loads(self._config.read_text(encoding="utf-8"))
+            with open(self._config, "rb") as f:
+                raw = f.read(CONFIG_LIMIT + 1)
+        except OSError as exc:
+            raise RunDirError(f"cannot read {self._config}: {exc.strerror or exc}") from None
+        try:
+            if len(raw) > CONFIG_LIMIT:
+                raise ValueError(f"over {CONFIG_LIMIT // 2**20} MiB, which no config is")
+            try:
+                data = json.loads(raw.decode("utf-8-sig"))  # -sig: an editor's byte-order mark
+            except UnicodeDecodeError:
+                raise ValueError("not UTF-8 text") from None
+            except RecursionError:
+                raise ValueError("not JSON (nested too deeply)") from None
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not JSON ({exc})") from None
+            except ValueError:  # Python reads no number of over 4,300 digits
+                raise ValueError("not JSON (a number too long to read)") from None
             if not isinstance(data, dict):
                 raise ValueError("not a JSON object")
             return RunConfig.from_dict(data)
-        except OSError as exc:
-            raise RunDirError(f"cannot read {self._config}: {exc.strerror or exc}") from None
-        except (ValueError, TypeError) as exc:  # JSONDecodeError and ConfigError are ValueErrors
-            raise RunDirError(f"{self._config} is not a valid config: {exc}") from None
+        except (ValueError, TypeError) as exc:  # ConfigError is a ValueError
+            raise RunDirError(f"{self._config} is not a valid config: {_cut(str(exc))}") from None
 
     def not_a_run(self) -> str | None:
         """Why this is not a usable run, in a few words for a table cell; None when it is one."""
@@ -201,9 +224,10 @@ class RunDirectory:
         a missing, corrupt or foreign checkpoint, fewer epochs than already trained) raises
         before anything is written.
         """
+        config = self.load_config()  # first: a bad config.json is refused before torch loads
         from engine.rundir.checkpoint import resume_point
 
-        return resume_point(self.load_config(), self.path / CHECKPOINT_FILE, epochs)
+        return resume_point(config, self.path / CHECKPOINT_FILE, epochs)
 
     def write_text(self, name: str, text: str) -> Path:
         """Write a front end's file (an export) into the directory, atomically."""
@@ -249,18 +273,25 @@ class RunWriter:
         path = run.path
         lock: RunLock | None = None
         log: LogWriter | None = None
+        writes_config = not (resume and self._same_config(config))
         try:  # the lock first, config.json last: a refused start changes nothing
+            # Every file the run writes, before any is: a link, a directory or a read-only file
+            # in one's place is the user's, and the run does not start (one line naming it).
+            for name in (LOCK_FILE, EVENTS_FILE, CHECKPOINT_FILE, *([CONFIG_FILE] if writes_config else [])):
+                check_ours(path / name)
             path.mkdir(parents=True, exist_ok=True)
             lock = RunLock(path / LOCK_FILE)
             log = LogWriter(path / EVENTS_FILE)
-            if not (resume and self._same_config(config)):
+            if writes_config:
                 atomic_write_text(path / CONFIG_FILE, _config_text(config))
             lock.claim()
-        except OSError as exc:
+        except (OSError, RunDirError) as exc:
             if log is not None:
                 log.close()
             if lock is not None:
                 lock.release()
+            if isinstance(exc, RunDirError):
+                raise
             raise RunDirError(os_problem(path, exc)) from None
         self._lock: RunLock | None = lock
         self._log = log
@@ -274,12 +305,27 @@ class RunWriter:
             return False
 
     def __call__(self, event: Event) -> None:
+        """Append ``event`` to the log; a failed write never raises (see ``log_error``)."""
         self._log.write(event)
 
+    @property
+    def log_path(self) -> Path:
+        return self._log.path
+
+    @property
+    def log_error(self) -> OSError | None:
+        """Why the log stopped being written (its lines wait for ``retry_log``), or None."""
+        return self._log.error
+
+    def retry_log(self) -> OSError | None:
+        """Write the log's lines waiting since a failed write; the error still in the way, or None."""
+        return self._log.retry()
+
     def write_config(self, config: RunConfig) -> None:
-        """A restart with another config: config.json says what the run now is."""
-        self.config = config
+        """A restart with another config: config.json says what the run now is. OSError (its
+        filename config.json's) or RunDirError (not ours to replace): the file is unchanged."""
         atomic_write_text(self.run.path / CONFIG_FILE, _config_text(config))
+        self.config = config
 
     @property
     def checkpointer(self) -> Checkpointer:
@@ -292,8 +338,10 @@ class RunWriter:
         return self.checkpointer.write(trainer)
 
     def close(self) -> None:
-        """Flush and fsync the log, then let go of the run."""
+        """Flush and fsync the log, then let go of the run; never raises (a full disk keeps
+        the log's last lines, which are lost)."""
         self._log.close()
         if self._lock is not None:
-            self._lock.release()
+            with contextlib.suppress(OSError):
+                self._lock.release()
             self._lock = None

@@ -271,17 +271,18 @@ def test_close_writes_a_final_checkpoint(tmp_path):
     assert checkpoint_epoch(tmp_path) == session.epoch >= 2
 
 
-def test_a_checkpoint_that_cannot_be_written_is_an_alert_and_training_goes_on(tmp_path, monkeypatch):
+def test_a_checkpoint_that_cannot_be_written_pauses_the_run_with_an_error_alert(tmp_path, monkeypatch):
     def disk_full(path, trainer):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(engine.rundir.checkpoint, "save_checkpoint", disk_full)
     rec = Recorder()
     session = Session(FULL, [rec], run=writer(tmp_path, FULL)).start()
-    rec.wait_for(is_state("finished"))
+    _, paused = rec.wait_for(is_state("paused"))
     session.close()
     _, alert = rec.wait_for(lambda e: isinstance(e, Alert))
-    assert alert.level == "error" and "No space left" in alert.message
+    assert alert.level == "error" and "No space left" in alert.message and CHECKPOINT_FILE in alert.message
+    assert paused.cause == "disk"
 
 
 # -- the session: stop or pause, then resume, equals never stopping --------------------------------

@@ -187,7 +187,7 @@ RANGES = {
     "hidden": (1, 4096, True, False),
     "layers": (1, 8, True, False),
     "epochs": (1, 10_000_000, True, False),
-    "lr": (0.0, 10.0, False, True),
+    "lr": (1e-6, 10.0, False, False),  # LR_MIN, LR_MAX
     "batch_size": (1, 100_000_000, True, False),
     "val_fraction": (0.0, 0.5, False, False),
     "seed": (0, 2**32 - 1, True, False),
@@ -272,7 +272,7 @@ def valid_configs(draw) -> dict:
         layers=draw(st.integers(1, 8)),
         forget_bias=draw(st.none() | st.floats(-10.0, 10.0)),
         epochs=draw(st.integers(1, 10_000_000)),
-        lr=draw(st.floats(0.0, 10.0, exclude_min=True)),
+        lr=draw(st.floats(1e-6, 10.0)),
         batch_size=draw(st.none() | st.integers(1, 100_000_000)),
         seed=draw(st.integers(0, 2**32 - 1)),
         device=draw(st.sampled_from(["auto", "cpu", "cuda", "cuda:0", "cuda:12", "mps"])),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import threading
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -523,6 +524,13 @@ def test_the_probe_batch_is_evenly_spaced_validation_windows_up_to_256(cpu):
     expected_inputs, expected_targets = trainer.data.batch(starts[picks])
     assert torch.equal(prober.inputs, expected_inputs) and torch.equal(prober.targets, expected_targets)
     assert int(picks[0]) == 0 and int(picks[-1]) == len(starts) - 1
+
+
+def test_the_probe_batch_of_a_long_split_is_evenly_spaced_to_the_window():
+    """round(k (n - 1) / 255) for k = 0..255, exactly, on a split of ten million windows (computed in
+    float32, 37 of the 256 picks would be a window off)."""
+    n = 10_000_000
+    assert engine.probes._evenly_spaced(n, 256).tolist() == [round(Fraction(k * (n - 1), 255)) for k in range(256)]
 
 
 def test_the_probe_batch_is_no_bigger_than_a_training_chunk(cpu):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 from engine.config import RunConfig
@@ -167,3 +169,38 @@ async def test_a_resumed_dashboard_notices_a_torn_line_and_logs_after_it_cleanly
         app.shutdown()
     lines = (tmp_path / EVENTS_FILE).read_text().splitlines()
     assert json.loads(lines[-1])["event"] == "state"  # a line of its own, not glued to the torn one
+
+
+async def test_a_live_run_that_appends_at_every_poll_can_be_steered_at_once(tmp_path) -> None:
+    # A fast run appends lines before each of the watcher's polls: its status must still be
+    # known, so space pauses it (issue 16: the follow looked at the status only after a poll
+    # that read no new lines, so the run was "not live ()" for as long as it trained).
+    fast = RunConfig(series_length=300, look_back=10, epochs=100_000)
+    log = RunDirectory(tmp_path).open_writer(fast)
+    for event in synthetic_run(fast, 2):
+        log(event)
+    training = threading.Event()
+    training.set()
+
+    def train() -> None:  # an epoch every 20 ms: every 0.25 s poll finds new lines
+        epoch = 2
+        while training.is_set():
+            epoch += 1
+            for event in synthetic_run(fast, epoch)[-4:]:
+                log(event)
+            time.sleep(0.02)
+
+    trainer = threading.Thread(target=train, daemon=True)
+    trainer.start()
+    try:
+        app = DashboardApp(fast, watch=tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_until(pilot, lambda: app.state.epoch >= 10, what="epochs appended while watching")
+            await pilot.press("space")
+            await pilot.pause()
+            assert [c["command"] for c in commands(tmp_path)] == ["pause"]
+            assert not [n.message for n in notifications(app) if "not live" in n.message]
+    finally:
+        training.clear()
+        trainer.join()
+        log.close()

@@ -1,4 +1,5 @@
-"""How an `lstm-tui` process ends on SIGHUP or SIGTERM, whatever its threads are doing.
+"""How an `lstm-tui` process ends on SIGHUP or SIGTERM, whatever its threads are doing, and
+what it does with standard streams that are closed, full or gone (see "the standard streams").
 
 From the first line of ``main`` to the process's end, a hang-up (SIGHUP, or the terminal's
 descriptors failing) or a SIGTERM ends the process within seconds, with 128 + the signal:
@@ -54,6 +55,82 @@ def mute_fds(fds: list[int]) -> None:
             os.dup2(null, fd)
     finally:
         os.close(null)
+
+
+# -- the standard streams -----------------------------------------------------------------------
+# Any of them may be closed (`2>&-`), full (/dev/full), a pipe whose reader went away (`| head -1`)
+# or a terminal that hung up. A closed one is /dev/null from the start; a write to stdout that
+# fails stops the writing, is said in one line on stderr (unless the reader went away: `| head`
+# has what it wanted), and costs exit status 0 its success where stdout was the product. Nothing
+# is ever written to stderr that could fail louder than a lost message.
+
+_stdout_problem: str | None = None  # why writing stdout failed, once it did (not for EPIPE)
+
+
+def open_standard_fds() -> list[int]:
+    """Give each closed standard descriptor /dev/null, and Python a stream on it; the ones that
+    were closed. First thing in ``main``: the next file opened would otherwise take the closed
+    number (the signal pipe, a run's log), and whatever writes to "standard error" would write
+    into it. Also starts this process's record of stdout afresh (``stdout_problem``)."""
+    global _stdout_problem
+    _stdout_problem = None
+    closed = []
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            closed.append(fd)
+    for fd in closed:
+        null = os.open(os.devnull, os.O_RDWR)
+        if null != fd:
+            os.dup2(null, fd)
+            os.close(null)
+    # Python found them closed at start and made these None: print() would drop text, but
+    # argparse, Rich and Textual call methods on them.
+    for fd, name in enumerate(("stdin", "stdout", "stderr")):
+        if getattr(sys, name) is None:
+            stream = open(fd, "r" if fd == 0 else "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+            setattr(sys, name, stream)
+            setattr(sys, f"__{name}__", stream)
+    return closed
+
+
+def write_stdout(text: str) -> bool:
+    """Write ``text`` to stdout and flush it; False once stdout has failed (then it points at
+    /dev/null: later writes, and Python's flush at exit, go nowhere instead of failing)."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return True
+    except (OSError, ValueError) as exc:  # ValueError: the stream was closed
+        _stdout_failed(exc)
+        return False
+
+
+def stdout_problem() -> str | None:
+    """Flush stdout; why writing it failed (e.g. "No space left on device"), or None, also when
+    its reader went away (EPIPE)."""
+    with contextlib.suppress(AttributeError):  # a stream replaced by one without flush
+        try:
+            sys.stdout.flush()
+        except (OSError, ValueError) as exc:
+            _stdout_failed(exc)
+    return _stdout_problem
+
+
+def _stdout_failed(exc: BaseException) -> None:
+    global _stdout_problem
+    with contextlib.suppress(OSError):
+        mute_fds([1])
+    if not isinstance(exc, BrokenPipeError) and _stdout_problem is None:
+        _stdout_problem = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+def say_error(line: str) -> None:
+    """One line on stderr, if stderr can take it (a lost message must not become a traceback)."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
 
 
 class Ending:

@@ -11,9 +11,7 @@ wait for PyTorch to load (a resume does wait: it checks the checkpoint before an
 from __future__ import annotations
 
 import argparse
-import contextlib
 import math
-import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import fields
@@ -34,9 +32,13 @@ from engine.config import (
 )
 from engine.rundir.directory import RUNS_ROOT, CheckpointCadence, RunDirectory
 from engine.rundir.files import RunDirError
-from tui.cli.ending import hand_over, installed
+from tui.cli.ending import hand_over, installed, open_standard_fds, say_error, stdout_problem, write_stdout
+from tui.dashboard.run import NoTerminal
 
 COMMANDS = ("train", "watch", "runs", "export", "bench")
+# What these print is a courtesy: their output is a run directory (a failed write to stdout
+# changes nothing of it, nor their exit status). The others' output is what they print.
+RUN_DIR_OUTPUT = (None, "train", "export")
 DEFAULTS = RunConfig()
 CADENCE = CheckpointCadence()
 
@@ -49,6 +51,14 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # One line, no usage dump: the message already names the option.
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+    def print_help(self, file: Any = None) -> None:
+        # argparse would swallow a failed write: the help is this invocation's output, and a
+        # stdout that cannot take it is said and costs the exit status (see main).
+        if file is None:
+            write_stdout(self.format_help())
+        else:
+            super().print_help(file)
 
 
 def _counted(low: int, high: int) -> Callable[[str], int]:
@@ -282,16 +292,36 @@ def resume_from(args: argparse.Namespace) -> tuple[RunConfig, dict[str, Any]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    open_standard_fds()  # first, before anything opens a file (see tui/cli/ending.py)
     keep_freed_memory()  # before any other thread exists (see engine.allocator)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = argv[0] if argv and argv[0] in COMMANDS else None
     # From here on a hang-up or SIGTERM ends the process within seconds, with 128 + the signal,
     # whatever it is doing (tui/cli/ending.py); `train` takes its signals over.
     with installed():
-        return _command(argv)
+        try:
+            code = _command(argv, command)
+        except SystemExit as exc:  # argparse: after --help (the help is the output) or a bad flag
+            raise SystemExit(_output_checked(exc.code, command, printed_help=True)) from None
+        return _output_checked(code, command)
 
 
-def _command(argv: Sequence[str] | None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    command = argv[0] if argv and argv[0] in COMMANDS else None
+def _output_checked(code: Any, command: str | None, *, printed_help: bool = False) -> Any:
+    """``code``, unless writing stdout failed (not for a reader that went away: `| head` has
+    what it wanted): then one line on stderr, and exit status 1 instead of 0 where stdout was
+    the output."""
+    problem = stdout_problem()
+    if problem is None:
+        return code
+    say_error(f"{_prog(command)}: error: cannot write to standard output: {problem}")
+    return 1 if code in (0, None) and (printed_help or command not in RUN_DIR_OUTPUT) else code
+
+
+def _prog(command: str | None) -> str:
+    return f"lstm-tui {command}" if command else "lstm-tui"
+
+
+def _command(argv: list[str], command: str | None) -> int:
     parser = build_parser(command)
     args = parser.parse_args(argv[1:] if command else argv)
     try:
@@ -304,7 +334,7 @@ def _command(argv: Sequence[str] | None) -> int:
         if command == "runs":
             from tui.runs.app import runs_command
 
-            return runs_command(args.dir, listing=args.list)
+            return runs_command(args.dir, listing=args.list)  # NoTerminal for a table without one
         if command == "export":
             from tui.cli.export import export_run
 
@@ -330,6 +360,11 @@ def _command(argv: Sequence[str] | None) -> int:
             if args.run_dir is not None:
                 RunDirectory(args.run_dir).check_new()
         check_device(config)
+        if command is None:
+            from tui.dashboard.run import require_terminal
+
+            require_terminal("the dashboard", "train headless with `lstm-tui train` and follow the run with "
+                             "`lstm-tui watch --json DIR`")
         # Every check has passed: only now is a directory created.
         run_dir = args.resume or args.run_dir or RunDirectory.new(RUNS_ROOT, config).path
         if command == "train":
@@ -343,8 +378,8 @@ def _command(argv: Sequence[str] | None) -> int:
                              no_config=args.no_config, ascii_only=_ascii(args))
         _say(f"run directory: {run_dir} (continue it with: lstm-tui --resume {run_dir})")
         return code
-    except (ConfigError, CliError, RunDirError) as exc:
-        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+    except (ConfigError, CliError, RunDirError, NoTerminal) as exc:
+        say_error(f"{parser.prog}: error: {exc}")
         return 2
 
 
@@ -369,11 +404,14 @@ def _ascii(args: argparse.Namespace) -> bool:
 
 
 def watch(run_dir: Path, *, refresh_hz: float | None, no_config: bool = False, ascii_only: bool = False) -> int:
+    from tui.dashboard.run import require_terminal
+
+    config = RunDirectory(run_dir).load_config()  # one line for a missing directory or one that is not a run
+    require_terminal("the dashboard", f"follow the run with `lstm-tui watch --json {run_dir}`")
     from tui.dashboard.app import DashboardApp
     from tui.dashboard.prefs import display_options
     from tui.dashboard.run import run_app
 
-    config = RunDirectory(run_dir).load_config()  # one line for a missing directory or one that is not a run
     app = DashboardApp(config, watch=run_dir, ascii_only=ascii_only, **display_options(refresh_hz, no_config))
     return run_app(app)
 
@@ -388,26 +426,20 @@ def watch_json(run_dir: Path, poll: float = 0.25) -> int:
     run.load_config()  # as `watch DIR` does: a run with a broken config.json is refused
 
     def skipped(line: int, why: str) -> None:
-        print(f"lstm-tui watch: {run.log_path} line {line} skipped: {why}", file=sys.stderr)
+        say_error(f"lstm-tui watch: {run.log_path} line {line} skipped: {why}")
 
     try:
         for update in follow(run, on_skip=skipped, until_ended=True, poll_s=poll):
-            for event in update.events:
-                print(event_to_json(event))
-            sys.stdout.flush()
-        return 0
-    except BrokenPipeError:  # `| head` closed the pipe: that reader has what it wanted
-        with contextlib.suppress(OSError):
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python's exit-time flush must not fail
+            if not write_stdout("".join(event_to_json(event) + "\n" for event in update.events)):
+                break  # its reader went away, or it cannot be written: main says which
         return 0
     except KeyboardInterrupt:
         return 130
 
 
 def _say(line: str) -> None:
-    """Print, unless the terminal has gone (after a hang-up the run's files are its output)."""
-    with contextlib.suppress(OSError):
-        print(line, flush=True)
+    """Print, unless stdout cannot take it (after a hang-up the run's files are its output)."""
+    write_stdout(line + "\n")
 
 
 if __name__ == "__main__":

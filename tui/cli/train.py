@@ -7,6 +7,9 @@ A headless run is meant to outlive the terminal it started in:
     instead of raising, so no terminal error ever stops the run.
   * Ctrl+C (SIGINT) and SIGTERM stop it cleanly: final checkpoint, complete log; exit status
     130 and 143 (128 + the signal, as a shell reports a process killed by it).
+  * A write to the run directory that fails (a full disk) pauses the run, said in one line;
+    once there is space, a resume in the command file (`lstm-tui watch DIR`, then space) goes
+    on, or Ctrl+C now and `lstm-tui train --resume DIR` later start from the last checkpoint.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -242,7 +246,8 @@ def run_headless(
 def _report(event: Event, run: HeadlessRun, session: Any, progress: Progress) -> int:
     """Print what the progress bar cannot show; the exit status it implies (1: failed), or 0."""
     if isinstance(event, Alert):
-        progress.console.print(f"[yellow]{event.level}:[/] {event.message}")
+        # One line however long (a failed write names its file and the space left), as written.
+        progress.console.print(f"[yellow]{event.level}:[/] {escape(event.message)}", soft_wrap=True)
     elif isinstance(event, RunStateChanged) and event.state == RunState.PAUSED and event.cause == Cause.NON_FINITE:
         # Headless has no keyboard to resume: a run paused by a bad loss would hang forever.
         session.stop(Cause.NON_FINITE)

@@ -25,6 +25,7 @@ from textual.screen import Screen
 
 from engine.config import RunConfig, from_preset
 from engine.events import Event
+from engine.rundir.files import RunDirError
 from tui.dashboard.prefs import Prefs, save_prefs
 from tui.dashboard.screen import DashboardScreen
 from tui.dashboard.sources import LiveSource, Refusal, RunSource, WatchedSource
@@ -123,7 +124,6 @@ class DashboardApp(App[int]):
 
             self._filters.append(AsciiFilter())
         self.notices: list[str] = list(prefs_warnings)  # for once the screen is up
-        self.config = config
         self.refresh_hz = max(0.5, float(refresh_hz))
         self.prefs = prefs or Prefs()
         self.prefs_file = prefs_file
@@ -175,6 +175,13 @@ class DashboardApp(App[int]):
         self.dashboard.redraw(force=True)
 
     @property
+    def config(self) -> RunConfig:
+        """The config of the run on screen: the engine's once it runs (a restart it refused
+        changes nothing), else the one it starts with."""
+        session = self.source.session
+        return session.config if session is not None else self.source.config
+
+    @property
     def session(self) -> Session | None:
         """The Session trained in this process, once loaded (None when watching)."""
         return self.source.session
@@ -224,14 +231,10 @@ class DashboardApp(App[int]):
         self.restart(None)
 
     def restart(self, config: RunConfig | None) -> None:
-        """From epoch 0, with ``config`` when given."""
+        """From epoch 0, with ``config`` when given. The screen changes when the engine says the
+        restart is under way: one it refuses (a device missing) is an alert, and changes nothing."""
         if self._refused(self.source.refusal("restart")):
             return
-        if config is not None:
-            self.config = config
-            self.state.total_epochs = config.epochs
-            self.state.label = config.label
-            self.state.bump("header")
         self._refused(self.source.restart(config))
 
     def action_configure(self) -> None:
@@ -291,9 +294,12 @@ class DashboardApp(App[int]):
             self.notify("This run has no run directory to export into.", severity="warning")
             return
         try:
-            screen = Path(self.save_screenshot(SCREEN_FILE, str(run_dir)))
+            screen = self.source.export_screen(SCREEN_FILE, self.export_screenshot())
         except OSError as exc:
             self.notify(f"cannot write {run_dir / SCREEN_FILE}: {exc.strerror or exc}", severity="error")
+            return
+        except RunDirError as exc:  # a link, a directory or a read-only file of the user's in its place
+            self.notify(str(exc), severity="error")
             return
         self._export_metrics(screen)
 
@@ -305,6 +311,9 @@ class DashboardApp(App[int]):
         except OSError as exc:
             self.call_from_thread(self.notify, f"cannot write metrics.csv: {exc.strerror or exc}",
                                   severity="error")
+            return
+        except RunDirError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error")
             return
         self.call_from_thread(self.notify, f"{metrics}\n{screen}", title="Exported")
 

@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.config import RunConfig
-from tui.dashboard.app import DashboardApp
 
 if TYPE_CHECKING:
     from engine.config import CheckpointCadence
+    from tui.dashboard.app import DashboardApp
 
 WORKER_WAIT_S = 30.0  # after a quit: how long the final checkpoint may take (a long batch)
+STANDARD_STREAMS = ("standard input", "standard output", "standard error")
+
+
+class NoTerminal(Exception):
+    """A full-screen app was asked for where there is no terminal; the message is one line."""
+
+
+def require_terminal(app: str, instead: str) -> None:
+    """Raise NoTerminal, saying what to use ``instead``, unless stdin, stdout and stderr are all
+    a terminal. Textual reads keys from stdin and draws on stderr, and a stdout that is a pipe or
+    a file wants text, not a screen's escape codes: without the check such an app writes them
+    there and, reading no keys, never ends. Asked on the command line's path only, after the
+    invocation's own checks; an App run headless (App.run_test, export) needs no terminal."""
+    for fd, name in enumerate(STANDARD_STREAMS):
+        if not os.isatty(fd):  # also False for a closed descriptor
+            raise NoTerminal(f"{app} needs a terminal, and {name} is not one; without one, {instead}")
 
 
 def run_dashboard(
@@ -31,6 +48,7 @@ def run_dashboard(
     on the command line wins over the file's. Signals and the terminal: see ``run_app``.
     """
     from tui.cli.ending import installed
+    from tui.dashboard.app import DashboardApp
     from tui.dashboard.prefs import display_options
 
     # Before the app exists (it takes the run's lock), so a signal from here on is handled.

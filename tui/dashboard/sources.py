@@ -131,6 +131,14 @@ class RunSource(ABC):
         run = RunDirectory(run_dir)
         return write_metrics(run_dir, run.events())
 
+    def export_screen(self, name: str, svg: str) -> Path:
+        """Write the screen's SVG into the run directory as ``name``, as the run's own files
+        are written: atomically, and never over a link, a directory or a read-only file
+        (RunDirError)."""
+        run_dir = self.run_dir
+        assert run_dir is not None
+        return RunDirectory(run_dir).write_text(name, svg)
+
     def shutdown(self) -> None:  # noqa: B027 - a watcher has nothing to stop
         """Stop training here, if any (within a second); flush and close what was written."""
 

@@ -6,10 +6,7 @@ table shows before a large log has been read.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import sys
 import time
 from pathlib import Path
 
@@ -213,20 +210,20 @@ def runs_command(root: Path, *, listing: bool = False) -> int:
         raise RunDirError(f"{root} is not a directory")
     if listing:
         return print_runs(root)
+    from tui.dashboard.run import require_terminal
     from tui.dashboard.terminal import run_in_terminal  # a hang-up or SIGTERM ends it cleanly
 
+    require_terminal("the runs table", f"list the runs with `lstm-tui runs --list {root}`")
     return run_in_terminal(RunsApp(root))
 
 
 def print_runs(root: Path) -> int:
-    """Each run as one tab-separated line under a header line, newest first (for scripts)."""
+    """Each run as one tab-separated line under a header line, newest first (for scripts).
+    A stdout that fails ends the listing (`lstm-tui` says why, unless its reader went away)."""
+    from tui.cli.ending import write_stdout
+
     runs = ordered([summarise_safely(path) for path in list_run_dirs(root)], "started", reverse=True)
-    try:
-        print("\t".join(column.label for column in COLUMNS))
-        for run in runs:
-            print("\t".join(column.cell(run) for column in COLUMNS))
-        sys.stdout.flush()
-    except BrokenPipeError:  # `| head` closed the pipe: that reader has what it wanted
-        with contextlib.suppress(OSError):
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python's exit-time flush must not fail
+    lines = ["\t".join(column.label for column in COLUMNS)]
+    lines += ["\t".join(column.cell(run) for column in COLUMNS) for run in runs]
+    write_stdout("".join(line + "\n" for line in lines))
     return 0

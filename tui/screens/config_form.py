@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from textual import on
@@ -32,6 +33,21 @@ FIELDS: tuple[tuple[str, str, str], ...] = (
     ("device", "device", "text"),
 )
 TEXT_FIELDS = tuple(name for name, _, kind in FIELDS if kind == "text")
+
+
+def device_problem(device: str) -> str | None:
+    """Why ``device`` is not on this machine (engine.device.resolve_device), or None. Asked only
+    once the engine has loaded torch, which the UI thread must not wait for; until then the
+    engine refuses a restart on a missing device itself."""
+    if "torch" not in sys.modules:
+        return None
+    from engine.device import resolve_device
+
+    try:
+        resolve_device(device)
+    except ConfigError as exc:
+        return str(exc)
+    return None
 
 
 class ConfigForm(ModalScreen[RunConfig | None]):
@@ -106,6 +122,8 @@ class ConfigForm(ModalScreen[RunConfig | None]):
             expected = from_preset(preset)
             if all(getattr(expected, k) == v for k, v in values.items() if k != "device"):
                 config = config.replace(preset=preset)
+        if (problem := device_problem(config.device)) is not None:
+            return None, {"device": problem}
         return config, {}
 
     def check(self) -> RunConfig | None:

@@ -1,13 +1,16 @@
-"""The one-line (two when narrow) run header: what runs where, how far, how fast."""
+"""The one-line run header: what runs where, how far, how fast. One line at any width: what does
+not fit is abbreviated or dropped, least important first (SHRINK_STEPS)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from rich.text import Text
 from textual.widget import Widget
 
 from engine.events import Cause, RunState
 from tui.dashboard.state import DashboardState
-from tui.dashboard.system import system_text
+from tui.dashboard.system import format_bytes, system_text
 from tui.widgets.text_lines import TextLines
 
 STATE_STYLES = {
@@ -23,6 +26,33 @@ STATE_STYLES = {
 # Causes that only repeat what the user just did: the state word says it all.
 QUIET_CAUSES = (Cause.USER,)
 
+# The fields in the order they are read, each as its variants, fullest first: a later variant is
+# shorter, and an empty one drops the field.
+FIELD_ORDER = ("watching", "label", "device", "epoch", "state", "lr", "rate", "time", "system")
+SEPARATORS = (" │ ", "  ")
+
+# What gives way when the header does not fit, in turn, until it does: each step takes one field
+# (or the separators) to its next variant. The order of importance, least first: the separators;
+# the machine's figures (the `y` pane has them); the GPU's name and the device (fixed for the
+# run); the rate (the ETA says it in time); elapsed time beside the ETA; the watched run's path
+# (its name stays); the task or preset; the times; the learning rate (the config form has it);
+# the word "watching"; the state's reason; the word "epoch". What always stays is the state and
+# the epoch: what a glance at the header is for. Past the last step the line is cut with "…".
+SHRINK_STEPS = (
+    "separators",
+    "system", "system",
+    "device", "device",
+    "rate",
+    "time",
+    "watching",
+    "label",
+    "time",
+    "lr",
+    "watching",
+    "state",
+    "epoch",
+)
+
 
 def format_duration(seconds: float | None) -> str:
     if seconds is None:
@@ -37,63 +67,109 @@ def format_lr(lr: float | None) -> str:
     return "?" if lr is None else f"{lr:.3g}"
 
 
-def header_text(state: DashboardState, now: float | None = None, *, compact: bool = False) -> Text:
-    """The header as styled text, built from the state alone; compact fits 80 columns."""
-    sep = ("  " if compact else " │ ", "dim")
-    text = Text(no_wrap=False, overflow="fold")
-    if state.watching:
-        text.append("watching ", "dim")
-        text.append(state.watching, "bold cyan")
-        text.append(*sep)
-    text.append(state.label or "?", "bold")
-    if state.device:
-        text.append(*sep)
-        text.append(state.device)
-        if state.device.startswith("cuda") and state.device_name:
-            text.append(f" {state.device_name}", "dim")
-    text.append(*sep)
-    text.append(f"epoch {state.epoch}/{state.total_epochs}")
-    text.append(*sep)
-    words = (state.reason or "loading torch…") if state.run_state == RunState.LOADING else state.run_state.upper()
-    text.append(words, STATE_STYLES.get(state.run_state, "bold"))
-    if state.reason and state.run_state not in (RunState.LOADING, RunState.RUNNING) and state.cause not in QUIET_CAUSES:
-        text.append(f" ({state.reason})", STATE_STYLES.get(state.run_state, ""))
-    text.append(*sep)
-    text.append(f"lr {format_lr(state.lr)}")
-    rate = state.epochs_per_s
-    text.append(*sep)
-    text.append(f"{rate:.3g} ep/s" if rate else "-- ep/s")
-    text.append(*sep)
-    text.append(format_duration(state.elapsed(now)))
-    text.append(" ETA ", "dim")
-    text.append(format_duration(state.eta()))
-    if state.system:
-        text.append(*sep)
-        text.append(system_text(state.system[-1]), "dim" if compact else "")
+def _text(*parts: tuple[str, str]) -> Text:
+    text = Text()
+    for part, style in parts:
+        text.append(part, style)
     return text
 
 
-COMPACT_BELOW = 100  # columns
+def header_fields(state: DashboardState, now: float | None = None) -> dict[str, tuple[Text, ...]]:
+    """Each field of the header (FIELD_ORDER) as its variants, fullest first, from the state alone."""
+    fields: dict[str, tuple[Text, ...]] = {}
+    if state.watching:
+        fields["watching"] = (_text(("watching ", "dim"), (state.watching, "bold cyan")),
+                              _text(("watching ", "dim"), (Path(state.watching).name, "bold cyan")), Text())
+    fields["label"] = (_text((state.label or "?", "bold")), Text())
+    if state.device:
+        device = Text(state.device)
+        named = device.copy()
+        if state.device.startswith("cuda") and state.device_name:
+            named.append(f" {state.device_name}", "dim")
+        fields["device"] = (named, device, Text())
+    epoch = f"{state.epoch}/{state.total_epochs}"
+    fields["epoch"] = (Text(f"epoch {epoch}"), Text(epoch))
+    style = STATE_STYLES.get(state.run_state, "bold")
+    words = (state.reason or "loading torch…") if state.run_state == RunState.LOADING else state.run_state.upper()
+    word = _text((words, style))
+    if state.reason and state.run_state not in (RunState.LOADING, RunState.RUNNING) and state.cause not in QUIET_CAUSES:
+        fields["state"] = (_text((words, style), (f" ({state.reason})", STATE_STYLES.get(state.run_state, ""))), word)
+    else:
+        fields["state"] = (word,)
+    fields["lr"] = (Text(f"lr {format_lr(state.lr)}"), Text())
+    rate = state.epochs_per_s
+    fields["rate"] = (Text(f"{rate:.3g} ep/s" if rate else "-- ep/s"), Text())
+    elapsed, eta = format_duration(state.elapsed(now)), state.eta()
+    one_time = _text(("ETA ", "dim"), (format_duration(eta), "")) if eta is not None else Text(elapsed)
+    fields["time"] = (_text((elapsed, ""), (" ETA ", "dim"), (format_duration(eta), "")), one_time, Text())
+    if state.system:
+        sample = state.system[-1]
+        full = system_text(sample)
+        short = f"cpu {sample.cpu_percent:.0f}% · {format_bytes(sample.rss)}"  # without the GPU's
+        fields["system"] = (_text((full, "dim")), *([_text((short, "dim"))] if short != full else []), Text())
+    return fields
+
+
+def fit_header(fields: dict[str, tuple[Text, ...]], width: int) -> Text:
+    """The header at its fullest that fits in ``width`` cells, on one line; at its fullest for
+    a width not known yet (0).
+
+    The SHRINK_STEPS are taken in turn until the header fits; then they are undone where there
+    is room, most important first, so a short field that was dropped early comes back when a
+    longer one's giving way made room for it (the separators stay narrow)."""
+    level = dict.fromkeys(("separators", *fields), 0)
+    text = _assemble(fields, level)
+    if width <= 0:
+        return text
+    taken: list[str] = []
+    for step in SHRINK_STEPS:
+        if text.cell_len <= width:
+            break
+        if step in level and level[step] < len(fields.get(step, SEPARATORS)) - 1:
+            level[step] += 1
+            taken.append(step)
+            text = _assemble(fields, level)
+    for step in reversed(taken):
+        if step == "separators":
+            continue  # once anything gives way the separators stay narrow: one look at any width
+        level[step] -= 1
+        longer = _assemble(fields, level)
+        if longer.cell_len <= width:
+            text = longer
+        else:
+            level[step] += 1
+    if text.cell_len > width:
+        text.truncate(width, overflow="ellipsis")
+    return text
+
+
+def _assemble(fields: dict[str, tuple[Text, ...]], level: dict[str, int]) -> Text:
+    separator = SEPARATORS[level["separators"]]
+    text = Text(no_wrap=True, overflow="ellipsis", end="")
+    for name in FIELD_ORDER:
+        if name not in fields or not (part := fields[name][level[name]]):
+            continue
+        if text:
+            text.append(separator, "dim")
+        text.append_text(part)
+    return text
 
 
 class RunHeader(TextLines, Widget):
-    """Shows ``header_text`` for the dashboard state it is given."""
+    """Shows the header for the dashboard state it is given, fitted to its width."""
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
         super().__init__(id=id)
-        self.plain = ""
-        self._text = Text()
-        self._one_line = False
+        self.plain = ""  # what the header shows, as plain text
+        self._fields: dict[str, tuple[Text, ...]] = {}
 
     def show(self, state: DashboardState, now: float | None = None) -> None:
-        text = header_text(state, now, compact=0 < self.size.width < COMPACT_BELOW)
-        self.plain = text.plain
-        self._text = text
-        # Redrawn each second: the screen is laid out again only when the header may change
-        # height (it wraps to a second line when narrow), not for a clock that ticked.
-        one_line = 0 < text.cell_len <= self.content_region.width
-        self.refresh(layout=not (one_line and self._one_line))
-        self._one_line = one_line
+        self._fields = header_fields(state, now)
+        self.plain = fit_header(self._fields, self.size.width).plain
+        self.refresh()  # one line, always: never a new layout
 
     def render(self) -> Text:
-        return self._text
+        # Also after a resize (TextLines renders again for a new width): fitted to that width.
+        text = fit_header(self._fields, self.size.width)
+        self.plain = text.plain
+        return text
