@@ -23,7 +23,7 @@ import stat
 import threading
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from engine.events import Event, RunState, UnknownEvent, from_dict
 from engine.rundir.files import RunDirError, check_ours
@@ -84,13 +84,7 @@ class LogReader:
 
     def events(self) -> Iterator[Event]:
         """Like ``read``, one event at a time, raising OSError as open() and read() do."""
-        # O_NONBLOCK: a FIFO in the log's place must not hang the reader until someone writes.
-        with open(os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as f:
-            mode = os.fstat(f.fileno()).st_mode
-            if not stat.S_ISREG(mode):
-                code = errno.EISDIR if stat.S_ISDIR(mode) else errno.EINVAL
-                raise OSError(code, os.strerror(code) if code == errno.EISDIR else "not a regular file",
-                              str(self.path))
+        with self._open() as f:
             f.seek(self.offset)
             for raw in f:
                 if not raw.endswith(b"\n"):
@@ -100,6 +94,17 @@ class LogReader:
                 event = self._parse(raw)
                 if event is not None:
                     yield event
+
+    def _open(self) -> IO[bytes]:
+        """The log, opened for reading; OSError naming it when it is not a regular file."""
+        # O_NONBLOCK: a FIFO in the log's place must not hang the reader until someone writes.
+        fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            os.close(fd)
+            code = errno.EISDIR if stat.S_ISDIR(mode) else errno.EINVAL
+            raise OSError(code, os.strerror(code) if code == errno.EISDIR else "not a regular file", str(self.path))
+        return open(fd, "rb")  # noqa: SIM115 - the caller's with-block closes it
 
     def _parse(self, raw: bytes) -> Event | None:
         if self.only is not None and (match := _EVENT_NAME.match(raw)) and match.group(1).decode() not in self.only:

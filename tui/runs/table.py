@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
@@ -73,6 +74,49 @@ COLUMNS: tuple[Column, ...] = (
 )
 BY_KEY = {column.key: column for column in COLUMNS}
 
+# The columns by importance, most first: when the table is narrower than its columns, the last
+# of these go first (a column sorted by stays, after the name). The name shows at least as much
+# as a run's timestamp (a default name is its start time, then its preset or task) and grows to
+# its full width before the note, which takes what is left (the detail line has it in full).
+IMPORTANCE = ("name", "state", "epochs", "lstm_val", "rnn_val", "task", "lstm_train", "rnn_train",
+              "lstm_horizon", "rnn_horizon", "started", "note")
+NAME_MIN = len("20261127T163501Z")
+NOTE_MIN = len("no config…")
+
+
+def column_widths(natural: dict[str, int], width: int, *, padding: int = 1, keep: str = "") -> dict[str, int]:
+    """The columns (keys of ``natural``: each column's content width, "mark" and IMPORTANCE)
+    shown in ``width`` cells, and each one's content width; ``padding`` cells either side of
+    each; ``keep`` is shown second, after the name."""
+    pad = 2 * padding
+    left = width - natural["mark"] - pad
+    widths = {"mark": natural["mark"], "name": max(1, min(natural["name"], NAME_MIN, left - pad))}
+    left -= widths["name"] + pad
+    order = [key for key in IMPORTANCE if key not in ("name", "note")]
+    if keep in order:
+        order.insert(0, order.pop(order.index(keep)))
+    every = True
+    for key in order:
+        if natural[key] + pad > left:
+            every = False  # by importance: none after it shows either
+            break
+        widths[key] = natural[key]
+        left -= natural[key] + pad
+    grow = max(0, min(left, natural["name"] - widths["name"]))
+    widths["name"] += grow
+    left -= grow
+    if every and left - pad >= min(NOTE_MIN, natural["note"]):
+        widths["note"] = min(natural["note"], left - pad)
+    return widths
+
+
+def _cut(text: Text, width: int) -> Text:
+    """``text`` on one line of at most ``width`` cells, an ellipsis where it was cut."""
+    text.no_wrap, text.overflow = True, "ellipsis"
+    if text.cell_len > width:
+        text.truncate(width, overflow="ellipsis")
+    return text
+
 
 def matches(run: RunSummary, pattern: re.Pattern[str] | None) -> bool:
     """Whether the filter finds ``pattern`` in the run's name, task, state or note (each on
@@ -128,6 +172,7 @@ class RunsTable(DataTable):
         self.pattern: re.Pattern[str] | None = None
         self.sort_key = "started"
         self.sort_reverse = True  # newest first
+        self._laid_out_for = 0  # the width the columns were last fitted to
 
     # -- attributes down -----------------------------------------------------------------------
 
@@ -203,23 +248,44 @@ class RunsTable(DataTable):
 
     # -- drawing ---------------------------------------------------------------------------------
 
+    def _room(self, rows: int) -> int:
+        """The cells the columns may take: the table's width, less the scrollbar that ``rows``
+        rows will need (every column at its full width while the table has no size yet)."""
+        width = self.size.width
+        if not width:
+            return 10_000
+        return width - (self.styles.scrollbar_size_vertical if rows + 1 > self.size.height else 0)
+
     def _header(self, key: str, label: str) -> Text:
         if key != self.sort_key:
             return Text(label)
         return Text(f"{label} {'▼' if self.sort_reverse else '▲'}", style="bold")
 
+    def on_resize(self) -> None:
+        if self.size.width != self._laid_out_for:
+            self._rebuild()
+
     def _rebuild(self, follow: bool = True) -> None:
         cursor = self.cursor_run if follow else None
+        runs = self.shown()
+        cells = [[column.cell(run) for column in COLUMNS] for run in runs]
+        headers = {column.key: self._header(column.key, column.label) for column in COLUMNS}
+        natural = {"mark": self._header("mark", MARK).cell_len}
+        for i, column in enumerate(COLUMNS):
+            natural[column.key] = max([headers[column.key].cell_len, *(cell_len(row[i]) for row in cells)])
+        widths = column_widths(natural, self._room(len(runs)), padding=self.cell_padding, keep=self.sort_key)
+        shown = [(i, column.key) for i, column in enumerate(COLUMNS) if column.key in widths]
+        self._laid_out_for = self.size.width
         self.clear(columns=True)
-        self.add_column(self._header("mark", MARK), key="mark")
-        for column in COLUMNS:
-            self.add_column(self._header(column.key, column.label), key=column.key)
-        for run in self.shown():
+        self.add_column(self._header("mark", MARK), key="mark", width=widths["mark"])
+        for _, key in shown:
+            self.add_column(_cut(headers[key], widths[key]), key=key, width=widths[key])
+        for run, row in zip(runs, cells):
             key = str(run.path)
             # Dimmed rows are what is not a run: no colour, so NO_COLOR and 16 colours read alike.
             style = "dim" if not run.is_run else "bold" if run.status == RunStatus.LIVE else ""
-            cells = [Text(column.cell(run), style=style) for column in COLUMNS]
-            self.add_row(MARK if key in self.marked else "", *cells, key=key)
+            self.add_row(MARK if key in self.marked else "",
+                         *(_cut(Text(row[i], style=style), widths[key]) for i, key in shown), key=key)
         if cursor is not None and str(cursor.path) in self.rows:
             self.move_cursor(row=self.get_row_index(str(cursor.path)), animate=False)
         self.post_message(self.Changed())
