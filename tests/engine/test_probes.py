@@ -263,11 +263,12 @@ def test_probes_refuse_a_layer_they_would_unroll_wrongly(change):
     lstm, rnn = make_model("lstm"), make_model("rnn")
     lstm.lstm = nn.LSTM(3, 6, **change)
     x = one_hot_windows(look_back=4, batch=2)
-    with pytest.raises(ValueError, match="probes support"):
+    refusal = "^probes support one-way, seq-first layers with biases and no projection$"
+    with pytest.raises(ValueError, match=refusal):
         lstm_gates(lstm, x)
     if "proj_size" not in change:  # nn.RNN has no projection
         rnn.rnn = nn.RNN(3, 6, **change)
-        with pytest.raises(ValueError, match="probes support"):
+        with pytest.raises(ValueError, match=refusal):
             rnn_hidden(rnn, x)
 
 
@@ -531,6 +532,14 @@ def test_the_probe_batch_of_a_long_split_is_evenly_spaced_to_the_window():
     float32, 37 of the 256 picks would be a window off)."""
     n = 10_000_000
     assert engine.probes._evenly_spaced(n, 256).tolist() == [round(Fraction(k * (n - 1), 255)) for k in range(256)]
+
+
+def test_a_validation_split_of_fewer_than_256_windows_is_the_whole_probe_batch(cpu):
+    trainer = Trainer(TINY, cpu)
+    assert len(trainer.data.val) < 256 <= trainer.chunk
+    prober = Prober(trainer, steps=64)
+    expected_inputs, expected_targets = trainer.data.batch(trainer.data.val.starts)  # each window once
+    assert torch.equal(prober.inputs, expected_inputs) and torch.equal(prober.targets, expected_targets)
 
 
 def test_the_probe_batch_is_no_bigger_than_a_training_chunk(cpu):

@@ -393,11 +393,20 @@ def _run_dir_param(row) -> object:
                         marks=[pytest.mark.xfail(strict=True, reason=bug)] if bug else [])
 
 
+def at_a_terminal(monkeypatch) -> None:
+    """The dashboard's commands go on as at a terminal (tests run without one), to the checks
+    after that one."""
+    import tui.dashboard.run
+
+    monkeypatch.setattr(tui.dashboard.run, "require_terminal", lambda *args: None)
+
+
 @pytest.fixture
 def no_dashboard(monkeypatch) -> None:
     """Opening the dashboard on the terminal fails the test; export's headless screenshot still works."""
     from tui.dashboard.app import DashboardApp
 
+    at_a_terminal(monkeypatch)
     original = DashboardApp.run_async
 
     async def guarded(self, *args, headless: bool = False, **kwargs):
@@ -442,6 +451,7 @@ def test_a_dashboard_resume_without_a_log_goes_on_as_train_resume_does(finished_
         return 0
 
     monkeypatch.setattr(DashboardApp, "run_async", no_terminal)
+    at_a_terminal(monkeypatch)
     for name, argv in (("train", ["train", "--resume", "DIR"]), ("dashboard", ["--resume", "DIR"])):
         run_dir = tmp_path / name
         shutil.copytree(finished_run, run_dir)

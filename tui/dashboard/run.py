@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import os
+import errno
 import signal
+import termios
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,8 +29,18 @@ def require_terminal(app: str, instead: str) -> None:
     there and, reading no keys, never ends. Asked on the command line's path only, after the
     invocation's own checks; an App run headless (App.run_test, export) needs no terminal."""
     for fd, name in enumerate(STANDARD_STREAMS):
-        if not os.isatty(fd):  # also False for a closed descriptor
+        if not _is_terminal(fd):
             raise NoTerminal(f"{app} needs a terminal, and {name} is not one; without one, {instead}")
+
+
+def _is_terminal(fd: int) -> bool:
+    """Whether ``fd`` is a terminal, or was one until it hung up (EIO): a hang-up is not a
+    missing terminal, and ends the app as a hang-up does (exit 129, tui/cli/ending.py)."""
+    try:
+        termios.tcgetattr(fd)
+    except termios.error as exc:  # ENOTTY: a file, a pipe, /dev/null; EBADF: closed
+        return exc.args[0] == errno.EIO
+    return True
 
 
 def run_dashboard(
