@@ -183,6 +183,13 @@ class LiveSource(RunSource):
             self.writer = RunDirectory(run_dir).open_writer(config, resume=resume is not None, cadence=cadence)
         if not start:
             state.run_state, state.reason = RunState.STOPPED, "not started"
+        if self.writer is not None:
+            # A hang-up while the app is still being built (the run's lock is taken already)
+            # must leave a log that says the run stopped: the process's ending runs this.
+            from tui.cli.ending import current
+
+            if (ending := current()) is not None:
+                ending.hold(self.shutdown)
 
     def _replay(self, run_dir: Path) -> None:
         """The run so far, so a resumed run's charts go on from where they were."""
