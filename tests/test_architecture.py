@@ -124,3 +124,10 @@ def test_no_class_in_tui_is_over_about_300_lines() -> None:
                 if isinstance(node, ast.ClassDef):
                     length = node.end_lineno - node.lineno + 1
                     assert length <= 320, f"{name}.{node.name} is {length} lines"
+
+
+def test_test_files_have_names_of_their_own() -> None:
+    # tests/ has no __init__.py files: two test modules of one name in two folders stop pytest
+    # collecting either ("import file mismatch").
+    names = [path.name for path in (ROOT / "tests").rglob("test_*.py")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []

@@ -1,5 +1,5 @@
 """A disk a test fills and frees, for runs written under tmp_path (a real one needs root: see
-tests/tui/test_full_disk_train.py)."""
+tests/tui/test_full_disk_front_ends.py)."""
 
 from __future__ import annotations
 
