@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from engine.config import RunConfig
+from engine.device import device_name
 from engine.events import EpochEnd, Prediction
 from engine.trainer import NonFiniteLoss, Trainer
 from tests.seed_reference import create_dataset
@@ -260,6 +261,43 @@ def test_run_started_describes_the_run(tiny, cpu):
     assert started.data_sha256 == trainer.data.sha256
     assert started.chance_loss == pytest.approx(math.log(3))
     assert started.batches_per_epoch == 1 and started.chunks_per_batch == 1
+    assert (started.device, started.device_name) == ("cpu", device_name(cpu))
+    # the seed's models at hidden 10: LSTM 4H(I + H + 2) + head, RNN H(I + H + 2) + head, head H*3 + 3
+    assert started.parameters == {"lstm": 4 * 10 * 15 + 33, "rnn": 10 * 15 + 33}
+    assert started.best_loss == pytest.approx(math.log(3))  # nothing beats chance on the seed's data
+
+
+def test_run_started_of_the_echo_task_gives_its_best_achievable_loss(tiny, cpu):
+    cfg = tiny.replace(task="echo", look_back=5, lag=5, echo_p=0.9)
+    same, other = 0.9 + 0.1 / 3, 0.1 / 3
+    assert Trainer(cfg, cpu).started_event().best_loss == pytest.approx(
+        -same * math.log(same) - 2 * other * math.log(other))
+
+
+# -- the state a checkpoint holds ------------------------------------------------------------
+
+
+def test_the_state_a_trainer_loads_is_the_state_it_saves_next(tiny, cpu):
+    source = Trainer(tiny, cpu)
+    run_epochs(source, 2)
+    saved = source.state_dict()
+    target = Trainer(tiny.replace(seed=7), cpu)
+    run_epochs(target, 1)  # its own weights, random streams and start-of-epoch buffers
+    target.load_state_dict(saved)
+    again = target.state_dict()
+    assert again["epoch"] == 2
+    for name in ("lstm", "rnn"):
+        assert_params_equal(again[name], saved[name], rtol=0, atol=0)
+    assert torch.equal(again["rng"]["shuffle"], saved["rng"]["shuffle"])
+
+
+def test_a_cpu_trainer_takes_a_gpu_runs_random_state_and_leaves_cuda_alone(tiny, cpu):
+    trainer = Trainer(tiny.replace(batch_size=32), cpu)
+    state = trainer.rng_state()
+    expected = state["shuffle"].clone()
+    trainer.shuffle.manual_seed(0)  # moved on
+    trainer.set_rng_state({**state, "cuda": torch.zeros(16, dtype=torch.uint8)})  # as a CUDA run saves it
+    assert torch.equal(trainer.shuffle.get_state(), expected)
 
 
 # -- evaluation and prediction ---------------------------------------------------------------
@@ -304,6 +342,13 @@ def test_prediction_is_the_softmax_over_the_last_look_back_days(tiny, cpu):
 
 def _nan_loss(logits, targets):
     return nn.functional.cross_entropy(logits, targets, reduction="sum") * float("nan")
+
+
+def test_a_non_finite_loss_says_which_model_and_epoch_and_what_to_do():
+    error = NonFiniteLoss("rnn", 7, math.nan, math.inf)
+    assert str(error) == ("RNN epoch 7: loss nan, gradient norm inf "
+                          "(rolled back to the start of the epoch; lower the learning rate with [)")
+    assert (error.model, error.epoch) == ("rnn", 7)
 
 
 def test_non_finite_loss_raises_and_restores_the_epoch_start_parameters(tiny, cpu):
