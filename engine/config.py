@@ -203,7 +203,8 @@ def _float_field(cfg: RunConfig, name: str, low: float, high: float, *, open_low
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConfigError(name, f"{value!r} is not a number ({allowed})")
     if not math.isfinite(value) or value < low or value > high or (open_low and value == low):
-        raise ConfigError(name, f"{value!r} is out of range ({allowed})")
+        # As the user wrote it: "--lr 20" reads back as 20, not 20.0.
+        raise ConfigError(name, f"{value:g} is out of range ({allowed})")
 
 
 def validate(cfg: RunConfig) -> None:

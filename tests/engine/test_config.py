@@ -414,3 +414,10 @@ def test_the_label_is_the_preset_else_the_task_with_the_echos_lag():
     assert run_label({"task": "echo", "lag": 12}) == "echo lag 12"
     assert run_label({"task": "seed"}) == "seed"
     assert run_label({}) == "seed"  # an old or partial config.json still gets a name
+
+
+@pytest.mark.parametrize(("field", "value", "shown"), [("lr", 20.0, "20"), ("echo_p", 2.0, "2"), ("lr", 1e-9, "1e-09")])
+def test_an_out_of_range_number_is_shown_as_it_was_written(field, value, shown):
+    with pytest.raises(ConfigError) as raised:
+        RunConfig(**{field: value})
+    assert str(raised.value).startswith(f"{field.replace('_', '-')}: {shown} is out of range")
