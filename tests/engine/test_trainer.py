@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
+import types
 
 import numpy as np
 import pytest
@@ -376,6 +377,62 @@ def test_after_a_rollback_the_epoch_can_be_retried(tiny, cpu):
     assert [(e.model, e.epoch) for e in epoch_ends(events)] == [("lstm", 1), ("rnn", 1)]
     reference = Trainer(tiny, cpu)
     assert epoch_ends(events)[0].train_loss == epoch_ends(run_epochs(reference))[0].train_loss
+
+
+NON_FINITE = r"LSTM epoch 1: loss (nan|inf), gradient norm \d[\d.e+-]* \(rolled back to the start of the epoch"
+
+
+@pytest.mark.parametrize("val_fraction", [0.2, 0.0], ids=["caught-by-validation", "caught-in-the-weights"])
+def test_an_update_that_ruins_the_weights_rolls_the_epoch_back(tiny, cpu, val_fraction):
+    """The loss before the update is finite, the update is not: the validation loss (or, with no
+    validation split, the weights themselves) shows it, and the error names the model and epoch."""
+    trainer = Trainer(tiny.replace(val_fraction=val_fraction), cpu)
+    before = params(trainer.models["lstm"])
+    lstm, step = trainer.models["lstm"], trainer.optimizers["lstm"].step
+
+    def ruinous_step(*args, **kwargs):
+        step(*args, **kwargs)
+        with torch.no_grad():
+            lstm.fc.weight[0, 0] = math.inf
+
+    trainer.optimizers["lstm"].step = ruinous_step
+    with pytest.raises(NonFiniteLoss, match=NON_FINITE) as info:
+        run_epochs(trainer)
+    assert (info.value.model, info.value.epoch, trainer.epoch) == ("lstm", 1, 0)
+    assert_params_equal(params(trainer.models["lstm"]), before, rtol=0, atol=0)
+
+
+def test_an_infinite_gradient_with_a_finite_loss_is_caught_before_anything_else(tiny, cpu):
+    trainer = Trainer(tiny, cpu)
+    trainer.models["lstm"].fc.bias.register_hook(lambda grad: grad * math.inf)
+    with pytest.raises(NonFiniteLoss) as info:
+        run_epochs(trainer)
+    loss = float(str(info.value).split("loss ")[1].split(",")[0])
+    assert math.isfinite(loss) and "gradient norm inf" in str(info.value)  # the training loss, finite
+
+
+def test_time_spent_between_chunks_is_not_training_time(tiny, cpu, monkeypatch):
+    """On a clock the test drives: 5 s in every call between chunks (a pause), 0.5 s per loss."""
+    import engine.trainer
+
+    now = [0.0]
+    monkeypatch.setattr(engine.trainer, "time", types.SimpleNamespace(perf_counter=lambda: now[0]))
+    trainer = Trainer(tiny, cpu)
+    loss_fn = trainer.loss_fn
+
+    def timed_loss(logits, targets):
+        now[0] += 0.5
+        return loss_fn(logits, targets)
+
+    def pause() -> None:
+        now[0] += 5.0
+
+    trainer.loss_fn = timed_loss
+    events = []
+    trainer.run_epoch(pause, events.append)
+    for end in epoch_ends(events):  # one training chunk and one validation chunk, each after a pause
+        assert end.seconds == pytest.approx(1.0)
+        assert end.samples_per_s == pytest.approx(len(trainer.data.train) / 0.5)
 
 
 def test_a_non_finite_rnn_rolls_back_both_models_so_they_stay_in_lockstep(tiny, cpu):
