@@ -265,21 +265,22 @@ NONE_WORDS = {"batch_size": "full", "forget_bias": "default"}
 _FIELD_TYPES = {f.name: str(f.type) for f in fields(RunConfig)}
 
 
-def parse_whole(text: str, field: str = "value") -> int:
-    """'10', '10_000' or '10,000' -> 10000; ConfigError naming ``field`` otherwise."""
+def _parse(text: str, field: str, kind: type[int] | type[float], what: str) -> Any:
+    """``kind`` of ``text``, with _ or , between digits; ConfigError naming ``field`` otherwise."""
     try:
-        return int(text.strip().replace("_", "").replace(",", ""))
+        return kind(text.strip().replace("_", "").replace(",", ""))
     except ValueError:
         extra = f" or '{NONE_WORDS[field]}'" if field in NONE_WORDS else ""
-        raise ConfigError(field, f"{text!r} is not a whole number{extra}") from None
+        raise ConfigError(field, f"{text!r} is not {what}{extra}") from None
+
+
+def parse_whole(text: str, field: str = "value") -> int:
+    """'10', '10_000' or '10,000' -> 10000."""
+    return _parse(text, field, int, "a whole number")
 
 
 def parse_number(text: str, field: str = "value") -> float:
-    try:
-        return float(text.strip().replace("_", "").replace(",", ""))
-    except ValueError:
-        extra = f" or '{NONE_WORDS[field]}'" if field in NONE_WORDS else ""
-        raise ConfigError(field, f"{text!r} is not a number{extra}") from None
+    return _parse(text, field, float, "a number")
 
 
 def parse_field(name: str, text: str) -> Any:
