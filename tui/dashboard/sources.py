@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from engine.session import Session
 
 Sink = Callable[[Event], None]
-WATCH_POLL_S = 0.25  # how often a watcher looks for new lines in the run's log
 WATCH_ONLY = ("Watching a run: restart or reconfigure it from the terminal that trains it "
               "(or start a new run).")
 
@@ -352,7 +351,7 @@ class WatchedSource(RunSource):
         worker = get_current_worker()
         skipped: list[str] = []  # told after the update's events are folded, as they came first
         updates = follow(RunDirectory(self.run_dir), on_skip=lambda line, why: skipped.append(
-            f"events.jsonl line {line} skipped: {why}"), stopped=lambda: worker.is_cancelled, poll_s=WATCH_POLL_S)
+            f"events.jsonl line {line} skipped: {why}"), stopped=lambda: worker.is_cancelled)
         told: tuple[str, str] | None = None
         try:
             for update in updates:
