@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 
 SINK_QUEUE_LIMIT = 100_000  # events a sink may fall behind before it misses some
 WRITE_RETRY_SECONDS = 1.0  # paused by a failed write: how often the log tries again meanwhile
+CLOSE_FLUSH_S = 5.0  # a worker closing the sinks itself waits this long for each to deliver
 
 
 def _lower_priority(niceness: int) -> None:
@@ -222,6 +223,8 @@ class Session:
         self._write_error: tuple[Path, Exception] | None = None
         self._write_paused = False
         self._next_retry = 0.0
+        self._closing = threading.Lock()
+        self._close_requested = self._closed = False
         self._thread = threading.Thread(target=self._run, name="lstm-tui-train", daemon=True)
 
     # -- commands, callable from any thread ---------------------------------------------
@@ -258,10 +261,24 @@ class Session:
         self.command(Command("scale_lr", factor=lr_factor(factor)))
 
     def close(self, timeout: float = 5.0) -> None:
-        """End the worker (between batches), flush every sink, then close the run's log."""
+        """End the worker (between batches), flush every sink, then close the run's log. A
+        worker still inside a batch after ``timeout`` (or still building its models) does this
+        itself as it ends: its last words (stopped, the final checkpoint) never meet a closed log."""
+        with self._closing:
+            self._close_requested = True
         self.command(Command("close"))
         if self._thread.is_alive():
             self._thread.join(timeout)
+        if not self._thread.is_alive():  # ended (or never started): else it closes as it ends
+            self._flush_and_close(timeout)
+
+    def _flush_and_close(self, timeout: float) -> None:
+        """Deliver what the sinks have queued, then close the run's log; once, from whichever
+        of ``close`` and the ending worker gets here first."""
+        with self._closing:
+            if self._closed:
+                return
+            self._closed = True
         for worker in self._sinks:
             worker.close(timeout)
         if self.writer is not None:
@@ -306,6 +323,10 @@ class Session:
         finally:
             if self.run_state in ACTIVE_STATES:
                 self._set_state(RunState.STOPPED, Cause.CLOSED, "closed")
+            with self._closing:
+                closing = self._close_requested
+            if closing:  # close() gave up waiting for us: the sinks and the log are ours to close
+                self._flush_and_close(CLOSE_FLUSH_S)
 
     def _prepare_restart(self, command: Command) -> None:
         """Build the next run and write its config.json while the current run is untouched, then

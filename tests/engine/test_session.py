@@ -305,6 +305,30 @@ def test_close_while_paused_ends_the_worker_thread(start):
     assert not session.alive
 
 
+def test_a_close_that_gives_up_waiting_leaves_the_worker_to_write_its_stop_then_close_the_log(tmp_path, monkeypatch):
+    # CI's hang-up sweep: a close during the models' build gave up after a second and closed the
+    # log, so the worker's "stopped" went nowhere and the run read "crashed" once its lock was free.
+    building, finish_building = threading.Event(), threading.Event()
+
+    def slow_trainer(*args, **kwargs) -> Trainer:
+        building.set()
+        finish_building.wait(WAIT)
+        return Trainer(*args, **kwargs)
+
+    monkeypatch.setattr(engine.session, "Trainer", slow_trainer)
+    run = RunDirectory(tmp_path / "run")
+    session = Session(LONG, run=run.open_writer(LONG)).start()
+    assert building.wait(WAIT)
+    session.close(timeout=0.1)
+    assert session.alive and run.status() == "live"  # still building: the log is the worker's to close
+    finish_building.set()
+    session.join(WAIT)
+    assert not session.alive
+    assert run.status() == "stopped"
+    assert [(e.state, e.cause) for e in run.events() if isinstance(e, RunStateChanged)] == [
+        ("running", Cause.START), ("stopped", Cause.CLOSED)]
+
+
 @pytest.mark.skipif(not hasattr(os, "getpriority"), reason="per-thread priority is a Linux feature")
 def test_niceness_lowers_the_training_and_delivery_threads_priority_only(tiny):
     base = os.getpriority(os.PRIO_PROCESS, 0)

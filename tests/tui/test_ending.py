@@ -15,7 +15,7 @@ import pytest
 from tui.cli.ending import Ending, current, hand_over, installed
 
 GRACE_S = 0.3
-SOON_S = 2.0  # how long a test waits for what should follow a signal within milliseconds
+SOON_S = 10.0  # how long a test waits for what should follow a signal within milliseconds: only a hang takes it
 
 
 class Recorder:
@@ -93,7 +93,36 @@ def test_a_release_that_blocks_for_ever_does_not_keep_the_process_from_ending(en
     start = time.monotonic()
     send(signal.SIGHUP)
     assert recorder.next() == ("exit", 129)
-    assert time.monotonic() - start < 0.2 + 1.0
+    assert time.monotonic() - start < 0.2 + SOON_S
+
+
+def test_a_signal_while_something_is_being_taken_waits_for_its_release_to_be_held(ending, recorder):
+    # CI's hang-up sweep: SIGHUP between the run's lock being taken and ``hold(shutdown)``
+    # ended the process with nothing released, and the run read "crashed".
+    with ending.taking():
+        send(signal.SIGHUP)
+        assert recorder.nothing_within(0.3)  # the last resort waits for the block
+        ending.hold(recorder.release)
+    assert recorder.next() == ("released", None)
+    assert recorder.next() == ("exit", 129)
+
+
+def test_a_block_stuck_taking_something_does_not_keep_the_process_from_ending(ending, recorder):
+    ending.cleanup_limit = 0.2
+    taken, done = threading.Event(), threading.Event()
+
+    def stuck() -> None:
+        with ending.taking():
+            taken.set()
+            done.wait()
+
+    threading.Thread(target=stuck, daemon=True).start()
+    taken.wait()
+    send(signal.SIGHUP)
+    try:
+        assert recorder.next() == ("exit", 129)
+    finally:
+        done.set()
 
 
 def test_a_second_sigterm_ends_the_process_at_once(ending, recorder):

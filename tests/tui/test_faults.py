@@ -89,9 +89,9 @@ async def test_a_sink_that_blocks_for_seconds_does_not_hold_the_dashboard_run_up
     release = threading.Event()
     slow_got: list[Event] = []
 
-    def blocked(event: Event) -> None:  # three seconds an event
+    def blocked(event: Event) -> None:  # held in its first event until the run has finished
         slow_got.append(event)
-        release.wait(3.0)
+        release.wait(60.0)  # only ends a hang
 
     config = RunConfig(series_length=300, look_back=5, epochs=30, device="cpu")
     app = DashboardApp(config, extra_sinks=[blocked])
@@ -102,7 +102,7 @@ async def test_a_sink_that_blocks_for_seconds_does_not_hold_the_dashboard_run_up
             assert app.state.epoch == 30
             for model in app.state.models.values():
                 assert model.train.count == 30  # the dashboard's own sink got every epoch
-            assert behind <= 3
+            assert behind <= 1  # still held in its first event (if it had got one)
             release.set()  # before the app closes, which waits on its sinks
     finally:
         release.set()

@@ -13,6 +13,8 @@ from tui.dashboard.pacing import MAX_PULSE_S, SLOWEST_REDRAW_S, RedrawPacer
 from tui.widgets.header import RunHeader
 
 CONFIG = RunConfig(series_length=300, look_back=5, epochs=500)
+NO_REDRAW_S = 600.0  # a chart redraw held off this long: what shows meanwhile came from the pulse
+WAIT_S = 60.0  # waits for what the pulse shows within a second: only a hang, or a wait for a redraw, takes it
 
 
 async def test_a_burst_of_engine_events_wakes_the_ui_with_no_message_per_event(monkeypatch) -> None:
@@ -39,9 +41,11 @@ async def test_events_are_folded_a_few_times_a_second_even_at_the_slowest_refres
     app = DashboardApp(CONFIG, start=False, refresh_hz=0.5)
     assert app.dashboard.pacer.pulse_s == MAX_PULSE_S
     async with app.run_test(size=(120, 40)) as pilot:
+        assert app.dashboard.pacer.timer is not None and app.dashboard.pacer.timer._interval == MAX_PULSE_S
+        app.dashboard.pacer.next_redraw = time.perf_counter() + NO_REDRAW_S  # not folded by a redraw
         for event in synthetic_run(CONFIG, 3):
             app.receive(event)
-        await wait_until(pilot, lambda: app.state.epoch == 3, timeout=4 * MAX_PULSE_S + 2, what="events folded")
+        await wait_until(pilot, lambda: app.state.epoch == 3, timeout=WAIT_S, what="events folded")
 
 
 async def test_redraws_slow_down_when_drawing_takes_more_than_the_uis_share(monkeypatch) -> None:
@@ -57,7 +61,7 @@ async def test_redraws_slow_down_when_drawing_takes_more_than_the_uis_share(monk
                 pass
 
         monkeypatch.setattr(app.dashboard, "redraw", costly_redraw)
-        await wait_until(pilot, lambda: pacer.interval == SLOWEST_REDRAW_S, timeout=15,
+        await wait_until(pilot, lambda: pacer.interval == SLOWEST_REDRAW_S, timeout=WAIT_S,
                          what="the redraws slowed to the slowest pace")
 
 
@@ -67,9 +71,9 @@ async def test_a_pause_shows_in_the_header_at_once_while_the_charts_are_paced_sl
         for event in synthetic_run(CONFIG, 2):
             app.receive(event)
         await wait_until(pilot, lambda: "RUNNING" in app.query_one(RunHeader).plain, what="the run")
-        app.dashboard.pacer.next_redraw = time.perf_counter() + 60  # no redraw of the charts during this test
+        app.dashboard.pacer.next_redraw = time.perf_counter() + NO_REDRAW_S  # no redraw of the charts during this test
         app.receive(RunStateChanged(state="paused", reason="paused by you", epoch=2))
-        await wait_until(pilot, lambda: "PAUSED" in app.query_one(RunHeader).plain, timeout=4 * MAX_PULSE_S,
+        await wait_until(pilot, lambda: "PAUSED" in app.query_one(RunHeader).plain, timeout=WAIT_S,
                          what="the pause in the header")
 
 
@@ -80,10 +84,10 @@ async def test_the_header_ticks_each_second_while_the_charts_are_paced_slowly() 
         for event in events[:-4]:  # epochs 1 and 2
             app.receive(event)
         await wait_until(pilot, lambda: "epoch 2/500" in app.query_one(RunHeader).plain, what="epoch 2")
-        app.dashboard.pacer.next_redraw = time.perf_counter() + 60  # no redraw of the charts during this test
+        app.dashboard.pacer.next_redraw = time.perf_counter() + NO_REDRAW_S  # no redraw of the charts during this test
         for event in events[-4:]:
             app.receive(event)
-        await wait_until(pilot, lambda: "epoch 3/500" in app.query_one(RunHeader).plain, timeout=3,
+        await wait_until(pilot, lambda: "epoch 3/500" in app.query_one(RunHeader).plain, timeout=WAIT_S,
                          what="the header's next second")
 
 

@@ -16,6 +16,7 @@ from textual.drivers.linux_driver import LinuxDriver
 from tui.dashboard.terminal import CLOSE_WAIT_S, ENDING_WRITE_S, GuardedStream, TerminalDriver, TerminalLink
 
 MANY = 3 * MAX_QUEUED_WRITES  # more writes than Textual's queue holds
+HANG_S = 10.0  # only a hang (or a wait per write: MANY seconds) takes this long, on the busiest machine
 
 
 class FakeTerminal:
@@ -86,28 +87,28 @@ async def test_writes_reach_the_terminal_through_the_writer(driver):
 async def test_writes_to_a_terminal_that_hung_up_are_dropped_and_the_hang_up_is_told_once(driver, hang_ups):
     driver.terminal.hung_up = True
     took = timed(lambda: [driver.write("frame") for _ in range(MANY)])
-    assert took < 1.0
+    assert took < HANG_S
     assert driver.link.closed and hang_ups == [None]
     assert driver._writer_thread.is_alive()  # Textual's own writer would have died on the EIO
 
 
 async def test_writes_after_the_writer_ended_return_at_once(driver):
     driver.close()
-    assert timed(lambda: [driver.write("frame") for _ in range(MANY)]) < 0.5
+    assert timed(lambda: [driver.write("frame") for _ in range(MANY)]) < HANG_S
 
 
 async def test_once_ending_writes_wait_on_a_stalled_terminal_at_most_the_ending_budget(driver):
     driver.terminal.flowing.clear()  # a frozen link: the writer blocks inside write()
     driver.link.ending()
     took = timed(lambda: [driver.write("frame") for _ in range(MANY)])
-    assert ENDING_WRITE_S <= took < ENDING_WRITE_S + 1.0
+    assert ENDING_WRITE_S <= took < ENDING_WRITE_S + HANG_S  # the budget in all, not one a write
     assert driver.link.closed  # later writes do not wait at all
 
 
 async def test_close_waits_a_bounded_time_for_a_writer_stuck_on_the_terminal(driver):
     driver.terminal.flowing.clear()
     driver.write("frame")
-    assert timed(driver.close) < CLOSE_WAIT_S + 0.5
+    assert timed(driver.close) < CLOSE_WAIT_S + HANG_S
 
 
 async def test_a_sigcont_that_came_with_a_hang_up_does_not_start_application_mode_again(driver, monkeypatch):

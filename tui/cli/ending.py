@@ -153,6 +153,7 @@ class Ending:
         self._read_fd = self._write_fd = -1
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()  # guards the pipe's write end against uninstall
+        self._taking = threading.RLock()  # held while something is taken and its release not yet held
 
     # -- on the main thread ---------------------------------------------------------------------
 
@@ -222,6 +223,14 @@ class Ending:
         """The last resort calls ``cleanup`` (most recent first) before the process ends."""
         self._cleanups.append(cleanup)
 
+    @contextlib.contextmanager
+    def taking(self) -> Iterator[None]:
+        """A block that takes something (a run's lock) and then ``hold``s its release: the last
+        resort waits for the block to end, so a signal in the middle never leaves what was taken
+        half done (a run with config.json but no word in its log that it stopped)."""
+        with self._taking:
+            yield
+
     def on_signal(self, listener: Callable[[int], object]) -> None:
         """``listener(signum)`` is told of every ending signal, on the watchdog thread."""
         self._listeners.append(listener)
@@ -290,7 +299,12 @@ class Ending:
 
     def _last_resort(self) -> bool:
         code = 128 + (self.signum or signal.SIGTERM)
+        # A block taking something finishes first (it is quick: no more than opening a run), unless
+        # it is stuck: then the kernel's release at exit is all there is.
+        taken = self._taking.acquire(timeout=self.cleanup_limit)
         cleanups = list(reversed(self._cleanups))
+        if taken:
+            self._taking.release()
         if cleanups:
             # On a thread of their own: one might block for ever (on a lock the stuck main thread
             # holds). Whatever they did not finish, the kernel releases at exit (the run's flock).
@@ -338,6 +352,11 @@ def installed(*extra: int) -> Iterator[Ending]:
         ending.finish()  # a signal ended the command: the process ends here
         ending.uninstall()
         _current = None
+
+
+def taking() -> contextlib.AbstractContextManager[None]:
+    """The process's ``Ending.taking`` block, or a block that does nothing where none is installed."""
+    return _current.taking() if _current is not None else contextlib.nullcontext()
 
 
 def hand_over() -> None:

@@ -178,17 +178,18 @@ class LiveSource(RunSource):
         self._closed_session: Session | None = None
         if run_dir is not None and resume is not None:
             self._replay(run_dir)
-        if run_dir is not None:  # torch-free; raises RunDirError for a bad directory
-            self.writer = RunDirectory(run_dir).open_writer(config, resume=resume is not None, cadence=cadence)
         if not start:
             state.run_state, state.reason = RunState.STOPPED, "not started"
-        if self.writer is not None:
-            # A hang-up while the app is still being built (the run's lock is taken already)
-            # must leave a log that says the run stopped: the process's ending runs this.
-            from tui.cli.ending import current
+        if run_dir is not None:
+            # A hang-up from the moment the run's lock is taken, while the app is still being
+            # built, must leave a log that says the run stopped: the process's ending runs
+            # ``shutdown``, and waits for this block if the signal comes in its middle.
+            from tui.cli.ending import current, taking
 
-            if (ending := current()) is not None:
-                ending.hold(self.shutdown)
+            with taking():  # torch-free; raises RunDirError for a bad directory
+                self.writer = RunDirectory(run_dir).open_writer(config, resume=resume is not None, cadence=cadence)
+                if (ending := current()) is not None:
+                    ending.hold(self.shutdown)
 
     def _replay(self, run_dir: Path) -> None:
         """The run so far, so a resumed run's charts go on from where they were."""
