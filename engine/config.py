@@ -9,6 +9,10 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 TASKS = ("seed", "echo")
+# The models a run may train side by side (engine/models.py), in the order of their weights' draw.
+MODEL_KINDS = ("lstm", "rnn", "gru")
+DEFAULT_MODELS = "lstm,rnn"  # the seed article's pair: every run before --models trained these
+MODEL_TITLES = {"lstm": "LSTM", "rnn": "RNN", "gru": "GRU"}  # what every screen calls each model
 CLASS_NAMES = ("Sunny", "Rainy", "Cloudy")  # the seed's weather_map
 NUM_CLASSES = len(CLASS_NAMES)
 CHANCE_LOSS = math.log(NUM_CLASSES)  # cross-entropy of a uniform guess over 3 classes
@@ -69,12 +73,12 @@ def format_size(n: float) -> str:
 # The settings added since the first version (git log -p engine/config.py: the probes', in
 # commit acc7c4a): a config.json written before them lacks them and loads with their defaults.
 # A setting added later goes here too; no other may be missing (RunConfig.from_dict).
-LATER_KEYS = frozenset({"probe_every", "probe_seconds", "probe_steps"})
+LATER_KEYS = frozenset({"probe_every", "probe_seconds", "probe_steps", "models"})
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    """One run of both models. Field names are the CLI flags and config.json keys."""
+    """One run of its models side by side. Field names are the CLI flags and config.json keys."""
 
     task: str = "seed"
     series_length: int = 10_000
@@ -83,6 +87,8 @@ class RunConfig:
     echo_p: float = 0.9
     hidden: int = 10
     layers: int = 1
+    # Comma-separated, in the order shown; spelled the same in flags, forms and config.json.
+    models: str = DEFAULT_MODELS
     forget_bias: float | None = None  # None: PyTorch's random init, as the seed
     epochs: int = 400
     lr: float = 0.01
@@ -106,6 +112,11 @@ class RunConfig:
     def label(self) -> str:
         """What a run is called on every screen: its preset, or its task (and the echo's lag)."""
         return run_label(self.to_dict())
+
+    @property
+    def model_names(self) -> tuple[str, ...]:
+        """The models of the run, in the order shown: ("lstm", "rnn") by default."""
+        return tuple(self.models.split(","))
 
     @property
     def num_windows(self) -> int:
@@ -132,6 +143,32 @@ class RunConfig:
             also = f" (and {', '.join(name.replace('_', '-') for name in missing[1:])})" if missing[1:] else ""
             raise ConfigError(missing[0], f"missing{also}")
         return cls(**data)
+
+
+def model_names(config: dict[str, Any]) -> tuple[str, ...]:
+    """The models of a run as a log or config.json holds its config: one written before
+    --models has none, and trained the seed's pair."""
+    text = config.get("models") or DEFAULT_MODELS
+    return tuple(str(text).split(",")) if isinstance(text, str) else tuple(DEFAULT_MODELS.split(","))
+
+
+def normal_models(value: Any) -> str:
+    """``value`` (text such as 'LSTM, gru') as RunConfig.models spells it ('lstm,gru');
+    ConfigError for an unknown, repeated or missing name."""
+    if not isinstance(value, str):
+        raise ConfigError("models", f"{value!r} is not a comma list of models ({', '.join(MODEL_KINDS)})")
+    names = [name.strip().lower() for name in value.split(",")]
+    if not any(names):
+        raise ConfigError("models", f"no model named (choose from {', '.join(MODEL_KINDS)})")
+    for name in names:
+        if not name:
+            raise ConfigError("models", f"{value!r} has an empty name (choose from {', '.join(MODEL_KINDS)})")
+        if name not in MODEL_KINDS:
+            raise ConfigError("models", f"unknown model {name!r} (choose from {', '.join(MODEL_KINDS)})")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ConfigError("models", f"{repeated[0]} is named twice (each model runs once)")
+    return ",".join(names)
 
 
 def run_label(config: dict[str, Any]) -> str:
@@ -211,6 +248,7 @@ def validate(cfg: RunConfig) -> None:
     """Raise ConfigError for the first field that is out of its allowed range."""
     if cfg.task not in TASKS:
         raise ConfigError("task", f"unknown task {cfg.task!r} (choose from {', '.join(TASKS)})")
+    object.__setattr__(cfg, "models", normal_models(cfg.models))  # frozen: normalised once, here
     if cfg.preset is not None and (not isinstance(cfg.preset, str) or cfg.preset not in PRESETS):
         raise ConfigError("preset", f"unknown preset {cfg.preset!r} (choose from {', '.join(PRESETS)})")
     _int_field(cfg, "series_length", 20, 100_000_000)

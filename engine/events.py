@@ -137,6 +137,14 @@ class GateSaturation(TypedDict, total=False):
     o: Saturation
 
 
+class GruSaturation(TypedDict, total=False):
+    """GruGates.saturation: gate -> its shares, in the gates' order."""
+
+    r: Saturation
+    z: Saturation
+    n: Saturation
+
+
 @dataclass(frozen=True, kw_only=True)
 class Event:
     name: ClassVar[str] = ""
@@ -176,7 +184,7 @@ class RunStarted(Event):
 @dataclass(frozen=True, kw_only=True)
 class EpochEnd(Event):
     name: ClassVar[str] = "epoch_end"
-    model: str  # "lstm" | "rnn"
+    model: str  # "lstm" | "rnn" | "gru"
     epoch: Annotated[int, Range(1)]  # 1-based
     train_loss: float
     val_loss: float | None  # None when there is no validation split
@@ -286,6 +294,38 @@ class Gates(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class GruGates(Event):
+    """The GRU's reset gate r, update gate z, candidate n and hidden state h on the seed's
+    inference window (PyTorch's equations: n = tanh(W_in x + b_in + r * (W_hn h + b_hn)),
+    h' = (1 - z) * n + z * h)."""
+
+    name: ClassVar[str] = "gru_gates"
+    model: str  # "gru"
+    epoch: Count
+    window_start: Count
+    window: list[Class]
+    r: Matrix  # reset gate, in [0, 1]
+    z: Matrix  # update gate, in [0, 1]: the share of h kept from the step before
+    n: Matrix  # candidate, in [-1, 1]
+    h: Matrix  # hidden state, in [-1, 1]
+    # gate -> {"low": [H], "high": [H]}: per unit, the share of the T steps with r, z < 0.1 and
+    # > 0.9; for the candidate n (tanh) < -0.9 and > 0.9.
+    saturation: GruSaturation
+
+    def shape_problem(self) -> str | None:
+        arrays = {name: getattr(self, name) for name in ("r", "z", "n", "h")}
+        if problem := _matrices_problem(arrays, len(self.window)):
+            return problem
+        units = len(self.h[0]) if self.h else 0
+        for gate, shares in self.saturation.items():
+            if gate not in ("r", "z", "n"):
+                return f"saturation of {gate!r}, which is not a gate"
+            if len(shares["low"]) != units or len(shares["high"]) != units:
+                return f"saturation of {gate} is not one share per unit ({units})"
+        return None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Hidden(Event):
     """The vanilla RNN's hidden state on the seed's inference window."""
 
@@ -315,7 +355,7 @@ class GradientFlow(Event):
     model: str
     epoch: Count
     norms: list[float]  # ||dL/dh_t||, index 0 = the last step, then backwards (length T)
-    cell_norms: list[float] | None  # ||dL/dc_t|| likewise; LSTM only
+    cell_norms: list[float] | None  # ||dL/dc_t|| likewise; LSTM only (the GRU has no cell)
     horizon: Count  # steps back before the norm falls below 1e-3 of its last-step value
     cell_horizon: Count | None
 
@@ -346,7 +386,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     cls.name: cls
     for cls in (
         RunStarted, EpochEnd, Prediction, RunStateChanged, CommandApplied, Alert, RunFailed, RunFinished,
-        Gates, Hidden, GradientFlow,
+        Gates, GruGates, Hidden, GradientFlow,
     )
 }
 

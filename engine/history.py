@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.config import CHANCE_LOSS, RunConfig, run_label
+from engine.config import CHANCE_LOSS, RunConfig, model_names, run_label
 from engine.events import (
     Cause,
     CommandApplied,
@@ -33,7 +33,7 @@ from engine.events import (
 )
 from engine.rundir.directory import RunStatus
 
-MODELS = ("lstm", "rnn")
+MODELS = ("lstm", "rnn")  # TODO(issue 17): going; a run's models are RunHistory.model_names
 HISTORY_BUCKETS = 1024  # per curve; two points (min and max) at most per bucket
 # Each model's last epochs, predictions and probes kept, for the figures a resume steps back
 # to. A resume goes back to the last checkpoint, taken at most 2 s (CheckpointCadence) before
@@ -310,11 +310,17 @@ class RunHistory:
         return model
 
     def _new_models(self) -> dict[str, ModelHistory]:
-        return {name: self._new_model(name) for name in MODELS}
+        return {name: self._new_model(name) for name in self.model_names}
+
+    @property
+    def model_names(self) -> tuple[str, ...]:
+        """The run's models in the order shown (config's models; a run from before --models
+        trained the seed's pair, lstm and rnn)."""
+        return model_names(self.config)
 
     @property
     def epoch(self) -> int:
-        """Epochs completed by both models."""
+        """Epochs completed by every model."""
         return min(m.epoch for m in self.models.values())
 
     @property
@@ -365,6 +371,8 @@ class RunHistory:
         if event.resumed_from_epoch:
             if self.started_at is None:  # the log before the resume is lost: the run starts here
                 self.started_at = event.time
+            if tuple(self.models) != self.model_names:  # the run's own models, not a default pair
+                self.models = self._new_models()
             self._resumed(event.resumed_from_epoch)
         else:
             self.started_at = event.time

@@ -1,9 +1,11 @@
-"""The seed article's two models, on the fused nn.LSTM / nn.RNN kernels."""
+"""The seed article's two models and the GRU it names next, on the fused nn.LSTM / nn.RNN / nn.GRU kernels."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+from engine.config import MODEL_KINDS
 
 
 class LSTM(nn.Module):
@@ -57,8 +59,25 @@ class StandardRNN(nn.Module):
         return self.fc(o[-1, :, :])
 
 
-MODEL_NAMES = ("lstm", "rnn")
-MODEL_CLASSES: dict[str, type[nn.Module]] = {"lstm": LSTM, "rnn": StandardRNN}
+class GRU(nn.Module):
+    """Many-to-one GRU (Cho et al. 2014, PyTorch's gate order r, z, n): zero initial state, last
+    step through a linear head, as the other two."""
+
+    def __init__(self, input_size: int, hidden_size: int, output_size: int, num_layers: int = 1):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.gru = nn.GRU(input_size, hidden_size, num_layers=num_layers, batch_first=False)
+        self.fc = nn.Linear(hidden_size, output_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h0 = torch.zeros(self.num_layers, x.size(1), self.hidden_size, device=x.device, dtype=x.dtype)
+        o, _ = self.gru(x, h0)
+        return self.fc(o[-1, :, :])
+
+
+MODEL_NAMES = MODEL_KINDS  # every model a run may train, in the order their weights are drawn
+MODEL_CLASSES: dict[str, type[nn.Module]] = {"lstm": LSTM, "rnn": StandardRNN, "gru": GRU}
 
 
 def parameter_count(model: nn.Module) -> int:

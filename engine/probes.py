@@ -1,12 +1,13 @@
-"""Probes: look inside both models after an epoch, without touching their training.
+"""Probes: look inside every model of a run after an epoch, without touching their training.
 
-PyTorch's fused nn.LSTM / nn.RNN kernels hide the per-step gates and states, so a probe
-recomputes them from the models' own weights, one step at a time, from zero initial states
-exactly as the models' forward does:
+PyTorch's fused nn.LSTM / nn.RNN / nn.GRU kernels hide the per-step gates and states, so a
+probe recomputes them from the models' own weights, one step at a time, from zero initial
+states exactly as the models' forward does:
 
   * the LSTM's gates i, f, g, o, its cell c and hidden h on the seed's inference window;
+  * the GRU's reset gate r, update gate z, candidate n and hidden h on the same window;
   * the RNN's hidden h on the same window;
-  * gradient flow: ||dL/dh_t|| (both) and ||dL/dc_t|| (LSTM) for every step t of a fixed
+  * gradient flow: ||dL/dh_t|| (all) and ||dL/dc_t|| (LSTM) for every step t of a fixed
     probe batch, and the "gradient horizon": how many steps back the norm stays above 1e-3
     of its value at the last step.
 
@@ -25,8 +26,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor, nn
 
-from engine.events import Alert, Event, Gates, GradientFlow, Hidden
-from engine.models import LSTM, StandardRNN
+from engine.events import Alert, Event, Gates, GradientFlow, GruGates, Hidden
+from engine.models import GRU, LSTM, StandardRNN
 
 if TYPE_CHECKING:
     from engine.config import RunConfig
@@ -90,6 +91,34 @@ def _unroll_lstm(lstm: nn.LSTM, x: Tensor, track: bool = False) -> dict[str, lis
     return top
 
 
+def _unroll_gru(gru: nn.GRU, x: Tensor, track: bool = False) -> dict[str, list[Tensor]]:
+    """Run every layer from a zero state; per-step r, z, n, h (each (B, H)) of the top layer.
+
+    PyTorch's GRU keeps b_hn inside the reset gate's product, so its biases are not summed
+    as the LSTM's are: n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), h' = (1 - z) n + z h.
+    """
+    _check_plain(gru)
+    top: dict[str, list[Tensor]] = {}
+    for layer in range(gru.num_layers):
+        w_ih = getattr(gru, f"weight_ih_l{layer}").detach()
+        w_hh = getattr(gru, f"weight_hh_l{layer}").detach()
+        b_ih = getattr(gru, f"bias_ih_l{layer}").detach()
+        b_hh = getattr(gru, f"bias_hh_l{layer}").detach()
+        x = x.to(w_ih.dtype)
+        h = _zero_state(x, gru.hidden_size, track and layer == gru.num_layers - 1)
+        top = {key: [] for key in "rznh"}
+        for x_t in x:
+            x_r, x_z, x_n = (x_t @ w_ih.T + b_ih).chunk(3, dim=-1)  # PyTorch's gate order r, z, n
+            h_r, h_z, h_n = (h @ w_hh.T + b_hh).chunk(3, dim=-1)
+            r, z = (x_r + h_r).sigmoid(), (x_z + h_z).sigmoid()
+            n = (x_n + r * h_n).tanh()
+            h = (1 - z) * n + z * h
+            for key, value in zip("rznh", (r, z, n, h)):
+                top[key].append(value)
+        x = torch.stack(top["h"])
+    return top
+
+
 def _unroll_rnn(rnn: nn.RNN, x: Tensor, track: bool = False) -> list[Tensor]:
     """Run every layer from a zero state; the top layer's per-step h (each (B, H))."""
     _check_plain(rnn)
@@ -111,6 +140,13 @@ def _unroll_rnn(rnn: nn.RNN, x: Tensor, track: bool = False) -> list[Tensor]:
 def lstm_gates(model: LSTM, window_onehot: Tensor) -> dict[str, Tensor]:
     """The top layer's i, f, g, o, c, h for every step of a window (L, B, 3): each (L, B, H)."""
     steps = _unroll_lstm(model.lstm, window_onehot)
+    return {key: torch.stack(values) for key, values in steps.items()}
+
+
+@torch.no_grad()
+def gru_gates(model: GRU, window_onehot: Tensor) -> dict[str, Tensor]:
+    """The top layer's r, z, n, h for every step of a window (L, B, 3): each (L, B, H)."""
+    steps = _unroll_gru(model.gru, window_onehot)
     return {key: torch.stack(values) for key, values in steps.items()}
 
 
@@ -158,7 +194,7 @@ def gradient_flow(
     L is the mean cross-entropy of the model's head on the last step's hidden state, as in the
     model's forward, on ``inputs`` (L, B, 3) and ``targets`` (B,). Norms are Frobenius over batch
     and units, ordered from the last step backwards (index 0 = the last step). The cell norms
-    are None for the RNN.
+    are None for the RNN and the GRU (whose h is its only state).
 
     These are the deltas of backprop through time: dL/dc_t counts both ways c_t reaches the
     loss, through c_{t+1} and through h_t = o_t * tanh(c_t) (so the last step's is not zero).
@@ -168,6 +204,8 @@ def gradient_flow(
         if isinstance(model, LSTM):
             unrolled = _unroll_lstm(model.lstm, inputs, track=True)
             hs, cs = unrolled["h"], unrolled["c"]
+        elif isinstance(model, GRU):
+            hs, cs = _unroll_gru(model.gru, inputs, track=True)["h"], None
         elif isinstance(model, StandardRNN):
             hs, cs = _unroll_rnn(model.rnn, inputs, track=True), None
         else:
@@ -285,7 +323,8 @@ class Prober:
         """Per model, its states probe and its gradient flow; an Alert for a probe that raised."""
         events: list[Event] = []
         for name, model in self.models.items():
-            states = ("gates", self.gates) if isinstance(model, LSTM) else ("hidden", self.hidden)
+            states = (("gates", self.gates) if isinstance(model, LSTM)
+                      else ("gates", self.gru_gates) if isinstance(model, GRU) else ("hidden", self.hidden))
             for kind, run in (states, ("gradient flow", self.gradient_flow)):
                 try:
                     event = run(name, model, epoch)
@@ -311,6 +350,22 @@ class Prober:
         return Gates(
             model=name, epoch=epoch, window_start=self.window_start, window=self.window_classes,
             i=i, f=f, g=g, o=o, c=c, h=h, saturation=saturation,
+        )
+
+    def gru_gates(self, name: str, model: GRU, epoch: int) -> GruGates | None:
+        """None when a value is not finite, as for the LSTM's."""
+        values = gru_gates(model, self.window)
+        shown = torch.stack([values[key][-self.steps :, 0] for key in "rznh"]).cpu()
+        if not torch.isfinite(shown).all():
+            return None
+        saturation = {}
+        for key, gate in zip("rzn", shown):
+            low, high = gate_saturation(gate, *CANDIDATE_LIMITS) if key == "n" else gate_saturation(gate)
+            saturation[key] = {"low": _sig_list(low), "high": _sig_list(high)}
+        r, z, n, h = (_sig_rows(rows) for rows in shown.tolist())
+        return GruGates(
+            model=name, epoch=epoch, window_start=self.window_start, window=self.window_classes,
+            r=r, z=z, n=n, h=h, saturation=saturation,
         )
 
     def hidden(self, name: str, model: StandardRNN, epoch: int) -> Hidden | None:

@@ -1,4 +1,4 @@
-"""One epoch of both models, in lockstep, on the same batches. Synchronous: no threads here.
+"""One epoch of every model of the run, in lockstep, on the same batches. Synchronous: no threads here.
 
 Read top to bottom, this is the seed's training script made honest and scalable:
   * the same models, loss (cross-entropy), optimiser (Adam) and full-batch default;
@@ -6,7 +6,7 @@ Read top to bottom, this is the seed's training script made honest and scalable:
   * a full batch that does not fit the memory budget, or that would keep a command waiting
     for long on a CPU, is split into chunks whose gradients are accumulated, so the update
     equals the full-batch update;
-  * a non-finite loss rolls both models back to the start of the epoch and raises, so the
+  * a non-finite loss rolls every model back to the start of the epoch and raises, so the
     caller can pause instead of crash.
 """
 
@@ -91,31 +91,44 @@ def chunk_windows(cfg: RunConfig, batch: int, device_type: str = "cpu") -> int:
     return short
 
 
+def initial_models(cfg: RunConfig, device: torch.device) -> dict[str, nn.Module]:
+    """The run's models, in its order (cfg.models), with their initial weights.
+
+    The weights are drawn from torch's global generator as the run's seed left it, one model
+    after another in MODEL_NAMES order (LSTM, RNN, GRU) whatever order is shown: the seed's
+    pair draws as the seed does (LSTM, then RNN), and `--models rnn,lstm` trains the same two
+    models as `lstm,rnn`. A model left out draws nothing, so the GRU of a trio starts elsewhere
+    than a GRU alone: compare a model across sets by many seeds, never by one.
+    """
+    drawn = {
+        name: MODEL_CLASSES[name](NUM_CLASSES, cfg.hidden, NUM_CLASSES, cfg.layers).to(device)
+        for name in MODEL_NAMES if name in cfg.model_names
+    }
+    if cfg.forget_bias is not None and "lstm" in drawn:
+        drawn["lstm"].set_forget_bias(cfg.forget_bias)
+    return {name: drawn[name] for name in cfg.model_names}
+
+
 class Trainer:
-    """Both models, their optimisers and the data. ``run_epoch`` trains epoch k of each."""
+    """The run's models, their optimisers and the data. ``run_epoch`` trains epoch k of each."""
 
     def __init__(self, cfg: RunConfig, device: torch.device) -> None:
         self.cfg = cfg
         self.device = device
-        torch.manual_seed(cfg.seed)  # both models' initial weights follow from the run's seed
+        torch.manual_seed(cfg.seed)  # the data and every model's initial weights follow from the run's seed
         self.data = WeatherData(cfg, device)
-        self.models: dict[str, nn.Module] = {
-            name: MODEL_CLASSES[name](NUM_CLASSES, cfg.hidden, NUM_CLASSES, cfg.layers).to(device)
-            for name in MODEL_NAMES
-        }
-        if cfg.forget_bias is not None:
-            self.models["lstm"].set_forget_bias(cfg.forget_bias)
+        self.models: dict[str, nn.Module] = initial_models(cfg, device)
         self.optimizers = {
             name: torch.optim.Adam(model.parameters(), lr=cfg.lr) for name, model in self.models.items()
         }
         self.loss_fn = nn.CrossEntropyLoss(reduction="sum")
         self.shuffle = torch.Generator().manual_seed(cfg.seed)  # mini-batch order, on the CPU
-        self.epoch = 0  # epochs completed by both models
+        self.epoch = 0  # epochs completed by every model
         self.batch_size = min(cfg.batch_size or len(self.data.train), len(self.data.train))
         # Planned once for the whole run: every batch and the validation pass use this size.
         self.chunk = chunk_windows(cfg, self.batch_size, device.type)
         self._encoded: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-        self._rollback = {name: Rollback(self.models[name], self.optimizers[name]) for name in MODEL_NAMES}
+        self._rollback = {name: Rollback(model, self.optimizers[name]) for name, model in self.models.items()}
         self.mid_epoch = False  # inside run_epoch: the live weights are part-way through an epoch
         self._epoch_rng: dict[str, torch.Tensor] = {}  # the random streams as the epoch began
 
@@ -140,7 +153,7 @@ class Trainer:
 
     @property
     def lr(self) -> float:
-        return self.optimizers["lstm"].param_groups[0]["lr"]
+        return next(iter(self.optimizers.values())).param_groups[0]["lr"]  # all have one rate
 
     def scale_lr(self, factor: float) -> float:
         """Multiply the learning rate by ``factor`` (finite, > 0), within [LR_MIN, LR_MAX]
@@ -148,7 +161,7 @@ class Trainer:
         return self.set_lr(self.lr * lr_factor(factor))
 
     def set_lr(self, lr: float) -> float:
-        """Both optimisers' learning rate, brought into [LR_MIN, LR_MAX]; the rate set."""
+        """Every optimiser's learning rate, brought into [LR_MIN, LR_MAX]; the rate set."""
         lr = clamp_lr(lr)
         for optimizer in self.optimizers.values():
             for group in optimizer.param_groups:
@@ -175,8 +188,8 @@ class Trainer:
     def state_dict(self) -> dict[str, Any]:
         """Everything an exact resume needs, as of the last completed epoch.
 
-        Keys: "lstm" and "rnn" (each model's state_dict), "optimizers" ({"lstm", "rnn"}),
-        "epoch" and "rng". Called mid-epoch (a pause or stop inside an epoch), it gives the
+        Keys: each model's name ("lstm", "rnn", "gru": its state_dict), "optimizers" ({name:
+        its Adam's state_dict}), "epoch" and "rng". Called mid-epoch (a pause or stop inside an epoch), it gives the
         state from before that epoch began, which the rollback buffers keep, so a resume
         replays the interrupted epoch from its start. The learning rate is always the current
         one: a change made mid-epoch is kept. Tensors alias live ones: save before training on.
@@ -194,7 +207,7 @@ class Trainer:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from a ``state_dict()``: the next ``run_epoch`` trains epoch state["epoch"] + 1."""
-        for name in MODEL_NAMES:
+        for name in self.models:
             self.models[name].load_state_dict(state[name])
             self.optimizers[name].load_state_dict(state["optimizers"][name])
         self.epoch = int(state["epoch"])
@@ -206,7 +219,7 @@ class Trainer:
     # -- one epoch -----------------------------------------------------------------------
 
     def run_epoch(self, between_batches: Callable[[], None], emit: Callable[[Event], None]) -> None:
-        """Epoch k of the LSTM, then epoch k of the RNN, on the same batches.
+        """Epoch k of each model in the run's order, on the same batches.
 
         ``between_batches`` is called before every chunk of every batch and of the validation
         pass; it may block (pause) or raise (stop, restart). Time spent inside it is not counted
@@ -219,14 +232,14 @@ class Trainer:
         self.mid_epoch = True
         batches = self._epoch_batches()
         try:
-            for name in MODEL_NAMES:
+            for name in self.models:
                 # Emitted as each model finishes, so a listener's view (and the order of events
                 # around a command applied mid-epoch) follows what really happened.
                 emit(self._train_one(name, epoch, batches, between_batches))
                 emit(self.predict(name, epoch))
         except NonFiniteLoss:
-            # Both models go back, so a retried epoch k is epoch k for both of them (the LSTM's
-            # epoch_end for k then appears again, for the retry).
+            # Every model goes back, so a retried epoch k is epoch k for all of them (the epoch_end
+            # for k of those that had finished it appears again, for the retry).
             for rollback in self._rollback.values():
                 rollback.restore()
             self.set_rng_state(self._epoch_rng)

@@ -4,8 +4,9 @@ The file is one ``torch.save`` dict, readable with ``torch.load(weights_only=Tru
 
     format      FORMAT (1); a reader refuses any other
     config      RunConfig.to_dict() of the run
-    epoch       epochs both models have completed (a checkpoint never describes half an epoch)
-    lstm, rnn   each model's state_dict
+    epoch       epochs every model has completed (a checkpoint never describes half an epoch)
+    lstm, ...   each model of config's models (lstm, rnn, gru): its state_dict; a config from
+                before --models has none, and holds "lstm" and "rnn"
     optimizers  {"lstm": ..., "rnn": ...}: each Adam's state_dict (its moments, steps and lr)
     rng         {"shuffle": the mini-batch order generator, "torch": the global CPU generator,
                  "cuda": the device's generator when training on CUDA}
@@ -28,12 +29,12 @@ from typing import Any
 import torch
 
 from engine.config import NUM_CLASSES, CheckpointCadence, ConfigError, RunConfig
-from engine.models import MODEL_CLASSES, MODEL_NAMES
+from engine.models import MODEL_CLASSES
 from engine.rundir.files import RunDirError, atomic_write
 from engine.trainer import Trainer
 
 FORMAT = 1
-KEYS = ("format", "config", "epoch", "optimizers", "rng", *MODEL_NAMES)
+KEYS = ("format", "config", "epoch", "optimizers", "rng")  # and one per model of the config
 
 
 class CheckpointError(RunDirError):
@@ -69,7 +70,7 @@ def check_checkpoint(checkpoint: dict[str, Any], config: RunConfig, path: Path) 
         raise CheckpointError(
             f"{path} has format {reprlib.repr(checkpoint.get('format'))}; this version reads format {FORMAT}"
         )
-    missing = [key for key in KEYS if key not in checkpoint]
+    missing = [key for key in (*KEYS, *config.model_names) if key not in checkpoint]
     if missing:
         raise CheckpointError(f"{path} is incomplete: no {', '.join(missing)}")
     try:
@@ -85,7 +86,7 @@ def check_checkpoint(checkpoint: dict[str, Any], config: RunConfig, path: Path) 
     if epoch > config.epochs:
         raise CheckpointError(f"{path} has trained {epoch:,} epochs, more than config.json's {config.epochs:,}")
     optimizers = checkpoint["optimizers"]
-    for name in MODEL_NAMES:
+    for name in config.model_names:
         with torch.device("meta"):  # config.json's model: names and shapes without memory
             model = MODEL_CLASSES[name](NUM_CLASSES, config.hidden, NUM_CLASSES, config.layers)
         _check_weights(name, checkpoint[name], model, path)

@@ -14,7 +14,6 @@ import engine.rundir.files
 import engine.session
 from engine.config import RunConfig
 from engine.events import Alert, EpochEnd, RunStarted, RunStateChanged
-from engine.models import MODEL_NAMES
 from engine.rundir.checkpoint import FORMAT, CheckpointError, read_checkpoint, save_checkpoint
 from engine.rundir.directory import CHECKPOINT_FILE, CheckpointCadence, RunDirectory
 from engine.session import Session
@@ -26,10 +25,11 @@ CPU = torch.device("cpu")
 # 235 training windows: one batch per epoch, or 8 shuffled batches of 32.
 FULL = RunConfig(series_length=300, look_back=5, epochs=6, device="cpu")
 MINI = FULL.replace(batch_size=32)
-CONFIGS = {"full-batch": FULL, "mini-batch": MINI}
-# between_batches calls inside one epoch (both models): every training chunk (one per batch
+TRIO = MINI.replace(models="gru,lstm,rnn")  # the GRU first: its order is the run's, not the draw's
+CONFIGS = {"full-batch": FULL, "mini-batch": MINI, "three-models-mini-batch": TRIO}
+# between_batches calls inside one epoch (every model): every training chunk (one per batch
 # here) and the one validation chunk
-CALLS_PER_EPOCH = {FULL: 4, MINI: 18}
+CALLS_PER_EPOCH = {FULL: 4, MINI: 18, TRIO: 27}
 
 
 class Interrupt(Exception):
@@ -55,8 +55,9 @@ def reference(config: RunConfig) -> tuple[dict, Trainer]:
 
 
 def assert_same_state(a: Trainer, b: Trainer) -> None:
-    """Weights and both optimisers' moments are bit for bit equal."""
-    for name in MODEL_NAMES:
+    """Weights and every optimiser's moments are bit for bit equal."""
+    assert list(a.models) == list(b.models)
+    for name in a.models:
         for (key, x), y in zip(a.models[name].state_dict().items(), b.models[name].state_dict().values()):
             assert torch.equal(x, y), f"{name}.{key}"
         for p, q in zip(a.optimizers[name].state.values(), b.optimizers[name].state.values()):
@@ -421,3 +422,37 @@ def test_resume_refuses_a_truncated_checkpoint(finished_run):
         os.fsync(f.fileno())
     with pytest.raises(CheckpointError, match="corrupt"):
         load_resume(finished_run)
+
+
+def test_a_run_directory_from_before_models_resumes_as_the_seeds_pair(finished_run):
+    # config.json and the checkpoint's config as versions before --models wrote them: no models key.
+    old = {k: v for k, v in FULL.to_dict().items() if k != "models"}
+    (finished_run / "config.json").write_text(json.dumps(old))
+    checkpoint = read_checkpoint(finished_run / CHECKPOINT_FILE)
+    torch.save({**checkpoint, "config": old}, finished_run / CHECKPOINT_FILE)
+    config, checkpoint = load_resume(finished_run, epochs=8)
+    assert config.models == "lstm,rnn" and config == FULL.replace(epochs=8)
+    resumed = Trainer(config, CPU)
+    resumed.load_state_dict(checkpoint)
+    assert list(resumed.models) == ["lstm", "rnn"] and resumed.epoch == FULL.epochs
+
+
+def test_resume_refuses_a_checkpoint_without_one_of_the_configs_models(tmp_path):
+    rec = Recorder()
+    session = Session(TRIO, [rec], run=writer(tmp_path, TRIO)).start()
+    rec.wait_for(is_state("finished"))
+    session.close()
+    checkpoint = read_checkpoint(tmp_path / CHECKPOINT_FILE)
+    del checkpoint["gru"]
+    torch.save(checkpoint, tmp_path / CHECKPOINT_FILE)
+    with pytest.raises(CheckpointError, match="incomplete: no gru"):
+        load_resume(tmp_path)
+
+
+def test_a_three_model_checkpoint_holds_each_model_and_its_optimiser(tmp_path):
+    _, trainer = reference(TRIO)
+    save_checkpoint(tmp_path / CHECKPOINT_FILE, trainer)
+    checkpoint = torch.load(tmp_path / CHECKPOINT_FILE, weights_only=True)
+    assert {"gru", "lstm", "rnn"} <= set(checkpoint)
+    assert set(checkpoint["gru"]) == set(trainer.models["gru"].state_dict())
+    assert set(checkpoint["optimizers"]) == {"gru", "lstm", "rnn"}

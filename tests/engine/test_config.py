@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from engine.config import (
     CHANCE_LOSS,
+    MODEL_KINDS,
     PRESETS,
     TASKS,
     ConfigError,
@@ -281,6 +282,7 @@ def valid_configs(draw) -> dict:
         probe_seconds=draw(st.floats(0.0, 86_400.0)),
         probe_steps=draw(st.integers(1, 100_000)),
         preset=draw(st.sampled_from([None, *PRESETS])),
+        models=",".join(draw(st.permutations(MODEL_KINDS))[: draw(st.integers(1, 3))]),
     )
     return values
 
@@ -317,7 +319,7 @@ def wrong_types(field: str) -> st.SearchStrategy:
 
 
 @pytest.mark.parametrize("field", [
-    *NUMERIC_FIELDS, "task", "device", "preset",
+    *NUMERIC_FIELDS, "task", "device", "preset", "models",
 ])
 @settings(max_examples=60, deadline=None)
 @given(data=st.data())
@@ -421,3 +423,45 @@ def test_an_out_of_range_number_is_shown_as_it_was_written(field, value, shown):
     with pytest.raises(ConfigError) as raised:
         RunConfig(**{field: value})
     assert str(raised.value).startswith(f"{field.replace('_', '-')}: {shown} is out of range")
+
+
+# -- the models of a run -------------------------------------------------------------------------
+
+
+def test_a_run_trains_the_seeds_pair_unless_told_otherwise():
+    assert RunConfig().models == "lstm,rnn"
+    assert RunConfig().model_names == ("lstm", "rnn")
+
+
+@pytest.mark.parametrize(("text", "names"), [
+    ("gru", ("gru",)), ("rnn,lstm", ("rnn", "lstm")), ("lstm,rnn,gru", ("lstm", "rnn", "gru")),
+    ("GRU, lstm", ("gru", "lstm")), (" rnn ,gru ", ("rnn", "gru")),
+])
+def test_models_are_any_of_the_three_in_the_order_given(text, names):
+    cfg = RunConfig(models=parse_field("models", text))
+    assert cfg.model_names == names
+    assert cfg.models == ",".join(names)  # one spelling, in config.json as on the command line
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("lstm,transformer", "models: unknown model 'transformer' (choose from lstm, rnn, gru)"),
+    ("lstm,lstm", "models: lstm is named twice (each model runs once)"),
+    ("", "models: no model named (choose from lstm, rnn, gru)"),
+    ("lstm,,rnn", "models: 'lstm,,rnn' has an empty name (choose from lstm, rnn, gru)"),
+])
+def test_an_unknown_repeated_or_missing_model_is_one_line_naming_models(text, message):
+    with pytest.raises(ConfigError) as info:
+        RunConfig(models=text)
+    assert str(info.value) == message and info.value.field == "models"
+
+
+def test_a_config_json_from_before_models_trains_the_seeds_pair():
+    data = {k: v for k, v in RunConfig(epochs=7).to_dict().items() if k != "models"}
+    assert RunConfig.from_dict(data).model_names == ("lstm", "rnn")
+
+
+def test_model_names_of_a_logged_config_default_to_the_seeds_pair():
+    from engine.config import model_names
+
+    assert model_names({"task": "seed"}) == ("lstm", "rnn")
+    assert model_names({"models": "gru,rnn"}) == ("gru", "rnn")

@@ -1,4 +1,4 @@
-"""The seed article's two models: same constructor, many-to-one, zero initial states."""
+"""The seed article's two models and the GRU: same constructor, many-to-one, zero initial states."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from engine.models import LSTM, MODEL_CLASSES, StandardRNN, parameter_count
+from engine.models import GRU, LSTM, MODEL_CLASSES, StandardRNN, parameter_count
 
 
 def _inputs(look_back=7, batch=5, seed=0):
@@ -18,14 +18,14 @@ def _inputs(look_back=7, batch=5, seed=0):
     return nn.functional.one_hot(classes, 3).float()
 
 
-@pytest.mark.parametrize("cls", [LSTM, StandardRNN])
+@pytest.mark.parametrize("cls", [LSTM, StandardRNN, GRU])
 def test_output_is_one_row_of_three_logits_per_window(cls):
     model = cls(input_size=3, hidden_size=10, output_size=3)
     assert model(_inputs(batch=5)).shape == (5, 3)
     assert model(_inputs(batch=1)).shape == (1, 3)
 
 
-@pytest.mark.parametrize("cls", [LSTM, StandardRNN])
+@pytest.mark.parametrize("cls", [LSTM, StandardRNN, GRU])
 def test_constructor_takes_the_seeds_arguments(cls):
     params = list(inspect.signature(cls.__init__).parameters)
     assert params[1:4] == ["input_size", "hidden_size", "output_size"]
@@ -64,6 +64,31 @@ def test_rnn_step_is_tanh_of_input_and_hidden_weights():
     torch.testing.assert_close(model(x), model.fc(h))
 
 
+def test_gru_forward_is_nn_gru_from_a_zero_state_then_fc_on_the_last_step():
+    torch.manual_seed(1)
+    model = GRU(3, 10, 3)
+    x = _inputs(look_back=9, batch=4)
+    out, _ = model.gru(x, torch.zeros(1, 4, 10))
+    torch.testing.assert_close(model(x), model.fc(out[-1]), rtol=0, atol=0)
+
+
+def test_gru_step_follows_the_r_z_n_gate_equations():
+    """Independent of nn.GRU: n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), h' = (1 - z) n + z h,
+    gates in order r, z, n (PyTorch's nn.GRU documentation)."""
+    torch.manual_seed(3)
+    model = GRU(3, 6, 3)
+    x = _inputs(look_back=5, batch=3)
+    m = model.gru
+    h = torch.zeros(3, 6)
+    for x_t in x:
+        x_r, x_z, x_n = (x_t @ m.weight_ih_l0.T + m.bias_ih_l0).chunk(3, dim=1)
+        h_r, h_z, h_n = (h @ m.weight_hh_l0.T + m.bias_hh_l0).chunk(3, dim=1)
+        r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+        n = torch.tanh(x_n + r * h_n)
+        h = (1 - z) * n + z * h
+    torch.testing.assert_close(model(x), model.fc(h))
+
+
 def test_lstm_step_follows_the_i_f_g_o_gate_equations():
     """Independent of nn.LSTM: c_t = f*c + i*g, h_t = o*tanh(c_t), gates in order i, f, g, o."""
     torch.manual_seed(3)
@@ -80,7 +105,7 @@ def test_lstm_step_follows_the_i_f_g_o_gate_equations():
     torch.testing.assert_close(model(x), model.fc(h))
 
 
-@pytest.mark.parametrize("cls", [LSTM, StandardRNN])
+@pytest.mark.parametrize("cls", [LSTM, StandardRNN, GRU])
 def test_forward_starts_from_zero_states_on_the_inputs_device(cls):
     meta = torch.device("meta")  # a device other than the CPU on any machine; nn.LSTM refuses mixed ones
     model = cls(3, 4, 3, num_layers=2).to(meta)
@@ -169,7 +194,8 @@ def test_parameter_counts_are_those_of_the_seeds_models():
     hidden, head = 10, 10 * 3 + 3
     assert parameter_count(LSTM(3, hidden, 3)) == 4 * hidden * (3 + hidden + 2) + head
     assert parameter_count(StandardRNN(3, hidden, 3)) == hidden * (3 + hidden + 2) + head
+    assert parameter_count(GRU(3, hidden, 3)) == 3 * hidden * (3 + hidden + 2) + head  # 3 gates' rows
 
 
-def test_model_classes_are_named_lstm_and_rnn():
-    assert {"lstm": LSTM, "rnn": StandardRNN} == MODEL_CLASSES
+def test_model_classes_are_named_lstm_rnn_and_gru():
+    assert {"lstm": LSTM, "rnn": StandardRNN, "gru": GRU} == MODEL_CLASSES

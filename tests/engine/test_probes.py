@@ -14,14 +14,25 @@ from torch import nn
 
 import engine.probes
 from engine.config import RunConfig
-from engine.events import Alert, EpochEnd, Event, Gates, GradientFlow, Hidden, RunStateChanged, from_dict
-from engine.models import LSTM, StandardRNN
+from engine.events import (
+    Alert,
+    EpochEnd,
+    Event,
+    Gates,
+    GradientFlow,
+    GruGates,
+    Hidden,
+    RunStateChanged,
+    from_dict,
+)
+from engine.models import GRU, LSTM, StandardRNN
 from engine.probes import (
     Prober,
     ProbeSchedule,
     gate_saturation,
     gradient_flow,
     gradient_horizon,
+    gru_gates,
     hidden_saturation,
     hidden_saturation_per_unit,
     lstm_gates,
@@ -49,7 +60,20 @@ def make_model(kind: str, hidden: int = 6, layers: int = 1, seed: int = 3) -> nn
     torch.manual_seed(seed)
     if kind == "lstm":
         return LSTM(3, hidden, 3, num_layers=layers, forget_bias=1.5)
+    if kind == "gru":
+        return GRU(3, hidden, 3, num_layers=layers)
     return StandardRNN(3, hidden, 3, num_layers=layers)
+
+
+def recurrent_of(model: nn.Module) -> nn.RNNBase:
+    return model.lstm if isinstance(model, LSTM) else model.gru if isinstance(model, GRU) else model.rnn
+
+
+def recomputed_hidden(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The probe's top-layer h at every step, whatever the kind."""
+    if isinstance(model, LSTM):
+        return lstm_gates(model, x)["h"]
+    return gru_gates(model, x)["h"] if isinstance(model, GRU) else rnn_hidden(model, x)
 
 
 def zero_state(model: nn.Module, batch: int):
@@ -58,12 +82,12 @@ def zero_state(model: nn.Module, batch: int):
 
 
 def step_by_step(model: nn.Module, x: torch.Tensor, nudge=None) -> tuple[list, torch.Tensor]:
-    """The model's own nn.LSTM / nn.RNN fed one step at a time, carrying its state.
+    """The model's own nn.LSTM / nn.RNN / nn.GRU fed one step at a time, carrying its state.
 
     Returns each step's state ((h, c) or h, all layers) and the logits of the last step.
     ``nudge(t, state) -> state`` may change the state after step t (finite differences).
     """
-    recurrent = model.lstm if isinstance(model, LSTM) else model.rnn
+    recurrent = recurrent_of(model)
     state = zero_state(model, x.size(1))
     states = []
     for t in range(x.size(0)):
@@ -125,11 +149,27 @@ def test_gates_lie_in_their_ranges():
     assert gates["h"].abs().max() <= 1
 
 
-@pytest.mark.parametrize("kind", ["lstm", "rnn"])
+@pytest.mark.parametrize("layers", [1, 2])
+def test_recomputed_gru_hidden_states_equal_nn_gru(layers):
+    model = make_model("gru", layers=layers)
+    x = one_hot_windows(look_back=7, batch=4)
+    out, _ = model.gru(x, zero_state(model, 4))
+    torch.testing.assert_close(gru_gates(model, x)["h"], out, rtol=0, atol=1e-5)
+
+
+def test_gru_gates_lie_in_their_ranges():
+    gates = gru_gates(make_model("gru", layers=2), one_hot_windows(look_back=9, batch=3))
+    for key in "rz":
+        assert gates[key].min() >= 0 and gates[key].max() <= 1, key
+    assert gates["n"].min() >= -1 and gates["n"].max() <= 1
+    assert gates["h"].abs().max() <= 1
+
+
+@pytest.mark.parametrize("kind", ["lstm", "rnn", "gru"])
 def test_the_recomputed_last_hidden_state_gives_the_models_logits(kind):
     model = make_model(kind, layers=2)
     x = one_hot_windows(look_back=6, batch=2)
-    h = lstm_gates(model, x)["h"] if kind == "lstm" else rnn_hidden(model, x)
+    h = recomputed_hidden(model, x)
     with torch.no_grad():
         torch.testing.assert_close(model.fc(h[-1]), model(x), rtol=0, atol=1e-5)
 
@@ -191,6 +231,61 @@ def hand_unrolled_rnn(rnn: nn.RNN, x: torch.Tensor) -> np.ndarray:
     return inputs
 
 
+# nn.GRU's documentation: weight_ih_l<k> is (W_ir|W_iz|W_in), and likewise weight_hh_l<k>, bias_ih_l<k>
+# and bias_hh_l<k>; from a zero state, at each step
+#   r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)    z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
+#   n = tanh(W_in x + b_in + r * (W_hn h + b_hn))  h' = (1 - z) * n + z * h
+DOCUMENTED_GRU_ROWS = "rzn"
+
+
+def gru_rows(module: nn.GRU, name: str, layer: int, gate: str) -> np.ndarray:
+    k, hidden = DOCUMENTED_GRU_ROWS.index(gate), module.hidden_size
+    return getattr(module, f"{name}_l{layer}").detach().double().numpy()[k * hidden : (k + 1) * hidden]
+
+
+def hand_unrolled_gru(gru: nn.GRU, x: torch.Tensor) -> dict[str, np.ndarray]:
+    """The top layer's r, z, n, h at every step of x (L, B, I), float64: each (L, B, H)."""
+    inputs = x.detach().double().numpy()
+    for layer in range(gru.num_layers):
+        w = {(name, gate): gru_rows(gru, name, layer, gate)
+             for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh") for gate in DOCUMENTED_GRU_ROWS}
+        h = np.zeros((inputs.shape[1], gru.hidden_size))
+        steps: dict[str, list[np.ndarray]] = {key: [] for key in "rznh"}
+        for x_t in inputs:
+            r = sigmoid(x_t @ w["weight_ih", "r"].T + w["bias_ih", "r"] + h @ w["weight_hh", "r"].T + w["bias_hh", "r"])
+            z = sigmoid(x_t @ w["weight_ih", "z"].T + w["bias_ih", "z"] + h @ w["weight_hh", "z"].T + w["bias_hh", "z"])
+            n = np.tanh(x_t @ w["weight_ih", "n"].T + w["bias_ih", "n"]
+                        + r * (h @ w["weight_hh", "n"].T + w["bias_hh", "n"]))
+            h = (1 - z) * n + z * h
+            for key, value in {"r": r, "z": z, "n": n, "h": h}.items():
+                steps[key].append(value)
+        inputs = np.stack(steps["h"])
+    return {key: np.stack(values) for key, values in steps.items()}
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_the_hand_unroll_reproduces_nn_grus_h_at_every_step(layers):
+    model = make_model("gru", layers=layers)
+    x = one_hot_windows(look_back=7, batch=4)
+    out, _ = model.gru(x, zero_state(model, 4))
+    np.testing.assert_allclose(out.detach().numpy(), hand_unrolled_gru(model.gru, x)["h"], rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("key", list("rznh"))
+def test_each_gru_gate_and_state_at_every_step_equals_the_hand_unroll(key, layers):
+    model = make_model("gru", layers=layers)
+    x = one_hot_windows(look_back=7, batch=4)
+    recomputed = gru_gates(model, x)[key]
+    np.testing.assert_allclose(recomputed.numpy(), hand_unrolled_gru(model.gru, x)[key], rtol=0, atol=1e-5)
+
+
+def test_the_test_grus_gates_differ_so_a_swapped_label_would_show():
+    reference = hand_unrolled_gru(make_model("gru", layers=2).gru, one_hot_windows(look_back=7, batch=4))
+    for a, b in itertools.combinations("rzn", 2):
+        assert np.abs(reference[a] - reference[b]).max(axis=(1, 2)).min() > 1e-2, (a, b)
+
+
 @pytest.mark.parametrize("layers", [1, 2])
 def test_the_hand_unroll_reproduces_nn_lstms_h_and_c_at_every_step(layers):
     """The reference itself, checked against the fused kernel wherever the kernel shows a state."""
@@ -238,12 +333,12 @@ def test_a_float64_model_is_probed_in_float64_whatever_the_windows_dtype():
     np.testing.assert_allclose(rnn_hidden(rnn, x).numpy(), hand_unrolled_rnn(rnn.rnn, x), rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("kind", ["lstm", "rnn"])
+@pytest.mark.parametrize("kind", ["lstm", "rnn", "gru"])
 def test_recomputed_states_live_on_the_models_device(kind):
     meta = torch.device("meta")  # a device other than the CPU, on any machine: shapes, no values
     model = make_model(kind, layers=2).to(meta)
     x = one_hot_windows(look_back=4, batch=2).to(meta)
-    h = lstm_gates(model, x)["h"] if kind == "lstm" else rnn_hidden(model, x)
+    h = recomputed_hidden(model, x)
     assert (h.device, h.shape) == (meta, (4, 2, 6))
 
 
@@ -266,10 +361,14 @@ def test_probes_refuse_a_layer_they_would_unroll_wrongly(change):
     refusal = "^probes support one-way, seq-first layers with biases and no projection$"
     with pytest.raises(ValueError, match=refusal):
         lstm_gates(lstm, x)
-    if "proj_size" not in change:  # nn.RNN has no projection
+    if "proj_size" not in change:  # nn.RNN and nn.GRU have no projection
         rnn.rnn = nn.RNN(3, 6, **change)
         with pytest.raises(ValueError, match=refusal):
             rnn_hidden(rnn, x)
+        gru = make_model("gru")
+        gru.gru = nn.GRU(3, 6, **change)
+        with pytest.raises(ValueError, match=refusal):
+            gru_gates(gru, x)
 
 
 # -- gradient flow ------------------------------------------------------------------------------
@@ -287,7 +386,8 @@ def total_cell_gradient(h: torch.Tensor, c: torch.Tensor, h_grad: torch.Tensor, 
 
 def fused_gradient_norms(model: nn.Module, x: torch.Tensor, targets: torch.Tensor):
     """||dL/dh_t|| (and ||dL/dc_t|| for the LSTM) of the top layer, the last step first, by autograd
-    through the model's own nn.LSTM / nn.RNN fed one step at a time; the cell norms None for the RNN."""
+    through the model's own nn.LSTM / nn.RNN / nn.GRU fed one step at a time; the cell norms None
+    for the RNN and the GRU."""
     states, logits = step_by_step(model, x)
     for state in states:
         for t in state if isinstance(model, LSTM) else (state,):
@@ -304,7 +404,7 @@ def fused_gradient_norms(model: nn.Module, x: torch.Tensor, targets: torch.Tenso
 
 
 @pytest.mark.parametrize("layers", [1, 2])
-@pytest.mark.parametrize("kind", ["lstm", "rnn"])
+@pytest.mark.parametrize("kind", ["lstm", "rnn", "gru"])
 def test_gradient_norms_equal_autograd_through_the_fused_layers_one_step_at_a_time(kind, layers):
     model = make_model(kind, layers=layers).double()
     x, targets = one_hot_windows(look_back=8, batch=5, dtype=torch.float64), random_targets(5)
@@ -313,13 +413,13 @@ def test_gradient_norms_equal_autograd_through_the_fused_layers_one_step_at_a_ti
     norms, cell_norms = gradient_flow(model, x, targets, steps=8)
 
     assert norms == pytest.approx(expected_norms, rel=1e-9)
-    if kind == "rnn":
-        assert cell_norms is None
-    else:
+    if kind == "lstm":
         assert cell_norms == pytest.approx(expected_cells, rel=1e-9)
+    else:
+        assert cell_norms is None
 
 
-@pytest.mark.parametrize("kind", ["lstm", "rnn"])
+@pytest.mark.parametrize("kind", ["lstm", "rnn", "gru"])
 def test_gradient_norms_agree_with_central_finite_differences(kind):
     model = make_model(kind, hidden=2).double()
     x, targets = one_hot_windows(look_back=3, batch=4, dtype=torch.float64), random_targets(4)
@@ -327,7 +427,7 @@ def test_gradient_norms_agree_with_central_finite_differences(kind):
 
     def nudged_state(state, which: int, index: tuple[int, int], delta: float):
         """The state after a step with one top-layer value of h (which 0) or c (which 1) moved."""
-        if kind == "rnn":
+        if kind != "lstm":  # the RNN's and the GRU's state is h alone
             h = state.clone()
             h[-1][index] += delta
             return h
@@ -498,6 +598,58 @@ def test_the_hidden_event_shows_the_rnns_last_probe_steps_as_a_hand_unroll_has_t
     np.testing.assert_allclose(np.array(hidden.h), h, rtol=1e-5, atol=1e-6)
     assert hidden.saturation == pytest.approx((np.abs(h) > 0.95).mean())
     assert hidden.saturation_per_unit == pytest.approx((np.abs(h) > 0.95).mean(axis=0).tolist())
+
+
+TRIO = SHOWN.replace(models="gru,lstm,rnn")
+
+
+def test_the_gru_gates_event_shows_each_gate_of_the_windows_last_probe_steps_as_the_hand_unroll_has_it(cpu):
+    trainer = Trainer(TRIO, cpu)
+    gates = Prober(trainer, steps=3).probe(epoch=1)[0]
+    classes, window = seed_window(TRIO)
+    reference = hand_unrolled_gru(trainer.models["gru"].gru, window)
+    assert isinstance(gates, GruGates) and gates.model == "gru"
+    assert (gates.window, gates.window_start) == (classes.tolist(), TRIO.series_length - 8)
+    for key in "rznh":
+        np.testing.assert_allclose(np.array(getattr(gates, key)), reference[key][-3:, 0], rtol=1e-5, atol=1e-6,
+                                   err_msg=key)
+
+
+def test_the_gru_gates_events_saturation_is_each_gates_share_of_shut_and_open_steps_per_unit(cpu):
+    trainer = Trainer(TRIO, cpu)
+    gru = trainer.models["gru"].gru
+    with torch.no_grad():
+        for p in gru.parameters():
+            p.mul_(8)
+    gates = Prober(trainer, steps=3).probe(epoch=1)[0]
+    reference = hand_unrolled_gru(gru, seed_window(TRIO)[1])
+    for key, (low, high) in {"r": (0.1, 0.9), "z": (0.1, 0.9), "n": (-0.9, 0.9)}.items():
+        shown = reference[key][-3:, 0]
+        assert gates.saturation[key]["low"] == pytest.approx((shown < low).mean(axis=0).tolist()), key
+        assert gates.saturation[key]["high"] == pytest.approx((shown > high).mean(axis=0).tolist()), key
+
+
+def test_a_three_model_run_probes_each_model_in_its_order(cpu):
+    events = Prober(Trainer(TRIO, cpu), steps=3).probe(epoch=2)
+    assert [(type(e), e.model) for e in events] == [
+        (GruGates, "gru"), (GradientFlow, "gru"), (Gates, "lstm"), (GradientFlow, "lstm"),
+        (Hidden, "rnn"), (GradientFlow, "rnn"),
+    ]
+
+
+def test_the_gru_gradient_flow_event_is_autograds_through_nn_gru_on_the_probe_batch(cpu):
+    trainer = Trainer(TRIO, cpu)
+    prober = Prober(trainer, steps=3)
+    flow = prober.probe(epoch=1)[1]
+    norms, cells = fused_gradient_norms(trainer.models["gru"], prober.inputs, prober.targets)
+    assert cells is None
+    assert flow.norms == pytest.approx(norms[:3], rel=1e-4)
+    assert (flow.horizon, flow.cell_norms, flow.cell_horizon) == (gradient_horizon(norms[:3]), None, None)
+
+
+def test_gru_gates_events_round_trip_through_dicts(cpu):
+    gates = Prober(Trainer(TRIO, cpu), steps=3).probe(epoch=1)[0]
+    assert from_dict(gates.to_dict()) == gates
 
 
 def test_the_gradient_flow_events_are_autograds_through_the_fused_layers_on_the_probe_batch(cpu):

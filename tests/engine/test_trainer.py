@@ -109,6 +109,37 @@ def test_both_models_start_from_the_run_seed_lstm_first_then_rnn(tiny, cpu):
     assert_params_equal(params(trainer.models["rnn"]), params(rnn), rtol=0, atol=0)
 
 
+def test_the_gru_draws_its_weights_after_the_lstm_and_the_rnn_from_the_run_seed(tiny, cpu):
+    trainer = Trainer(tiny.replace(models="gru,rnn,lstm"), cpu)
+    torch.manual_seed(tiny.seed)
+    SeedLSTM(3, 10, 3), SeedRNN(3, 10, 3)  # noqa: B018 - their draws come first, as in the pair
+    gru = nn.Module()
+    gru.gru, gru.fc = nn.GRU(3, 10), nn.Linear(10, 3)  # nn.GRU, then the head: as the others are drawn
+    assert list(trainer.models) == ["gru", "rnn", "lstm"]  # the run's order
+    assert_params_equal(params(trainer.models["gru"]), params(gru), rtol=0, atol=0)
+
+
+def test_the_order_shown_does_not_change_the_models_trained(tiny, cpu):
+    pair, reversed_pair = Trainer(tiny, cpu), Trainer(tiny.replace(models="rnn,lstm"), cpu)
+    for name in ("lstm", "rnn"):
+        assert_params_equal(params(pair.models[name]), params(reversed_pair.models[name]), rtol=0, atol=0)
+
+
+def test_a_model_alone_is_trained_alone(tiny, cpu):
+    trainer = Trainer(tiny.replace(models="gru"), cpu)
+    events = run_epochs(trainer)
+    assert [(type(e).__name__, e.model) for e in events] == [("EpochEnd", "gru"), ("Prediction", "gru")]
+    assert trainer.started_event().parameters == {"gru": 3 * 10 * 15 + 33}  # 3H(I + H + 2) + head
+
+
+def test_the_forget_bias_is_the_lstms_and_a_run_without_one_ignores_it(tiny, cpu):
+    trainer = Trainer(tiny.replace(models="gru,rnn", forget_bias=2.0), cpu)
+    assert list(trainer.models) == ["gru", "rnn"]
+    untouched = Trainer(tiny.replace(models="gru,rnn"), cpu)
+    for name in ("gru", "rnn"):
+        assert_params_equal(params(trainer.models[name]), params(untouched.models[name]), rtol=0, atol=0)
+
+
 # -- chunked gradient accumulation ----------------------------------------------------------
 
 

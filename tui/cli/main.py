@@ -143,6 +143,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     opt("--echo-p", "P", "echo task: probability that the day LAG back returns")
     opt("--hidden", "N", "hidden units of each model")
     opt("--layers", "N", "stacked recurrent layers")
+    opt("--models", "LIST", "models to train side by side, in this order on screen: any of "
+        "lstm, rnn, gru, comma-separated")
     opt("--forget-bias", "X|default", "LSTM forget-gate bias at start; default keeps "
         "PyTorch's random init, as the seed does")
     opt("--epochs", "N", "epochs to train")
