@@ -147,9 +147,12 @@ class RunConfig:
 
 def model_names(config: dict[str, Any]) -> tuple[str, ...]:
     """The models of a run as a log or config.json holds its config: one written before
-    --models has none, and trained the seed's pair."""
-    text = config.get("models") or DEFAULT_MODELS
-    return tuple(str(text).split(",")) if isinstance(text, str) else tuple(DEFAULT_MODELS.split(","))
+    --models has none, and trained the seed's pair. Names this version does not know (a later
+    version's, or a crafted log's) are left out; a list of none of them is the seed's pair."""
+    text = config.get("models")
+    names = [name.strip().lower() for name in text.split(",")] if isinstance(text, str) else []
+    known = tuple(dict.fromkeys(name for name in names if name in MODEL_KINDS))
+    return known or tuple(DEFAULT_MODELS.split(","))
 
 
 def normal_models(value: Any) -> str:

@@ -33,7 +33,6 @@ from engine.events import (
 )
 from engine.rundir.directory import RunStatus
 
-MODELS = ("lstm", "rnn")  # TODO(issue 17): going; a run's models are RunHistory.model_names
 HISTORY_BUCKETS = 1024  # per curve; two points (min and max) at most per bucket
 # Each model's last epochs, predictions and probes kept, for the figures a resume steps back
 # to. A resume goes back to the last checkpoint, taken at most 2 s (CheckpointCadence) before

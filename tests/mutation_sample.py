@@ -48,6 +48,11 @@ HARMLESS: dict[tuple[str, str], str] = {
     ("StandardRNN.forward", "h0 = None"): ZERO_STATE,
     ("StandardRNN.forward", "o, _ = self.rnn(x, None)"): ZERO_STATE,
     ("StandardRNN.forward", "o, _ = self.rnn(x, )"): ZERO_STATE,
+    ("GRU.__init__", "self.gru = nn.GRU(input_size, hidden_size, num_layers=num_layers, )"):
+        EQUIVALENT_DEFAULT + " (batch_first=False)",
+    ("GRU.forward", "h0 = None"): ZERO_STATE.replace("nn.LSTM / nn.RNN", "nn.GRU"),
+    ("GRU.forward", "o, _ = self.gru(x, None)"): ZERO_STATE.replace("nn.LSTM / nn.RNN", "nn.GRU"),
+    ("GRU.forward", "o, _ = self.gru(x, )"): ZERO_STATE.replace("nn.LSTM / nn.RNN", "nn.GRU"),
 }
 
 

@@ -465,3 +465,11 @@ def test_model_names_of_a_logged_config_default_to_the_seeds_pair():
 
     assert model_names({"task": "seed"}) == ("lstm", "rnn")
     assert model_names({"models": "gru,rnn"}) == ("gru", "rnn")
+
+
+def test_model_names_of_a_logged_config_leave_out_names_this_version_does_not_know():
+    from engine.config import model_names
+
+    assert model_names({"models": "lstm,foo,lstm"}) == ("lstm",)  # a crafted log's, repeated
+    assert model_names({"models": "transformer"}) == ("lstm", "rnn")
+    assert model_names({"models": 7}) == ("lstm", "rnn")

@@ -113,13 +113,17 @@ def test_forward_starts_from_zero_states_on_the_inputs_device(cls):
     assert (out.device, out.shape) == (meta, (5, 3))
 
 
-def test_in_float64_both_forwards_follow_their_equations_to_float64_precision():
+def test_in_float64_every_forward_follows_its_equations_to_float64_precision():
     torch.manual_seed(6)
-    lstm, rnn = LSTM(3, 5, 3).double(), StandardRNN(3, 5, 3).double()
+    lstm, rnn, gru = LSTM(3, 5, 3).double(), StandardRNN(3, 5, 3).double(), GRU(3, 5, 3).double()
     x = _inputs(look_back=6, batch=2).double()
-    m, r = lstm.lstm, rnn.rnn
-    h, c, h_rnn = (torch.zeros(2, 5, dtype=torch.float64) for _ in range(3))
+    m, r, u = lstm.lstm, rnn.rnn, gru.gru
+    h, c, h_rnn, h_gru = (torch.zeros(2, 5, dtype=torch.float64) for _ in range(4))
     for x_t in x:
+        x_r, x_z, x_n = (x_t @ u.weight_ih_l0.T + u.bias_ih_l0).chunk(3, dim=1)
+        g_r, g_z, g_n = (h_gru @ u.weight_hh_l0.T + u.bias_hh_l0).chunk(3, dim=1)
+        z = torch.sigmoid(x_z + g_z)
+        h_gru = (1 - z) * torch.tanh(x_n + torch.sigmoid(x_r + g_r) * g_n) + z * h_gru
         i, f, g, o = (x_t @ m.weight_ih_l0.T + m.bias_ih_l0 + h @ m.weight_hh_l0.T + m.bias_hh_l0).chunk(4, dim=1)
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)
@@ -127,6 +131,7 @@ def test_in_float64_both_forwards_follow_their_equations_to_float64_precision():
     with torch.no_grad():
         torch.testing.assert_close(lstm(x), lstm.fc(h), rtol=0, atol=1e-12)
         torch.testing.assert_close(rnn(x), rnn.fc(h_rnn), rtol=0, atol=1e-12)
+        torch.testing.assert_close(gru(x), gru.fc(h_gru), rtol=0, atol=1e-12)
 
 
 # -- the forget-gate bias ----------------------------------------------------------------------

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import types
+from pathlib import Path
 
 import pytest
 
 from engine.config import RunConfig
-from tui.bench.dashboard import epochs_done, interleaved_dashboard, key_latencies
+from tui.bench.dashboard import epoch_end_times, epochs_done, interleaved_dashboard, key_latencies
 from tui.bench.engine import bare_seconds_per_epoch, engine_seconds_per_epoch, in_fresh_thread
 from tui.cli.main import main
 
@@ -23,6 +25,45 @@ def test_bare_and_engine_loops_time_their_epochs(loop) -> None:  # noqa: ANN001
     assert 0 < 3 * seconds <= time.perf_counter() - started
 
 
+@pytest.mark.parametrize("loop", [bare_seconds_per_epoch, engine_seconds_per_epoch], ids=["bare", "engine"])
+@pytest.mark.parametrize("models", ["gru", "gru,lstm", "rnn,lstm,gru"])
+def test_the_loops_time_the_runs_own_models(loop, models: str, monkeypatch) -> None:  # noqa: ANN001
+    """Without an RNN, or with it not last, an epoch still ends with the run's last model."""
+    import engine.trainer as trainer
+
+    built: list[tuple[str, ...]] = []
+    original = trainer.initial_models
+
+    def recorded(cfg, device):  # noqa: ANN001, ANN202
+        built.append(tuple(original(cfg, device)))
+        return original(cfg, device)
+
+    monkeypatch.setattr(trainer, "initial_models", recorded)
+    assert in_fresh_thread(loop, TINY.replace(models=models), 2) > 0
+    assert built and all(names == tuple(models.split(",")) for names in built)
+
+
+def test_epoch_end_times_are_those_of_the_runs_last_model(tmp_path: Path) -> None:
+    from engine.events import FINAL_STATES
+    from engine.rundir.directory import RunDirectory
+    from engine.session import Session
+
+    cfg = TINY.replace(models="gru,rnn,lstm", epochs=3)
+    lstm_ends: list[float] = []
+    done = threading.Event()
+
+    def sink(event) -> None:  # noqa: ANN001
+        if event.name == "epoch_end" and event.model == "lstm":
+            lstm_ends.append(event.time)
+        if event.name == "state" and event.state in FINAL_STATES:
+            done.set()
+
+    session = Session(cfg, [sink], run=RunDirectory(tmp_path).open_writer(cfg)).start()
+    assert done.wait(60)
+    session.close()
+    assert epoch_end_times(tmp_path) == lstm_ends and len(lstm_ends) == 3
+
+
 def test_an_error_in_a_fresh_thread_reaches_the_caller() -> None:
     def broken() -> None:
         raise ValueError("boom")
@@ -35,6 +76,12 @@ def test_key_latency_is_measured_to_a_painted_frame() -> None:
     latencies = key_latencies(TINY, "l", presses=3)
     assert len(latencies) == 3
     assert all(0 < t < 2.0 for t in latencies)  # 2 s is the give-up mark: every press was seen
+
+
+def test_key_latency_runs_without_an_rnn() -> None:
+    """It waits for an epoch of the run's last model, whichever that is."""
+    latencies = key_latencies(TINY.replace(models="gru,lstm"), "tab", presses=2)
+    assert len(latencies) == 2 and all(0 < t < 2.0 for t in latencies)
 
 
 def test_bench_refuses_a_mini_batch_setting(capsys) -> None:

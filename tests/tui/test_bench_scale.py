@@ -36,6 +36,11 @@ def test_the_scale_setting_is_the_seeds_series_at_look_back_1000_with_the_benchs
     cfg = scale_config(RunConfig(memory_budget=512 * 2**20, device="cpu"))
     assert (cfg.series_length, cfg.look_back, cfg.batch_size) == (500_000, 1_000, None)
     assert cfg.memory_budget == 512 * 2**20
+    assert cfg.models == "lstm,rnn"
+
+
+def test_the_scale_setting_trains_the_benchs_models():
+    assert scale_config(RunConfig(models="gru,lstm", device="cpu")).model_names == ("gru", "lstm")
 
 
 def test_a_scaled_down_scale_run_reports_its_peak_memory_and_the_budget(capsys):
@@ -55,6 +60,7 @@ def test_a_scaled_down_scale_run_reports_its_peak_memory_and_the_budget(capsys):
     print_scale(figures)
     out = capsys.readouterr().out
     assert "peak resident memory" in out and "budget 16.0 MiB" in out
+    assert figures["models"] == ["lstm", "rnn"] and "(LSTM, RNN; estimated" in out
     assert "19,800 x 200 x 3 x 4 B one-hot float32" in out
 
 

@@ -29,7 +29,7 @@ def run_main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, 
 def test_help_lists_every_run_option_with_its_default(command: str | None) -> None:
     text = build_parser(command).format_help()
     for flag in ("--preset", "--task", "--series-length", "--look-back", "--lag", "--echo-p", "--hidden",
-                 "--layers", "--epochs", "--lr", "--batch-size", "--val-fraction", "--seed", "--device",
+                 "--layers", "--models", "--epochs", "--lr", "--batch-size", "--val-fraction", "--seed", "--device",
                  "--memory-budget", "--probe-every", "--probe-seconds", "--probe-steps"):
         assert flag in text
     assert text.count("(default:") >= 13
@@ -116,6 +116,13 @@ OTHER_BAD_INVOCATIONS = [
     (["train", "--memory-budget", "2X"], "--memory-budget"),
     (["train", "--no-such-flag"], "--no-such-flag"),
     (["bench", "--lr", "nan"], "lr"),
+    (["train", "--models", "lstm,lstm"], "models"),  # each model once
+    (["train", "--models", "lstm,foo"], "models"),
+    (["train", "--models", ""], "models"),
+    (["train", "--models", "lstm,,rnn"], "models"),
+    (["--models", "gru,GRU"], "models"),  # the dashboard's
+    (["bench", "--models", "transformer"], "models"),
+    (["train", "--resume", "runs/x", "--models", "gru"], "--models"),  # a run keeps its models
     (["no-such-command"], "no-such-command"),
     pytest.param(["train", *TINY, "--run-dir", ""], "run-dir", id="train --run-dir ''"),
 ]
@@ -510,3 +517,15 @@ def test_an_unwritable_run_directory_is_one_line_exit_2(finished_run, tmp_path) 
         run_dir.chmod(0o755)
     assert child.returncode == 2, child.stderr
     assert len(child.stderr.strip().splitlines()) == 1 and str(run_dir) in child.stderr
+
+
+@pytest.mark.parametrize("command", [None, "train", "bench"])
+def test_models_help_names_every_model_and_the_seeds_pair_as_default(command: str | None) -> None:
+    text = " ".join(build_parser(command).format_help().split())  # argparse wraps the help
+    assert "--models LIST" in text
+    assert "lstm, rnn, gru, comma-separated" in text and "(default: lstm,rnn)" in text
+
+
+def test_models_are_normalised_into_the_runs_config() -> None:
+    args = build_parser("train").parse_args(["--models", "GRU, lstm"])
+    assert config_from_args(args).model_names == ("gru", "lstm")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 
 from engine.config import RunConfig
 from engine.events import EpochEnd, GradientFlow
@@ -56,3 +57,30 @@ def test_csv_file_reads_back_with_its_header(tmp_path) -> None:
         rows = list(reader)
     assert len(rows) == 4
     assert float(rows[0]["train_loss"]) == metrics_rows(events)[0]["train_loss"]
+
+
+def models_run(models: str, epochs: int) -> list:
+    """A made-up run of ``models``: model i of them ends each epoch at train loss 1 - 0.1 i."""
+    config = CONFIG.replace(models=models)
+    started, state, *_ = synthetic_run(config, 0)
+    events = [dataclasses.replace(started, parameters={m: 1 for m in config.model_names}), state]
+    for epoch in range(1, epochs + 1):
+        events += [EpochEnd(model=model, epoch=epoch, train_loss=1.0 - 0.1 * i, val_loss=1.05 - 0.1 * i, val_acc=0.5,
+                            grad_norm=0.1, lr=config.lr, seconds=0.01, samples_per_s=1.0)
+                   for i, model in enumerate(config.model_names)]
+    return events
+
+
+def test_a_three_model_run_has_rows_for_each_model_in_the_runs_order() -> None:
+    rows = metrics_rows(models_run("gru,lstm,rnn", 2))
+    assert [(r["epoch"], r["model"]) for r in rows] == [(1, "gru"), (1, "lstm"), (1, "rnn"), (2, "gru"), (2, "lstm"),
+                                                       (2, "rnn")]
+    assert [r["train_loss"] for r in rows[:3]] == [1.0, 0.9, 0.8]
+
+
+def test_the_csv_header_is_the_same_whatever_the_models(tmp_path) -> None:
+    for models in ("lstm,rnn", "gru", "rnn,gru,lstm"):
+        path = write_metrics(tmp_path, models_run(models, 1))
+        header, *lines = path.read_text().splitlines()
+        assert tuple(header.split(",")) == METRICS_COLUMNS
+        assert [line.split(",")[1] for line in lines] == models.split(",")

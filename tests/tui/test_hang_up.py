@@ -33,8 +33,12 @@ ROOT = Path(__file__).resolve().parents[2]
 ENDLESS = ["--series-length", "300", "--look-back", "5", "--epochs", "100000", "--checkpoint-every", "0",
            "--no-config"]
 LIMIT_S = 8.0  # "within a few seconds": the app's grace period (3 s), then the last resort's
-# Makes the pty its controlling terminal, then becomes the dashboard (same process).
-LEADER = ("import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
+# Makes the pty its controlling terminal, then becomes the dashboard (same process). A terminal
+# that hung up before that (closed within the first ~0.1 s on a busy machine) cannot become one:
+# the process then gets the SIGHUP the kernel gives a login whose line dropped, not a traceback.
+LEADER = ("import fcntl, os, signal, sys, termios\n"
+          "try:\n    fcntl.ioctl(0, termios.TIOCSCTTY, 0)\n"
+          "except OSError:\n    os.kill(os.getpid(), signal.SIGHUP)\n"
           "os.execv(sys.executable, [sys.executable, '-m', 'tui.cli.main', *sys.argv[1:]])")
 
 

@@ -35,12 +35,14 @@ def losses(run_dir: Path) -> dict:
     return seen
 
 
-def assert_same_checkpoint(a: Path, b: Path) -> None:
-    """Both models' weights and both optimisers' moments are bit for bit equal."""
+def assert_same_checkpoint(a: Path, b: Path, models: tuple[str, ...] = ("lstm", "rnn")) -> None:
+    """The checkpoints hold ``models``, whose weights and optimisers' moments are bit for bit equal."""
     x = torch.load(a / CHECKPOINT_FILE, weights_only=True)
     y = torch.load(b / CHECKPOINT_FILE, weights_only=True)
     assert x["epoch"] == y["epoch"]
-    for name in MODEL_NAMES:
+    assert [name for name in MODEL_NAMES if name in x] == [name for name in MODEL_NAMES if name in y] == sorted(
+        models, key=MODEL_NAMES.index)
+    for name in models:
         for key in x[name]:
             assert torch.equal(x[name][key], y[name][key]), f"{name}.{key}"
         for index, state in x["optimizers"][name]["state"].items():
@@ -93,3 +95,19 @@ def test_a_run_stopped_by_sigterm_mid_epoch_resumes_exactly(tmp_path, capsys):
 
 def _losses_or_none(run_dir: Path) -> dict:
     return losses(run_dir) if (run_dir / EVENTS_FILE).exists() else {}
+
+
+def test_a_three_model_run_resumes_with_its_three_models_exactly(tmp_path, capsys):
+    interrupted, straight = tmp_path / "interrupted", tmp_path / "straight"
+    three = [*TINY, "--models", "gru,lstm,rnn"]
+    assert main(["train", *three, "--epochs", "2", "--run-dir", str(interrupted)]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", str(interrupted), "--epochs", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "resumed after epoch 2" in out
+    assert [line.split()[1] for line in out.splitlines() if line.split()[1:2] in (["GRU"], ["LSTM"], ["RNN"])] == [
+        "GRU", "LSTM", "RNN"]  # the final table's rows, in the run's order
+    assert main(["train", *three, "--epochs", "4", "--run-dir", str(straight)]) == 0
+    assert losses(interrupted) == losses(straight)
+    assert {model for model, _ in losses(interrupted)} == {"gru", "lstm", "rnn"} and len(losses(straight)) == 12
+    assert_same_checkpoint(interrupted, straight, ("gru", "lstm", "rnn"))

@@ -14,7 +14,7 @@ from tui.runs.app import RunsApp
 from tui.runs.compare import CompareScreen
 from tui.runs.compare_chart import CompareChart
 from tui.runs.listing import READING
-from tui.runs.table import COLUMNS, RunsTable
+from tui.runs.table import RunsTable
 
 CONFIG = RunConfig(series_length=300, look_back=10, epochs=40)
 ECHO = RunConfig(task="echo", series_length=300, look_back=10, lag=5, epochs=40)
@@ -40,7 +40,7 @@ def table(app: RunsApp) -> RunsTable:
 def rows(app: RunsApp) -> list[dict[str, str]]:
     """The table's rows top to bottom, each as column key -> the text shown."""
     t = table(app)
-    keys = ["mark", *(column.key for column in COLUMNS)]
+    keys = [str(key.value) for key in t.columns]
     return [dict(zip(keys, (str(cell) for cell in t.get_row(row.key)))) for row in t.ordered_rows]
 
 
@@ -140,7 +140,7 @@ async def test_s_cycles_the_sort_column_and_r_reverses_it(tmp_path) -> None:
     app = RunsApp(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot, app)
-        for _ in range(len(COLUMNS)):
+        for _ in range(len(table(app).all_columns)):
             if "sorted by LSTM val ▲" in title(app):
                 break
             await pilot.press("s")

@@ -22,7 +22,7 @@ import pytest
 from engine.config import RunConfig
 from engine.events import EpochEnd, Event, Prediction
 from tests.tui.helpers import synthetic_probes, synthetic_run
-from tui.dashboard.state import FLOW_HISTORY_ROWS, HISTORY_BUCKETS, MODELS, DashboardState, MinMaxSeries
+from tui.dashboard.state import FLOW_HISTORY_ROWS, HISTORY_BUCKETS, DashboardState, MinMaxSeries
 from tui.heatmap import fit_cell, heat_cells
 from tui.widgets.gradient_flow import relative_log10
 from tui.widgets.gradient_history import SCALE, pick_rows
@@ -34,6 +34,7 @@ HISTORY_ROWS = 20  # rows of a gradient-history panel on a 120x40 screen
 HISTORY_PANEL = 50  # its columns per model
 PROBE_STEPS = 64
 CONFIG = RunConfig(series_length=300, look_back=5, epochs=10_000_000)
+MODELS = CONFIG.model_names  # the seed's pair: EVENTS_PER_EPOCH counts its events
 # Made before memory is traced: the ints a curve keeps as x values belong to the test, not to
 # the state (which epoch numbers a decimated curve happens to keep would otherwise show as growth).
 EPOCH_NUMBERS = list(range(LATE // EVENTS_PER_EPOCH + 1))

@@ -27,10 +27,12 @@ from tui.dashboard.app import DashboardApp
 
 
 def epoch_end_times(run_dir: Path) -> list[float]:
-    """When each epoch of a logged run ended (the RNN trains second: its end is the epoch's)."""
+    """When each epoch of a logged run ended (the run's last model trains last: its end is the epoch's)."""
     from engine.rundir.directory import RunDirectory
 
-    return [e.time for e in RunDirectory(run_dir).events(only={"epoch_end"}) if e.model == "rnn"]
+    run = RunDirectory(run_dir)
+    last = run.load_config().model_names[-1]
+    return [e.time for e in run.events(only={"epoch_end"}) if e.model == last]
 
 
 def dashboard_seconds_per_epoch(cfg: RunConfig, epochs: int, refresh_hz: float = 10.0) -> float:
@@ -154,7 +156,7 @@ class FrameTimedDashboard(DashboardApp):
 
 def key_latencies(cfg: RunConfig, key: str = "l", presses: int = 40) -> list[float]:
     """Seconds from a key press to the first frame handed to the terminal that shows its
-    effect, while training keeps the cores busy. ``l`` (log scale) redraws both loss charts;
+    effect, while training keeps the cores busy. ``l`` (log scale) redraws every loss chart;
     ``tab`` moves focus, the commonest key."""
     from textual import events
 
@@ -163,7 +165,7 @@ def key_latencies(cfg: RunConfig, key: str = "l", presses: int = 40) -> list[flo
     async def drive() -> None:
         app = FrameTimedDashboard(cfg.replace(epochs=10_000_000))
         async with app.run_test(headless=True, size=(120, 40)) as pilot:
-            while not app.state.models["rnn"].train.points(10)[0]:
+            while not app.state.models[cfg.model_names[-1]].train.points(10)[0]:  # an epoch of every model
                 await pilot.pause(0.05)
             await pilot.pause(1.0)  # let redraw pacing settle, as it has for a user
             charts = list(app.dashboard.charts.values())

@@ -1,7 +1,7 @@
 """The engine's figures for `lstm-tui bench`: its overhead against a bare loop written like the
-seed's, the probes' cost, and memory at the seed's scale.
+seed's, the probes' cost, and memory at the seed's scale, each with the run's models.
 
-Both loops run in this process, alternating, on the same model, data, batch and validation
+Both loops run in this process, alternating, on the same models, data, batch and validation
 pass; the figure that matters is the ratio of their epochs per second, which cancels most
 of a shared machine's noise. The dashboard's figures are in tui/bench/dashboard.py, and
 tui/bench/run.py runs and prints them all.
@@ -25,7 +25,6 @@ from engine.allocator import keep_freed_memory
 from engine.config import NUM_CLASSES, RunConfig, split_point
 from engine.data import Split, make_series
 from engine.device import resolve_device, synchronize
-from engine.models import LSTM, StandardRNN
 
 # Timed epochs start after these: start-up (the app's first paints, caches, the first
 # frames before redraw pacing settles) is measured apart, as time to first frame.
@@ -43,14 +42,16 @@ def _seed_dataset(series, look_back: int, device: torch.device) -> tuple[torch.T
 
 
 def bare_seconds_per_epoch(cfg: RunConfig, epochs: int) -> float:
-    """Both models, one full-batch epoch each, like the seed's loop plus the same validation."""
+    """Every model of the run, one full-batch epoch each, like the seed's loop plus the same validation."""
+    from engine.trainer import initial_models
+
     device = resolve_device(cfg.device)
     series = make_series(cfg)[: cfg.series_length]
     split = split_point(cfg)
     x, y = _seed_dataset(series[:split], cfg.look_back, device)
     xv, yv = _seed_dataset(series[split:], cfg.look_back, device)
     torch.manual_seed(cfg.seed)
-    models = [m(NUM_CLASSES, cfg.hidden, NUM_CLASSES, cfg.layers).to(device) for m in (LSTM, StandardRNN)]
+    models = list(initial_models(cfg, device).values())  # drawn as the engine draws them
     optimizers = [torch.optim.Adam(m.parameters(), lr=cfg.lr) for m in models]
     criterion = nn.CrossEntropyLoss()
     start = 0.0
@@ -80,13 +81,14 @@ def engine_seconds_per_epoch(cfg: RunConfig, epochs: int) -> float:
     from engine.session import Session
 
     ends: list[float] = []
+    last = cfg.model_names[-1]
     with tempfile.TemporaryDirectory() as tmp:
         cfg = cfg.replace(epochs=WARMUP_EPOCHS + epochs)
         writer = RunDirectory(tmp).open_writer(cfg)
         done = threading.Event()
 
         def timing(event: Any) -> None:
-            if event.name == "epoch_end" and event.model == "rnn":
+            if event.name == "epoch_end" and event.model == last:  # the last model ends an epoch
                 ends.append(event.time)
             if event.name == "state" and event.state in FINAL_STATES:
                 done.set()
@@ -102,14 +104,15 @@ def engine_seconds_per_epoch(cfg: RunConfig, epochs: int) -> float:
 PROBE_PRESETS = ("seed-10k", "seed-50k", "seed-100k", "echo")
 
 
-def probe_cost(preset: str, device_choice: str, probes: int = 5) -> dict[str, float]:
-    """One probe's time against one epoch's (both models), and the share of training time
-    probes take at the default cadence (``probe_every`` 1, at most one per ``probe_seconds``)."""
+def probe_cost(preset: str, device_choice: str, probes: int = 5, models: str | None = None) -> dict[str, float]:
+    """One probe's time against one epoch's (every model: ``models``, or the preset's pair), and
+    the share of training time probes take at the default cadence (``probe_every`` 1, at most
+    one per ``probe_seconds``)."""
     from engine.config import from_preset
     from engine.probes import Prober
     from engine.trainer import Trainer
 
-    cfg = from_preset(preset, device=device_choice)
+    cfg = from_preset(preset, device=device_choice, **({"models": models} if models else {}))
     device = resolve_device(cfg.device)
     trainer = Trainer(cfg, device)
     noop = lambda *_: None  # noqa: E731
@@ -264,6 +267,7 @@ def measure_scale(cfg: RunConfig, chunks: int, epochs: int) -> dict[str, Any]:
     return {
         "series_length": cfg.series_length,
         "look_back": cfg.look_back,
+        "models": list(cfg.model_names),
         "device": str(device),
         "threads": torch.get_num_threads(),
         "memory_budget": cfg.memory_budget,
@@ -318,15 +322,16 @@ def scale_figures(cfg: RunConfig, chunks: int = SCALE_CHUNKS, epochs: int = 0,
 
 
 def scale_config(config: RunConfig) -> RunConfig:
-    """The seed's 500k series at look-back 1,000, full batch, with the bench's budget and device."""
+    """The seed's 500k series at look-back 1,000, full batch, with the bench's budget, device and models."""
     return RunConfig(**SCALE_SETTING, memory_budget=config.memory_budget, device=config.device,
-                     seed=config.seed)
+                     seed=config.seed, models=config.models)
 
 
 def print_scale(scale: dict[str, Any]) -> None:
-    from engine.config import format_size
+    from engine.config import MODEL_TITLES, format_size
 
     seed = scale["seed_create_dataset"]
+    models = ", ".join(MODEL_TITLES[name] for name in scale["models"])
     span = (f"{scale['epochs']} whole epoch(s)" if scale["epochs"] > 0 else
             f"the first {scale['trained_windows']:,} of {scale['train_windows']:,} training windows")
     how = "estimated from the windows trained" if scale["epoch_s_estimated"] else "measured"
@@ -338,7 +343,7 @@ def print_scale(scale: dict[str, Any]) -> None:
           f"budget {format_size(scale['memory_budget'])}: {within})")
     print(f"    chunks                  {scale['chunk_windows']:>10,} windows, {scale['chunks_per_epoch']:,} "
           f"per model per epoch ({format_size(scale['bytes_per_window'])} a window, estimated)")
-    print(f"    one epoch, both models  {scale['epoch_s']:>10.0f} s   ({how}; data built in "
+    print(f"    one epoch               {scale['epoch_s']:>10.0f} s   ({models}; {how}; data built in "
           f"{scale['build_s']:.1f} s, one probe {scale['probe_s']:.2f} s)")
     print(f"    seed's create_dataset   {format_size(seed['total']):>10}   ({seed['windows']:,} x "
           f"{scale['look_back']:,} x 3 x 4 B one-hot float32 = {format_size(seed['one_hot_float32'])}, plus "

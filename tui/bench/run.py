@@ -1,7 +1,8 @@
-"""`lstm-tui bench`: every figure, engine's and dashboard's, run and printed (or as JSON).
+"""`lstm-tui bench`: every figure, engine's and dashboard's, and the models' costs, run and
+printed (or as JSON).
 
-Above both tui/bench/engine.py and tui/bench/dashboard.py: it alternates their loops in
-rounds, so a shared machine's slow spells hit each alike.
+Above tui/bench/engine.py, tui/bench/dashboard.py and tui/bench/costs.py: it alternates their
+loops in rounds, so a shared machine's slow spells hit each alike.
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 
-from engine.config import RunConfig
+from engine.config import MODEL_KINDS, MODEL_TITLES, RunConfig
 from engine.device import device_name, resolve_device
+from tui.bench.costs import model_costs, print_costs
 from tui.bench.dashboard import (
     INTERLEAVE_PERIOD_S,
     dashboard_seconds_per_epoch,
@@ -60,14 +63,20 @@ def timed_rounds(config: RunConfig, rounds: int, epochs: int) -> tuple[list[floa
 
 
 def run_bench(config: RunConfig, *, rounds: int = 3, epochs: int = 30, as_json: bool = False,
-              scale: bool = True, scale_epochs: int = 0) -> int:
+              scale: bool = True, scale_epochs: int = 0, only: str | None = None,
+              cost_models: Sequence[str] = MODEL_KINDS) -> int:
     """Print the figures. ``scale``: also the memory of the seed's 500k series at look-back 1,000
-    (``scale_epochs`` whole epochs of it, or by default the first SCALE_CHUNKS chunks)."""
-    if config.preset is None and config == RunConfig():
+    (``scale_epochs`` whole epochs of it, or by default the first SCALE_CHUNKS chunks).
+    ``cost_models``: the models of the cost table (tui/bench/costs.py); the other figures train
+    ``config.models``. ``only="costs"``: the cost table alone."""
+    plain = RunConfig()
+    # The models and the device leave the data as it is: it is still the preset's.
+    if config.preset is None and config.replace(models=plain.models, device=plain.device) == plain:
         config = config.replace(preset="seed-10k")
-    if config.batch_size is not None:
-        print("lstm-tui bench: error: batch-size: the bare seed loop is full-batch; use --batch-size full",
-              file=sys.stderr)
+    # The cost table trains with the engine's own Trainer, which takes mini-batches too.
+    if config.batch_size is not None and only != "costs":
+        print("lstm-tui bench: error: batch-size: the bare seed loop is full-batch; use --batch-size full "
+              "(or --only costs)", file=sys.stderr)
         return 2
     device = resolve_device(config.device)
     figures: dict[str, Any] = {
@@ -81,11 +90,20 @@ def run_bench(config: RunConfig, *, rounds: int = 3, epochs: int = 30, as_json: 
         "epochs_per_round": epochs,
         "rounds": rounds,
     }
+    if only == "costs":
+        figures["model_costs"] = _costs(config, cost_models, rounds, epochs)
+        if as_json:
+            print(json.dumps(figures, indent=2))
+            return 0
+        _print_header(figures, "the models' costs only")
+        print_costs(figures["model_costs"])
+        return 0
+    figures["models"] = list(config.model_names)  # what the loops below train each epoch
     bare, engine, dashboard = timed_rounds(config, rounds, epochs)
     engine_ratios = [e / b for e, b in zip(engine, bare)]
     dashboard_ratios = [d / e for d, e in zip(dashboard, engine)]
     interleaved = interleaved_dashboard(config)
-    probes = {preset: in_fresh_thread(probe_cost, preset, config.device) for preset in PROBE_PRESETS}
+    probes = {preset: in_fresh_thread(probe_cost, preset, config.device, 5, config.models) for preset in PROBE_PRESETS}
     first_frames = [first_frame_seconds() for _ in range(3)]
     latencies = key_latencies(config, "tab", presses=60)
     chart_latencies = key_latencies(config, "l", presses=60)
@@ -107,6 +125,7 @@ def run_bench(config: RunConfig, *, rounds: int = 3, epochs: int = 30, as_json: 
         chart_key_to_screen_p50_ms=1000 * statistics.median(chart_latencies),
         chart_key_to_screen_p95_ms=1000 * _p95(chart_latencies),
         probe_cost=probes,
+        model_costs=_costs(config, cost_models, rounds, epochs),
     )
     if scale:
         figures["scale"] = scale_figures(scale_config(config), epochs=scale_epochs)
@@ -114,8 +133,7 @@ def run_bench(config: RunConfig, *, rounds: int = 3, epochs: int = 30, as_json: 
         print(json.dumps(figures, indent=2))
         return 0
     each = lambda values: ", ".join(f"{v:.3f}" for v in values)  # noqa: E731
-    print(f"lstm-tui bench — {figures['setting']} on {figures['device_name']} ({figures['device']}), "
-          f"torch {figures['torch']}, {rounds} rounds x {epochs} epochs, both models per epoch")
+    _print_header(figures, f"{_titles(config.model_names)} each epoch")
     print(f"  bare seed-style loop      {figures['bare_epochs_per_s']:8.2f} epochs/s")
     print(f"  engine, headless          {figures['engine_epochs_per_s']:8.2f} epochs/s")
     print(f"  engine + dashboard 10 Hz  {figures['dashboard_epochs_per_s']:8.2f} epochs/s")
@@ -132,11 +150,27 @@ def run_bench(config: RunConfig, *, rounds: int = 3, epochs: int = 30, as_json: 
     print(f"  key to screen (tab)       {figures['key_to_screen_p95_ms']:8.1f} ms p95   (target <= 50; "
           f"median {figures['key_to_screen_p50_ms']:.1f} ms, {len(latencies)} presses while training)")
     print(f"  key to screen (l, charts) {figures['chart_key_to_screen_p95_ms']:8.1f} ms p95   (median "
-          f"{figures['chart_key_to_screen_p50_ms']:.1f} ms: both loss charts rebuilt)")
-    print("  probes (both models)      per probe   per epoch   share at defaults (target <= 5%)")
+          f"{figures['chart_key_to_screen_p50_ms']:.1f} ms: every loss chart rebuilt)")
+    print(f"  {'probes (' + _titles(config.model_names) + ')':<26}per probe   per epoch   share at defaults "
+          "(target <= 5%)")
     for preset, cost in probes.items():
         print(f"    {preset:<22}{cost['probe_ms']:7.1f} ms {cost['epoch_ms']:8.0f} ms   {cost['share_at_defaults']:8.1%}"
               f"   (every epoch: {cost['share_every_epoch']:.1%})")
+    print_costs(figures["model_costs"])
     if scale:
         print_scale(figures["scale"])
     return 0
+
+
+def _titles(models: Sequence[str]) -> str:
+    return ", ".join(MODEL_TITLES[name] for name in models)
+
+
+def _print_header(figures: dict[str, Any], what: str) -> None:
+    print(f"lstm-tui bench — {figures['setting']} on {figures['device_name']} ({figures['device']}), "
+          f"torch {figures['torch']}, {figures['rounds']} rounds x {figures['epochs_per_round']} epochs, {what}")
+
+
+def _costs(config: RunConfig, models: Sequence[str], rounds: int, epochs: int) -> dict[str, Any]:
+    """The cost table's figures, trained on a fresh thread as the other loops are."""
+    return in_fresh_thread(lambda: model_costs(config, models, rounds=rounds, epochs=epochs))

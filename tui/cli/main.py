@@ -1,5 +1,5 @@
 """The `lstm-tui` command: the dashboard by default, `train` headless, `watch`, `runs` and
-`export` for run directories, `bench` for figures.
+`export` for run directories, `bench` for figures, `sweep` for many runs (tui/cli/sweep.py).
 
 Every run (dashboard or `train`) writes a run directory, runs/<UTC time>-<preset or task>/ by
 default (engine/rundir/directory.py), and `--resume DIR` continues one from its checkpoint.
@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 
 from engine.allocator import keep_freed_memory
 from engine.config import (
+    MODEL_KINDS,
     NONE_WORDS,
     PRESETS,
     TASKS,
@@ -35,7 +36,8 @@ from engine.rundir.files import RunDirError
 from tui.cli.ending import hand_over, installed, open_standard_fds, say_error, stdout_problem, write_stdout
 from tui.dashboard.run import NoTerminal
 
-COMMANDS = ("train", "watch", "runs", "export", "bench")
+COMMANDS = ("train", "watch", "runs", "export", "bench", "sweep")
+BENCH_PARTS = ("costs",)  # what `bench --only` may pick (tui/bench/run.py)
 # What these print is a courtesy: their output is a run directory (a failed write to stdout
 # changes nothing of it, nor their exit status). The others' output is what they print.
 RUN_DIR_OUTPUT = (None, "train", "export")
@@ -138,13 +140,14 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         g.add_argument(flag, type=_field(name), metavar=meta, help=f"{text} (default: {_default(name)})")
 
     opt("--series-length", "N", "days in the weather series")
-    opt("--look-back", "N", "window length: days each prediction sees")
+    opt("--look-back", "N", "window length: days each prediction sees; on the echo task, when not "
+        "given: LAG + 5")
     opt("--lag", "N", "echo task: how far back the echoed day lies")
     opt("--echo-p", "P", "echo task: probability that the day LAG back returns")
     opt("--hidden", "N", "hidden units of each model")
     opt("--layers", "N", "stacked recurrent layers")
-    opt("--models", "LIST", "models to train side by side, in this order on screen: any of "
-        "lstm, rnn, gru, comma-separated")
+    opt("--models", "LIST", "models to train side by side, in this order on screen: one or more "
+        "of lstm, rnn, gru, comma-separated, each once")
     opt("--forget-bias", "X|default", "LSTM forget-gate bias at start; default keeps "
         "PyTorch's random init, as the seed does")
     opt("--epochs", "N", "epochs to train")
@@ -177,20 +180,15 @@ def add_run_dir_options(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
-    """A preset's values, then every flag given on the command line."""
-    values: dict[str, Any] = {}
-    if args.preset:
-        values.update(PRESETS[args.preset], preset=args.preset)
-    for f in fields(RunConfig):
-        given = getattr(args, f.name, None)
-        if given is not None and f.name != "preset":
-            values[f.name] = given
+    """A preset's values, then every flag given on the command line (engine.sweep.grid's
+    config_from_flags: on the echo task a look-back not given is lag + 5)."""
+    from engine.sweep.grid import config_from_flags
+
+    values = {f.name: given for f in fields(RunConfig) if (given := getattr(args, f.name, None)) is not None}
     for name, word in NONE_WORDS.items():
         if values.get(name) == word:
             values[name] = None
-    if args.preset and values.get("task", PRESETS[args.preset]["task"]) != PRESETS[args.preset]["task"]:
-        values["preset"] = None  # the task no longer matches the preset's name
-    return RunConfig(**values)
+    return config_from_flags(values)
 
 
 def check_device(config: RunConfig) -> None:
@@ -206,12 +204,13 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
     if command is None:
         parser = _Parser(
             prog="lstm-tui",
-            usage="lstm-tui [train|watch|runs|export|bench] [options]",
+            usage="lstm-tui [train|watch|runs|export|bench|sweep] [options]",
             description="Watch the seed article's LSTM and vanilla RNN learn side by side. With no "
             "command, opens the live dashboard. Commands: train (headless, Rich progress), "
             "watch (the dashboard on a run directory), runs (compare run directories), "
             "export (metrics.csv and a screen SVG), "
-            "bench (speed figures). `lstm-tui COMMAND --help` for each.",
+            "bench (speed figures), sweep (many runs over a grid and seeds, as success rates). "
+            "`lstm-tui COMMAND --help` for each.",
         )
         add_run_options(parser)
         add_run_dir_options(parser)
@@ -224,8 +223,8 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
                         help="draw with ASCII only (chosen by itself when the locale is not UTF-8)")
         return parser
     if command == "train":
-        parser = _Parser(prog="lstm-tui train", description="Train both models without the dashboard: "
-                         "Rich progress on the terminal, a final table, and a run directory with the "
+        parser = _Parser(prog="lstm-tui train", description="Train the run's models (--models) without "
+                         "the dashboard: Rich progress on the terminal, a final table, and a run directory with the "
                          "log (flushed every epoch) and checkpoints. Survives a hang-up (SIGHUP); "
                          "Ctrl+C (exit 130) and SIGTERM (exit 143) stop it cleanly.")
         add_run_options(parser)
@@ -257,6 +256,18 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         parser.add_argument("--list", action="store_true",
                             help="no table: print the runs as tab-separated lines, newest first, and exit")
         return parser
+    if command == "sweep":
+        from tui.cli.sweep import add_sweep_options
+
+        parser = _Parser(prog="lstm-tui sweep", description="Run many trials, the product of the run flags' "
+                         "comma lists (--lag 10,30,50 --forget-bias default,2) and the seeds (--seeds 10), "
+                         "each a run directory under SWEEP_DIR/trials/, and report per grid point and model "
+                         "the success rate with its 95% Wilson interval (summary.csv, summary.svg, a table). "
+                         "Commas separate items: write 10_000 for ten thousand. Ctrl+C stops every trial with "
+                         "a checkpoint; the same command, or --sweep-dir DIR alone, goes on from there.")
+        add_run_options(parser)
+        add_sweep_options(parser)
+        return parser
     if command == "export":
         parser = _Parser(prog="lstm-tui export", description="Write metrics.csv (one row per model and "
                          "epoch, as logged) and screen.svg (the dashboard showing the run) into a run "
@@ -264,13 +275,19 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         parser.add_argument("dir", type=Path, metavar="DIR", help="the run directory")
         return parser
     parser = _Parser(prog="lstm-tui bench", description="Time the engine against a bare training loop "
-                     "written like the seed's, in one process, and print the ratio.")
+                     "written like the seed's, in one process, and print the ratio; then each model's "
+                     "parameters and training epoch against the RNN's (the cost table: --models, or there "
+                     "by default all of " + ",".join(MODEL_KINDS) + ").")
     add_run_options(parser)
     parser.add_argument("--rounds", type=_counted(1, 1_000), default=3, metavar="N",
-                        help="alternating bare/engine rounds; the median is reported (default: 3)")
+                        help="rounds, alternating the loops (bare, engine, dashboard) and, in the cost "
+                        "table, the models; the median is reported (default: 3)")
     parser.add_argument("--bench-epochs", type=_counted(1, 1_000_000), default=30, metavar="N",
                         help="epochs timed per round (default: 30)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--only", choices=BENCH_PARTS, help="run only this part: costs (each model's "
+                        "parameters and one training epoch against the RNN's, the models alternating every "
+                        "epoch: --rounds x --bench-epochs timed epochs of each, after warm-up ones)")
     parser.add_argument("--no-scale", dest="scale", action="store_false",
                         help="skip the memory figures at the seed's 500k series, look-back 1,000 "
                         "(about a minute on a 2-core CPU)")
@@ -347,12 +364,19 @@ def _command(argv: list[str], command: str | None) -> int:
                 raise CliError(f"cannot export {args.dir}: {where}{exc.strerror or exc}") from None
             _say(f"wrote {metrics}\nwrote {screen}")
             return 0
+        if command == "sweep":
+            from tui.cli.sweep import sweep_command
+
+            return sweep_command(args)
         if command == "bench":
             from tui.bench.run import run_bench
 
             config = config_from_args(args)
+            # The cost table compares the models: all of them unless --models names some.
+            cost_models = config.model_names if args.models is not None else MODEL_KINDS
             return run_bench(config, rounds=args.rounds, epochs=args.bench_epochs, as_json=args.json,
-                             scale=args.scale, scale_epochs=args.scale_epochs)
+                             scale=args.scale, scale_epochs=args.scale_epochs, only=args.only,
+                             cost_models=cost_models)
         cadence = CheckpointCadence(args.checkpoint_every, args.checkpoint_seconds)
         resume = None
         if args.resume is not None:

@@ -24,18 +24,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from engine.config import CLASS_NAMES, RunConfig
+from engine.config import CLASS_NAMES, MODEL_TITLES, RunConfig
 from engine.events import FINAL_STATES, Alert, Cause, Event, RunFailed, RunStarted, RunState, RunStateChanged
 from engine.history import RunHistory
 from engine.rundir.directory import CheckpointCadence, RunDirectory
 from tui.cli.ending import mute_fds, terminal_fds
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+BAR_WIDTH = 16
+# The progress line's cells besides the run's label, the epoch count, the speed and the losses:
+# the bar, the time left (0:00:00) and the gaps between its six columns.
+PROGRESS_FIXED = BAR_WIDTH + len("0:00:00") + 5
 
 
 class QuietStream:
@@ -125,6 +130,12 @@ def _fmt(value: float | None, digits: int = 4) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def model_title(model: str) -> str:
+    """What every screen calls ``model`` (engine.config.MODEL_TITLES; a crafted log's unknown
+    name as it is spelt)."""
+    return MODEL_TITLES.get(model, model.upper())
+
+
 class HeadlessRun(RunHistory):
     """The run's history (engine.history), and its pace: what the progress line and the final
     table show."""
@@ -140,12 +151,23 @@ class HeadlessRun(RunHistory):
         if self.epoch > before and self.first_epoch_at is None:
             self.first_epoch, self.first_epoch_at = self.epoch, time.perf_counter()
 
-    def losses(self) -> str:
-        parts = []
-        for name, model in self.models.items():
-            if model.train_loss is not None:
-                parts.append(f"{name.upper()} {model.train_loss:.4f}/{_fmt(model.val_loss)}")
-        return "  ".join(parts)
+    def losses(self, room: int | None = None) -> str:
+        """Each model's last train/validation loss, in the run's order, as fully as ``room``
+        cells allow: four decimals; else three; else the validation losses alone (three
+        models on an 80-column terminal)."""
+        done = [(model_title(name), model) for name, model in self.models.items() if model.train_loss is not None]
+        if not done:
+            return ""
+        forms = ["  ".join(f"{t} {m.train_loss:.4f}/{_fmt(m.val_loss)}" for t, m in done),
+                 " ".join(f"{t} {m.train_loss:.3f}/{_fmt(m.val_loss, 3)}" for t, m in done)]
+        if all(m.val_loss is not None for _, m in done):
+            forms.append("val " + " ".join(f"{t} {_fmt(m.val_loss, 3)}" for t, m in done))
+        return next((form for form in forms if room is None or cell_len(form) <= room), forms[-1])
+
+    def progress_room(self, width: int, speed: str) -> int:
+        """The cells a progress line ``width`` wide leaves for the losses."""
+        total = self.total_epochs
+        return width - PROGRESS_FIXED - cell_len(self.label) - len(f"{total}/{total}") - cell_len(speed)
 
     def epochs_per_s(self) -> str:
         if self.first_epoch_at is None or self.epoch < self.first_epoch + 1:
@@ -167,7 +189,7 @@ class HeadlessRun(RunHistory):
                 truth = f" (true {CLASS_NAMES[p.true]})" if p.true is not None else ""
                 prediction = CLASS_NAMES[p.predicted] + truth
                 probs = " ".join(f"{c[0]} {q:.2f}" for c, q in zip(CLASS_NAMES, p.probabilities))
-            rows.append((name.upper(), _fmt(model.train_loss), _fmt(model.val_loss),
+            rows.append((model_title(name), _fmt(model.train_loss), _fmt(model.val_loss),
                          "-" if model.val_acc is None else _fmt(model.val_acc, 3), prediction, probs))
         return rows
 
@@ -205,7 +227,7 @@ def run_headless(
     run = HeadlessRun(config)
     session = Session(config, [inbox.put], run=writer, resume=resume)
     progress = Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(bar_width=16), MofNCompleteColumn(),
+        TextColumn("[bold]{task.description}"), BarColumn(bar_width=BAR_WIDTH), MofNCompleteColumn(),
         TextColumn("{task.fields[losses]}"), TextColumn("{task.fields[speed]}"), TimeRemainingColumn(),
         console=console, transient=False,
     )
@@ -228,7 +250,9 @@ def run_headless(
                         break
                     run.apply(event)
                     exit_code = _report(event, run, session, progress) or exit_code
-                    progress.update(task, completed=run.epoch, losses=run.losses(), speed=run.epochs_per_s())
+                    speed = run.epochs_per_s()
+                    losses = run.losses(run.progress_room(console.width, speed))
+                    progress.update(task, completed=run.epoch, losses=losses, speed=speed)
         finally:
             # The worker writes the final checkpoint and its last events, then the log is closed.
             session.close(timeout=10)

@@ -1,4 +1,4 @@
-"""The dashboard app: both models side by side while a Session trains them, or a run watched.
+"""The dashboard app: the run's models side by side while a Session trains them, or a run watched.
 
 What is app-wide lives here: the keys (each with its description, for the footer, the help
 screen and the command palette), the display preferences and the theme, help, export and quit.
@@ -32,10 +32,11 @@ from tui.dashboard.sources import LiveSource, Refusal, RunSource, WatchedSource
 from tui.dashboard.state import DashboardState
 from tui.dashboard.tuning import InterpreterTuning
 from tui.screens.config_form import ConfigForm
-from tui.screens.help import HelpScreen
+from tui.screens.help import HelpScreen, help_intro
 from tui.screens.quit_confirm import QuitConfirm
 from tui.widgets.gate_heatmap import GatePanel
 from tui.widgets.loss_chart import LossChart
+from tui.widgets.model_columns import FIRST_CHART
 
 if TYPE_CHECKING:
     from engine.config import CheckpointCadence
@@ -58,14 +59,15 @@ def _b(key: str, action: str, short: str, long: str, *, show: bool = True, displ
 
 
 class DashboardApp(App[int]):
-    """One run's LSTM and RNN side by side: a run trained here, or one watched."""
+    """One run's models side by side (the LSTM and the RNN by default): a run trained here, or one
+    watched."""
 
     CSS_PATH = "app.tcss"
     TITLE = "lstm-tui"
     # The first panel, named: in a real terminal Textual's "first focusable widget" could land
-    # on the LSTM heatmap, and on a short terminal the view then opened scrolled past the charts.
-    AUTO_FOCUS = "#loss-lstm"
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    # on the first heatmap, and on a short terminal the view then opened scrolled past the charts.
+    AUTO_FOCUS = f"LossChart.{FIRST_CHART}"
+    # The width's classes depend on the number of models too: the columns set their own.
     VERTICAL_BREAKPOINTS = [(0, "-tiny"), (20, "-short"), (34, "-tall")]
     BINDINGS = [
         _b("space", "toggle_pause", "Pause", "Pause or resume training"),
@@ -80,7 +82,7 @@ class DashboardApp(App[int]):
         _b("2", "preset('seed-50k')", "seed-50k", "Restart with the seed-50k preset", show=False),
         _b("3", "preset('seed-100k')", "seed-100k", "Restart with the seed-100k preset", show=False),
         _b("4", "preset('echo')", "echo", "Restart with the echo task preset", show=False),
-        _b("g", "cycle_gate", "Gate", "Show the LSTM's next gate: i, f, g, o, then cell c and hidden h"),
+        _b("g", "cycle_gate", "Gate", "Focused model's next gate: LSTM i f g o c h, GRU r z n h, RNN h"),
         _b("l", "toggle_log", "Log", "Toggle a log scale on the loss charts"),
         _b("x", "cycle_x_axis", "X axis", "Loss charts' x axis: epoch, wall-clock time, time since start",
            show=False),
@@ -248,8 +250,9 @@ class DashboardApp(App[int]):
         self.push_screen(ConfigForm(self.config), apply)
 
     def action_preset(self, name: str) -> None:
-        # The device is a property of the machine, not of the preset: keep the one chosen.
-        self.restart(from_preset(name, device=self.config.device))
+        # The device is a property of the machine, and the models compared are the user's choice,
+        # not the preset's: keep the ones chosen.
+        self.restart(from_preset(name, device=self.config.device, models=self.config.models))
 
     # -- the display: the screen changes it, the app keeps it for the next session ---------------
 
@@ -318,7 +321,7 @@ class DashboardApp(App[int]):
         self.call_from_thread(self.notify, f"{metrics}\n{screen}", title="Exported")
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.key_rows()))
+        self.push_screen(HelpScreen(self.key_rows(), help_intro(tuple(self.state.models))))
 
     async def action_quit(self) -> None:
         if self.source.active:

@@ -1,8 +1,10 @@
-"""The dashboard's screen: both models side by side, redrawn from the state at a paced rate.
+"""The dashboard's screen: the run's models side by side, redrawn from the state at a paced rate.
 
-It lays the panels out, folds the engine's events into the state on each pulse of its pacer
-(tui/dashboard/pacing.py), redraws only the panels whose data changed, and keeps the two loss
-charts' cursor, zoom and display settings in step. The app's key actions call down into it.
+It lays the panels out (the models' columns: tui/widgets/model_columns.py, composed again when
+a run starts with another set of models), folds the engine's events into the state on each
+pulse of its pacer (tui/dashboard/pacing.py), redraws only the panels whose data changed, and
+keeps the loss charts' cursor, zoom and display settings in step. The app's key actions call
+down into it.
 """
 
 from __future__ import annotations
@@ -13,35 +15,36 @@ from contextlib import suppress
 from typing import Any
 
 import psutil
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.worker import get_current_worker
 
+from engine.config import MODEL_TITLES
 from engine.events import Alert, Event, RunFailed, RunFinished, RunStarted
 from tui.dashboard.pacing import RedrawPacer
 from tui.dashboard.prefs import Prefs
 from tui.dashboard.sources import RunSource
-from tui.dashboard.state import MODELS, SMOOTHING_WEIGHTS, DashboardState
+from tui.dashboard.state import SMOOTHING_WEIGHTS, DashboardState
 from tui.widgets.footer import KeyFooter
-from tui.widgets.gate_heatmap import LSTM_VIEWS, GatePanel
+from tui.widgets.gate_heatmap import GatePanel
 from tui.widgets.gradient_flow import GradientFlowChart
 from tui.widgets.gradient_history import GradientHistory
 from tui.widgets.header import RunHeader
 from tui.widgets.loss_chart import X_MODES, LossChart
+from tui.widgets.model_columns import ModelColumns
 from tui.widgets.prediction import PredictionPanel
 from tui.widgets.system_pane import SystemPane
 
-TITLES = {"lstm": "LSTM", "rnn": "RNN"}
 ALERT_SEVERITY = {"info": "information", "warning": "warning", "error": "error"}
 
 
 class DashboardScreen(Screen[None]):
-    """Both models' panels, fed from ``state``; ``source`` (started once the panels are drawn)
-    delivers the events, and says whose process to sample and whether its events are news."""
+    """The run's models' panels, fed from ``state``; ``source`` (started once the panels are
+    drawn) delivers the events, and says whose process to sample and whether its events are news."""
 
     # Textual repaints the whole screen when focus moves; here only the two panels whose
     # border changes repaint (they restyle themselves). With training on both cores, the full
@@ -65,6 +68,7 @@ class DashboardScreen(Screen[None]):
         self._drawn: dict[str, int] = {}
         self._header_second = -1
         self._header_run_state: tuple[str, str] = ("", "")  # what the header last showed
+        self._rebuilding = False
 
     def compose(self) -> ComposeResult:
         yield RunHeader(id="header")
@@ -72,13 +76,7 @@ class DashboardScreen(Screen[None]):
         # Scrolls only when the terminal is too short for every panel at its least height;
         # moving focus (tab) brings the focused panel into view.
         with VerticalScroll(id="main", can_focus=False):
-            with Horizontal(id="columns"):
-                for model in MODELS:
-                    with Vertical(id=f"column-{model}", classes="column"):
-                        with Horizontal(classes="losses"):
-                            yield LossChart(model, TITLES[model], id=f"loss-{model}")
-                            yield PredictionPanel(model, f"{TITLES[model]} prediction", id=f"prediction-{model}")
-                        yield GatePanel(model, TITLES[model], id=f"gates-{model}")
+            yield ModelColumns(tuple(self.state.models), id="columns")
             with Horizontal(id="gradients"):
                 yield GradientFlowChart(id="gradient-flow")
                 yield GradientHistory(id="gradient-history")
@@ -87,20 +85,63 @@ class DashboardScreen(Screen[None]):
     def on_mount(self) -> None:
         # Kept by reference: each redraw reaches them without a query.
         self.header = self.query_one(RunHeader)
-        self.charts = {model: self.query_one(f"#loss-{model}", LossChart) for model in MODELS}
-        self.predictions = {model: self.query_one(f"#prediction-{model}", PredictionPanel) for model in MODELS}
-        self.gates = {model: self.query_one(f"#gates-{model}", GatePanel) for model in MODELS}
+        self.columns = self.query_one(ModelColumns)
         self.gradient_flow = self.query_one(GradientFlowChart)
         self.gradient_history = self.query_one(GradientHistory)
         self.system_pane = self.query_one(SystemPane)
-        for chart in self.charts.values():
-            chart.smoothing, chart.x_mode = self.smoothing, self.x_mode
-            chart.set_log_scale(self.log_scale)
+        self._set_up_charts()
         self.system_pane.display = self._system_shown
         self._sample_system()
         self.redraw(force=True)
         self.pacer.start(self)
         self.source.start(self.app)  # after the first frame's work: the engine's import takes seconds
+
+    # -- the models' columns -------------------------------------------------------------------
+
+    @property
+    def charts(self) -> dict[str, LossChart]:
+        return self.columns.charts
+
+    @property
+    def predictions(self) -> dict[str, PredictionPanel]:
+        return self.columns.predictions
+
+    @property
+    def gates(self) -> dict[str, GatePanel]:
+        return self.columns.gates
+
+    def _set_up_charts(self) -> None:
+        for chart in self.charts.values():
+            chart.smoothing, chart.x_mode = self.smoothing, self.x_mode
+            chart.cursor_epoch, chart.zoom = self.cursor_epoch, self.x_zoom
+            chart.set_log_scale(self.log_scale)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.columns.lay_out(event.size.width)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        model = getattr(event.widget, "model", None)
+        if isinstance(model, str):
+            self.columns.focus_moved(model)
+
+    async def _rebuild_columns(self) -> None:
+        """The run on screen has other models than the columns: compose them again for its own."""
+        if self._rebuilding:
+            return
+        self._rebuilding = True
+        try:
+            while tuple(self.state.models) != self.columns.models:
+                lost_focus = self.focused is not None and self.focused in self.columns.walk_children()
+                await self.columns.rebuild(tuple(self.state.models))
+                self._set_up_charts()
+                self._drawn.clear()
+                if lost_focus or self.focused is None:
+                    first = next(iter(self.charts.values()), None)
+                    if first is not None:
+                        first.focus()
+                self.redraw(force=True)
+        finally:
+            self._rebuilding = False
 
     # -- events in ------------------------------------------------------------------------------
 
@@ -125,6 +166,8 @@ class DashboardScreen(Screen[None]):
         self.state.apply(event)
         if isinstance(event, RunStarted) and not event.resumed_from_epoch and self.cursor_epoch is not None:
             self._reset_cursor()  # a new run: its epochs are not the old one's
+        if isinstance(event, RunStarted) and tuple(self.state.models) != self.columns.models:
+            self.call_next(self._rebuild_columns)  # its models are not the ones shown
         if self.source.replaying:
             return  # replaying a watched run's past: its old news is on screen, not in toasts
         match event:
@@ -175,7 +218,9 @@ class DashboardScreen(Screen[None]):
             self.cursor_epoch = self._last_epoch()
             for chart in self.charts.values():
                 chart.cursor_epoch = self.cursor_epoch
-        for model in MODELS:
+        for model in self.columns.models:
+            if model not in state.models:
+                continue  # a run of other models began: the columns are being composed again
             if self._changed(f"chart:{model}") or force:
                 self.charts[model].show(state)
             if self._changed(f"prediction:{model}") or force:
@@ -191,8 +236,14 @@ class DashboardScreen(Screen[None]):
     # -- display settings (the app's keys; each returns the new setting, for the app to keep) ----
 
     def cycle_gate(self) -> None:
-        panel = self.gates["lstm"]
-        panel.set_view(LSTM_VIEWS[(LSTM_VIEWS.index(panel.view) + 1) % len(LSTM_VIEWS)])
+        """The focused model's next gate (the model of the panel last focused)."""
+        panel = self.gates.get(self.columns.focus_model)
+        if panel is None:
+            return
+        if len(panel.views) == 1:
+            self.notify(f"The {panel.title} has no gates: its panel shows the hidden state h.", timeout=3)
+            return
+        panel.next_view()
 
     def cycle_smoothing(self) -> float:
         steps = (0.0, *SMOOTHING_WEIGHTS)
@@ -232,7 +283,7 @@ class DashboardScreen(Screen[None]):
         return max((m.epoch for m in self.state.models.values()), default=0)
 
     def on_loss_chart_cursor_move(self, message: LossChart.CursorMove) -> None:
-        """Both charts' cursor moves together, so one epoch is read across LSTM and RNN."""
+        """Every chart's cursor moves together, so one epoch is read across the models."""
         last = self._last_epoch()
         if last < 1:
             return
@@ -300,5 +351,5 @@ def summary_line(event: RunFinished) -> str:
         loss = metrics.get("val_loss")
         acc_text = "--" if acc is None else f"{acc:.1%}"
         loss_text = "--" if loss is None else f"{loss:.4f}"
-        parts.append(f"{TITLES.get(model, model)} val loss {loss_text}, acc {acc_text}")
+        parts.append(f"{MODEL_TITLES.get(model, model)} val loss {loss_text}, acc {acc_text}")
     return "; ".join(parts)

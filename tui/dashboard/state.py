@@ -23,6 +23,7 @@ from engine.events import (
     Event,
     Gates,
     GradientFlow,
+    GruGates,
     Hidden,
     Prediction,
     RunFailed,
@@ -31,10 +32,10 @@ from engine.events import (
     RunState,
     RunStateChanged,
 )
-from engine.history import HISTORY_BUCKETS, MODELS, MinMaxSeries, ModelHistory, Reading, RunHistory
+from engine.history import HISTORY_BUCKETS, MinMaxSeries, ModelHistory, Reading, RunHistory
 from engine.rundir.directory import RunStatus
 
-__all__ = ["HISTORY_BUCKETS", "MODELS", "MinMaxSeries", "Reading", "DashboardState", "ModelState"]
+__all__ = ["HISTORY_BUCKETS", "MinMaxSeries", "Reading", "DashboardState", "ModelState"]
 
 PREDICTION_HISTORY = 12  # epochs of "how the prediction changed"
 RATE_WINDOW = 20  # epochs used to measure epochs/s
@@ -122,8 +123,9 @@ class ProbeState:
     epoch: int
     window_start: int
     window: list[int]  # the whole probe input, as class indices
-    arrays: dict[str, list[list[float]]]  # name (i f g o c h) -> [step][unit], last T steps
-    # LSTM: gate -> (share of steps < 0.1, share > 0.9) per unit; RNN: "h" -> (per unit |h| > 0.95,)
+    arrays: dict[str, list[list[float]]]  # name (LSTM i f g o c h; GRU r z n h; RNN h) -> [step][unit]
+    # LSTM, GRU: gate -> (share of steps < 0.1, share > 0.9) per unit (the candidates g, n: < -0.9,
+    # > 0.9); RNN: "h" -> (per unit |h| > 0.95,)
     saturation: dict[str, tuple[list[float], ...]]
     overall_saturation: float | None = None  # RNN: share of all cells with |h| > 0.95
 
@@ -173,13 +175,16 @@ class FlowState:
     history: FlowHistory = field(default_factory=FlowHistory)
 
 
-def _panel_keys() -> dict[str, int]:
-    keys = {"header": 0, "gradients": 0, "system": 0}
-    for model in MODELS:
-        keys[f"chart:{model}"] = 0
-        keys[f"prediction:{model}"] = 0
-        keys[f"gates:{model}"] = 0
-    return keys
+RUN_PANELS = ("header", "gradients", "system")  # the panels every run has, whatever its models
+MODEL_PANELS = ("chart", "prediction", "gates")  # each model's: "chart:lstm", ...
+
+
+def panel_keys(models: tuple[str, ...], versions: dict[str, int] | None = None) -> dict[str, int]:
+    """The version counter of each panel of a run of ``models``: those in ``versions`` kept
+    (counters only go up), a new model's at 0, and a model's no longer in the run gone."""
+    versions = versions or {}
+    keys = [*RUN_PANELS, *(f"{panel}:{model}" for model in models for panel in MODEL_PANELS)]
+    return {key: versions.get(key, 0) for key in keys}
 
 
 class DashboardState(RunHistory):
@@ -189,19 +194,25 @@ class DashboardState(RunHistory):
         self.system: deque[Any] = deque(maxlen=SYSTEM_HISTORY)  # tui.dashboard.system.SystemSample, 1 a second
         self.watching: str | None = None  # the run directory, when following one's log
         self.last_alert: Alert | None = None
-        self.versions = _panel_keys()
+        self.versions = panel_keys(())  # the models' panels join when the models are made
         self.probes: dict[str, ProbeState] = {}
-        self.flows = {name: FlowState() for name in MODELS}
+        self.parameters: dict[str, int] = {}  # each model's parameter count, from run_started
         self._epoch_times: deque[tuple[float, int]] = deque(maxlen=RATE_WINDOW)
         self._clock_started: float | None = None  # wall time the running clock last started
         self._clock_accum = 0.0  # seconds spent running before that
         super().__init__(config)
+        self.flows = {name: FlowState() for name in self.models}
         self.run_state = RunState.LOADING  # until the engine says otherwise
         self.reason = "loading torch…"
         self.models: dict[str, ModelState]  # type: ignore[assignment]  # _new_model makes them
 
     def _new_model(self, name: str) -> ModelState:
         return ModelState(name)
+
+    def _new_models(self) -> dict[str, ModelHistory]:
+        models = super()._new_models()
+        self.versions = panel_keys(tuple(models), self.versions)
+        return models
 
     # -- derived figures ------------------------------------------------------------------
 
@@ -238,6 +249,7 @@ class DashboardState(RunHistory):
         super().apply(event)
         match event:
             case RunStarted():
+                self.parameters = dict(event.parameters)
                 if self.task != "echo":
                     self.best_loss = None  # the seed's data is uniform noise: chance is the best
                 self._epoch_times.clear()
@@ -250,6 +262,10 @@ class DashboardState(RunHistory):
                 self.bump(f"prediction:{event.model}")
             case Gates() if event.model in self.models:
                 arrays = {k: getattr(event, k) for k in ("i", "f", "g", "o", "c", "h")}
+                saturation = {k: (v["low"], v["high"]) for k, v in event.saturation.items()}
+                self._probe(event, arrays, saturation, None)
+            case GruGates() if event.model in self.models:
+                arrays = {k: getattr(event, k) for k in ("r", "z", "n", "h")}
                 saturation = {k: (v["low"], v["high"]) for k, v in event.saturation.items()}
                 self._probe(event, arrays, saturation, None)
             case Hidden() if event.model in self.models:
@@ -290,14 +306,17 @@ class DashboardState(RunHistory):
     def _new_run(self) -> None:
         super()._new_run()
         self.probes = {}
-        self.flows = {name: FlowState() for name in MODELS}
+        self.flows = {name: FlowState() for name in self.models}
         self._clock_started = None
         self._clock_accum = 0.0
 
     def _resumed(self, epoch: int) -> None:
         super()._resumed(epoch)
         self._clock_started = None
-        self.probes = {name: probe for name, probe in self.probes.items() if probe.epoch <= epoch}
+        self.probes = {name: probe for name, probe in self.probes.items()
+                       if probe.epoch <= epoch and name in self.models}
+        # The run's own models: a resume may bring another set than the one shown before it.
+        self.flows = {name: self.flows.get(name) or FlowState() for name in self.models}
         for name, flow in self.flows.items():
             flow.history.truncate_after(epoch)
             last = self.models[name].flow
@@ -309,7 +328,7 @@ class DashboardState(RunHistory):
                          cell_norms=list(event.cell_norms) if event.cell_norms is not None else None,
                          horizon=event.horizon, cell_horizon=event.cell_horizon, history=history)
 
-    def _probe(self, event: Gates | Hidden, arrays: dict[str, list[list[float]]],
+    def _probe(self, event: Gates | GruGates | Hidden, arrays: dict[str, list[list[float]]],
                saturation: dict[str, tuple[list[float], ...]], overall: float | None) -> None:
         self.probes[event.model] = ProbeState(event.epoch, event.window_start, list(event.window), arrays,
                                               saturation, overall)

@@ -79,11 +79,24 @@ async def main(out: Path, only: set[str] | None = None) -> list[Path]:
     async def small(pilot: Pilot, app: DashboardApp) -> None:
         await _paused_at(pilot, app, 25, 300)
 
+    # Three models train half as slowly again as the pair: fewer epochs, and more time for them.
+    async def three_wide(pilot: Pilot, app: DashboardApp) -> None:
+        await _paused_at(pilot, app, 40, 900)
+
+    async def three_small(pilot: Pilot, app: DashboardApp) -> None:
+        await _paused_at(pilot, app, 25, 900)
+        app.dashboard.charts["gru"].focus()  # the GRU's column wide, the LSTM's and the RNN's condensed
+        await _frame(pilot, app)
+
+    three = seed.replace(models="lstm,rnn,gru")
+
     shots = [
         (seed, (120, 40), "dashboard.svg", dashboard),
         (seed, (120, 40), "help.svg", help_screen),
         (seed, (120, 40), "configure.svg", configure),
         (seed, (80, 24), "small.svg", small),
+        (three, (120, 40), "three.svg", three_wide),
+        (three, (80, 24), "three-small.svg", three_small),
         # Last: on a busy 2-core machine the echo run takes minutes.
         (from_preset("echo", device="cpu", epochs=14), (120, 40), "echo.svg", echo),
     ]
@@ -92,6 +105,47 @@ async def main(out: Path, only: set[str] | None = None) -> list[Path]:
         for config, size, name, script in shots
         if not only or name.removesuffix(".svg") in only
     ]
+
+
+async def sweep_screenshot(out: Path, size: tuple[int, int] = (120, 40)) -> Path:
+    """``sweep.svg``: the live sweep screen on a real small sweep (the echo task, three lags x four
+    seeds, every model, local workers), part way: cells filled in, trials running. Run it with
+    ``python -c 'import asyncio; from tui.devtools.screenshots import OUT, sweep_screenshot, to_png;
+    to_png([asyncio.run(sweep_screenshot(OUT))])'``."""
+    import os
+    import tempfile
+
+    from engine.sweep.executor import ExecutorOptions
+    from engine.sweep.grid import Grid, SweepDirectory
+    from tui.sweep.app import SweepApp
+    from tui.sweep.live import LiveSweep
+
+    grid = Grid.from_flags({"preset": "echo", "lag": "5,10,20", "epochs": "12", "series_length": "3000",
+                            "device": "cpu"}, seeds="4", models="lstm,gru,rnn")
+    home = Path.cwd()
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chdir(tmp)  # the header shows the sweep's directory as a user would have typed it
+        try:
+            sweep = SweepDirectory(Path("sweeps/echo"))
+            sweep.create(grid)
+            live = LiveSweep(sweep, grid, options=ExecutorOptions())
+            live.start()
+            app = SweepApp(live)
+            try:
+                async with app.run_test(size=size) as pilot:
+                    half = grid.size // 2
+                    await _wait(pilot, lambda: live.counts()["done"] >= half and bool(live.running()), 1800,
+                                "half the sweep's trials")
+                    app.grid_table.focus()
+                    await pilot.pause(1.5)  # a look since: the running trials' epochs are fresh
+                    path = Path(app.save_screenshot("sweep.svg", str(out.resolve() if out.is_absolute()
+                                                                     else home / out)))
+            finally:
+                live.finish(timeout=60)
+        finally:
+            os.chdir(home)
+    print(f"wrote {path}", flush=True)
+    return path
 
 
 def to_png(svgs: list[Path]) -> None:
@@ -106,6 +160,7 @@ def to_png(svgs: list[Path]) -> None:
 
 
 if __name__ == "__main__":
-    # python -m tui.devtools.screenshots [OUT_DIR [NAME ...]]: NAME is dashboard, echo, help, configure or small.
+    # python -m tui.devtools.screenshots [OUT_DIR [NAME ...]]: NAME is dashboard, echo, help, configure,
+    # small, three (three models at 120x40) or three-small (at 80x24).
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else OUT
     to_png(asyncio.run(main(target, set(sys.argv[2:]) or None)))

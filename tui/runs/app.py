@@ -20,7 +20,7 @@ from textual.worker import get_current_worker
 
 from engine.rundir.files import RunDirError
 from tui.runs.listing import UNREADABLE, RunSummary, list_run_dirs, summarise
-from tui.runs.table import COLUMNS, RunsTable, ordered
+from tui.runs.table import RunsTable, columns_for, ordered, run_models, table_models
 from tui.widgets.footer import KeyFooter
 
 BATCH_S = 0.25  # the table is rebuilt at most this often while runs are being read
@@ -51,7 +51,7 @@ class RunsApp(App[int]):
     TITLE = "lstm-tui runs"
     BINDINGS = [
         Binding("slash", "filter", "Filter", key_display="/",
-                tooltip="Filter the runs by a regular expression over name, task, state and note "
+                tooltip="Filter the runs by a regular expression over name, task, models, state and note "
                 "(case-insensitive)"),
         Binding("escape", "clear_filter", "Clear filter", tooltip="Clear the filter and show every run"),
         Binding("u", "reload", "Reload", tooltip="Read every run again: new runs, epochs and states"),
@@ -68,7 +68,7 @@ class RunsApp(App[int]):
     def compose(self) -> ComposeResult:
         yield Static(id="runs-title")
         yield RunsTable(id="runs")
-        yield Input(id="filter", placeholder="regular expression over name, task, state and note")
+        yield Input(id="filter", placeholder="regular expression over name, task, models, state and note")
         yield Static(id="filter-error")
         yield Static(id="runs-detail")
         yield KeyFooter(compact=True)
@@ -133,7 +133,11 @@ class RunsApp(App[int]):
 
     def _show_detail(self) -> None:
         run = self.table.cursor_run
-        text = "" if run is None else f"{run.path}: {run.status}" + (f" — {run.reason}" if run.reason else "")
+        text = ""
+        if run is not None:
+            models = ",".join(run_models(run))  # the models column may be off, or out of view
+            text = f"{run.path}: {run.status}" + (f" · models {models}" if models else "")
+            text += f" — {run.reason}" if run.reason else ""
         self.detail_line.update(Text(text))
 
     # -- filter ----------------------------------------------------------------------------------
@@ -218,12 +222,15 @@ def runs_command(root: Path, *, listing: bool = False) -> int:
 
 
 def print_runs(root: Path) -> int:
-    """Each run as one tab-separated line under a header line, newest first (for scripts).
-    A stdout that fails ends the listing (`lstm-tui` says why, unless its reader went away)."""
+    """Each run as one tab-separated line under a header line, newest first (for scripts): the
+    table's columns, every one, with the models column always there (a script reads which
+    models each run trained from it). A stdout that fails ends the listing (`lstm-tui` says
+    why, unless its reader went away)."""
     from tui.cli.ending import write_stdout
 
     runs = ordered([summarise_safely(path) for path in list_run_dirs(root)], "started", reverse=True)
-    lines = ["\t".join(column.label for column in COLUMNS)]
-    lines += ["\t".join(column.cell(run) for column in COLUMNS) for run in runs]
+    columns = columns_for(table_models(runs), with_models=True)
+    lines = ["\t".join(column.label for column in columns)]
+    lines += ["\t".join(column.cell(run) for column in columns) for run in runs]
     write_stdout("".join(line + "\n" for line in lines))
     return 0

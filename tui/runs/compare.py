@@ -1,4 +1,8 @@
-"""The compare view: several runs' loss curves overlaid, one chart per model, following live logs."""
+"""The compare view: several runs' loss curves overlaid, one chart per model, following live logs.
+
+One chart for every model any compared run trained, in the order the runs list them (the first
+run's models first): a run of lstm,rnn beside one of lstm,rnn,gru gives LSTM, RNN and GRU charts,
+the GRU's with one curve. Where the charts do not all fit (three on 24 rows), they scroll."""
 
 from __future__ import annotations
 
@@ -9,21 +13,35 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Static
 
+from engine.config import MODEL_TITLES, RunConfig
 from engine.events import Event
-from engine.history import MODELS
 from engine.rundir.directory import RunDirectory
+from engine.rundir.files import RunDirError
 from engine.rundir.follow import RunFollower
 from tui.runs.compare_chart import CompareChart
 from tui.runs.listing import SUMMARY_EVENTS, RunSummary
 from tui.widgets.footer import KeyFooter
 
 POLL_S = 0.5  # how often the logs are looked at: a stat and a read of what was appended
-TITLES = {"lstm": "LSTM", "rnn": "RNN"}
+
+
+def run_config(path: Path) -> RunConfig | None:
+    """The run's config.json, for its models before its log is read (None: unreadable now;
+    the log's run_started says them)."""
+    try:
+        return RunDirectory(path).load_config()
+    except RunDirError:
+        return None
+
+
+def compared_models(runs: list[RunSummary]) -> tuple[str, ...]:
+    """Every model of the compared runs, each where it first appears."""
+    return tuple(dict.fromkeys(model for run in runs for model in run.model_names))
 
 
 class CompareScreen(Screen[None]):
@@ -32,7 +50,7 @@ class CompareScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "close", "Back", tooltip="Close the comparison and go back to the runs table"),
         Binding("t", "toggle_train", "Train", tooltip="Show or hide each run's train-loss curve (dimmed)"),
-        Binding("l", "toggle_log", "Log", tooltip="Toggle a log scale on both comparison charts"),
+        Binding("l", "toggle_log", "Log", tooltip="Toggle a log scale on every comparison chart"),
     ]
 
     class Appended(Message):
@@ -47,20 +65,27 @@ class CompareScreen(Screen[None]):
     def __init__(self, paths: list[Path]) -> None:
         super().__init__()
         self.paths = paths
-        self.runs = [RunSummary(path, curves=True) for path in paths]
+        self.runs = [RunSummary(path, config=run_config(path), curves=True) for path in paths]
+        self.models = compared_models(self.runs)  # whose charts show
+        self.charts: list[CompareChart] = []
         self.show_train = False
         self.log_scale = False
         self._stop = threading.Event()
 
     def compose(self) -> ComposeResult:
+        self.charts = []
+        for model in self.models:
+            chart = CompareChart(model, MODEL_TITLES.get(model, model.upper()), id=f"compare-{model}")
+            chart.show_train, chart.log_scale = self.show_train, self.log_scale
+            self.charts.append(chart)
         yield Static(id="compare-title")
-        with Vertical(id="compare-charts"):
-            for model in MODELS:
-                yield CompareChart(model, TITLES[model], id=f"compare-{model}")
+        # The charts share the height, none shorter than it can be read (runs.tcss): three of
+        # them on a 24-row terminal scroll, and tab brings each into view.
+        with VerticalScroll(id="compare-charts"):
+            yield from self.charts
         yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
-        self.charts = [self.query_one(f"#compare-{model}", CompareChart) for model in MODELS]
         self._redraw()
         self._follow()
 
@@ -85,12 +110,22 @@ class CompareScreen(Screen[None]):
         run.status = message.status
         for event in message.events:
             run.apply(event)
+        if compared_models(self.runs) != self.models:  # a run restarted with other models
+            self.models = compared_models(self.runs)
+            self.run_worker(self._recharted(), group="charts", exclusive=True)
+            return
+        self._redraw()
+
+    async def _recharted(self) -> None:
+        await self.recompose()
         self._redraw()
 
     def _redraw(self) -> None:
         for chart in self.charts:
-            chart.show([(run.name, run.models[chart.model]) for run in self.runs])
-        parts = [f"{run.name} {run.status} {run.epochs_done}/{run.epochs_total or '?'}" for run in self.runs]
+            chart.show([(run.name, run.models.get(chart.model)) for run in self.runs])
+        differ = len({run.model_names for run in self.runs}) > 1  # else every chart names them
+        parts = [f"{run.name} {run.status} {run.epochs_done}/{run.epochs_total or '?'}"
+                 + (f" ({','.join(run.model_names)})" if differ else "") for run in self.runs]
         count = f"{len(self.runs)} run{'s' if len(self.runs) > 1 else ''}"
         self.query_one("#compare-title", Static).update(Text(f"Comparing {count}: " + " · ".join(parts)))
 

@@ -1,4 +1,7 @@
-"""One model's validation loss for several runs on one chart, with a legend naming the runs."""
+"""One model's validation loss for several runs on one chart, with a legend naming the runs.
+
+The chart is given every compared run, in one order for every chart, so a run keeps its colour
+on each; a run without this model (it trained others) has None and no curve here."""
 
 from __future__ import annotations
 
@@ -22,13 +25,15 @@ class CompareChart(CachedPlot):
         self.model = model
         self.title = title
         self.show_train = False
-        self._runs: list[tuple[str, ModelHistory]] = []
+        self._runs: list[tuple[str, ModelHistory | None]] = []
         self.border_title = title
 
-    def show(self, runs: list[tuple[str, ModelHistory]]) -> None:
-        """Take each run's name and this model's curves; the figure is rebuilt on the next render."""
+    def show(self, runs: list[tuple[str, ModelHistory | None]]) -> None:
+        """Take each run's name and this model's curves (None: the run has no such model); the
+        figure is rebuilt on the next render."""
         self._runs = runs
-        best = [(m.val_loss, name) for name, m in runs if m.val_loss is not None and math.isfinite(m.val_loss)]
+        best = [(m.val_loss, name) for name, m in runs
+                if m is not None and m.val_loss is not None and math.isfinite(m.val_loss)]
         self.border_title = f"{self.title} · validation loss"
         if best:
             loss, name = min(best)
@@ -45,6 +50,8 @@ class CompareChart(CachedPlot):
         """The legend's entries, in drawing order."""
         labels = []
         for name, model in self._runs:
+            if model is None:
+                continue
             if self.show_train and model.train is not None and len(model.train):
                 labels.append(f"{name} train")
             if model.val is not None and len(model.val):
@@ -59,6 +66,8 @@ class CompareChart(CachedPlot):
         lows, highs = [CHANCE_LOSS], [CHANCE_LOSS]
         x_last = 1.0
         for index, (name, model) in enumerate(self._runs):
+            if model is None:
+                continue
             color = PALETTE[index % len(PALETTE)]
             curves = []
             has_val = model.val is not None and len(model.val) > 0

@@ -55,6 +55,12 @@ class RunSummary:
         return self.history.models
 
     @property
+    def model_names(self) -> tuple[str, ...]:
+        """The run's models in its order (config.json's models; a run from before --models
+        trained lstm and rnn)."""
+        return self.history.model_names
+
+    @property
     def started(self) -> float | None:
         """When the run first started (its log says), else when its directory's name says."""
         return self.history.first_started_at or started_from_name(self.path.name)
@@ -65,7 +71,7 @@ class RunSummary:
 
     @property
     def epochs_done(self) -> int:
-        """Epochs both models have completed."""
+        """Epochs every model of the run has completed."""
         return self.history.epoch
 
     def apply(self, event: Event) -> None:

@@ -1,10 +1,15 @@
-"""The runs table: one row per run directory, sortable, filterable, with marks for comparing."""
+"""The runs table: one row per run directory, sortable, filterable, with marks for comparing.
+
+The columns follow the runs: a train, validation and horizon column for every model any run
+trained (engine.config.MODEL_TITLES names them), and a models column when the runs did not all
+train the same models, so a row says which models its run has (a model it lacks: a dash).
+"""
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,12 +20,14 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 
+from engine.config import DEFAULT_MODELS, MODEL_KINDS, MODEL_TITLES
 from engine.rundir.directory import RunStatus
 from tui.runs.listing import NOT_A_RUN, READING, UNREADABLE, RunSummary, finite
 
 MARK = "●"
 STATE_ORDER = (*RunStatus, READING, UNREADABLE, NOT_A_RUN)
 MISSING = "–"
+MODEL_FIGURES = ("train", "val", "horizon")  # a model's columns: its key is f"{model}_{figure}"
 
 
 def _loss(value: float | None) -> str:
@@ -37,6 +44,15 @@ def _epochs(run: RunSummary) -> str:
     return f"{run.epochs_done}/{run.epochs_total}" if run.epochs_total else str(run.epochs_done)
 
 
+def run_models(run: RunSummary) -> tuple[str, ...]:
+    """The models ``run`` trained, in its order; none for what is not (yet) a run."""
+    return run.model_names if run.is_run else ()
+
+
+def _models(run: RunSummary) -> str:
+    return ",".join(run_models(run)) or MISSING  # spelt as --models and config.json spell it
+
+
 @dataclass(frozen=True)
 class Column:
     key: str
@@ -45,11 +61,17 @@ class Column:
     value: Callable[[RunSummary], Any]  # what the column sorts by; None sorts last either way
 
 
-def _model_columns(model: str, title: str) -> tuple[Column, Column, Column]:
-    """A model's final train and validation loss, and its gradient horizon."""
+def _model_columns(model: str) -> tuple[Column, Column, Column]:
+    """A model's final train and validation loss, and its gradient horizon; a dash for a run
+    without that model."""
+    title = MODEL_TITLES.get(model, model.upper())
 
     def get(attr: str) -> Callable[[RunSummary], Any]:
-        return lambda run: getattr(run.models[model], attr)
+        def value(run: RunSummary) -> Any:
+            history = run.models.get(model)
+            return None if history is None else getattr(history, attr)
+
+        return value
 
     train, val, horizon = get("train_loss"), get("val_loss"), get("horizon")
     return (
@@ -60,52 +82,96 @@ def _model_columns(model: str, title: str) -> tuple[Column, Column, Column]:
     )
 
 
-_LSTM_TRAIN, _LSTM_VAL, _LSTM_HORIZON = _model_columns("lstm", "LSTM")
-_RNN_TRAIN, _RNN_VAL, _RNN_HORIZON = _model_columns("rnn", "RNN")
-COLUMNS: tuple[Column, ...] = (
-    Column("name", "run", lambda r: r.name, lambda r: r.name),
-    Column("task", "task", lambda r: r.label or MISSING, lambda r: r.label or None),
-    Column("state", "state", lambda r: r.status, lambda r: STATE_ORDER.index(r.status)
-           if r.status in STATE_ORDER else len(STATE_ORDER)),
-    Column("epochs", "epochs", _epochs, lambda r: r.epochs_done if r.is_run else None),
-    _LSTM_TRAIN, _LSTM_VAL, _RNN_TRAIN, _RNN_VAL, _LSTM_HORIZON, _RNN_HORIZON,
-    Column("started", "started", lambda r: _started(r.started), lambda r: r.started),
-    Column("note", "note", lambda r: r.reason, lambda r: r.reason or None),
-)
-BY_KEY = {column.key: column for column in COLUMNS}
+NAME = Column("name", "run", lambda r: r.name, lambda r: r.name)
+TASK = Column("task", "task", lambda r: r.label or MISSING, lambda r: r.label or None)
+STATE = Column("state", "state", lambda r: r.status, lambda r: STATE_ORDER.index(r.status)
+               if r.status in STATE_ORDER else len(STATE_ORDER))
+EPOCHS = Column("epochs", "epochs", _epochs, lambda r: r.epochs_done if r.is_run else None)
+MODELS = Column("models", "models", _models, lambda r: _models(r) if r.is_run else None)
+STARTED = Column("started", "started", lambda r: _started(r.started), lambda r: r.started)
+NOTE = Column("note", "note", lambda r: r.reason, lambda r: r.reason or None)
+FIXED = {column.key: column for column in (NAME, TASK, STATE, EPOCHS, MODELS, STARTED, NOTE)}
+SEED_PAIR = tuple(DEFAULT_MODELS.split(","))
 
-# The columns by importance, most first: when the table is narrower than its columns, the last
-# of these go first (a column sorted by stays, after the name). The name shows at least as much
-# as a run's timestamp (a default name is its start time, then its preset or task) and grows to
-# its full width before the note, which takes what is left (the detail line has it in full).
-IMPORTANCE = ("name", "state", "epochs", "lstm_val", "rnn_val", "task", "lstm_train", "rnn_train",
-              "lstm_horizon", "rnn_horizon", "started", "note")
+
+def table_models(runs: Iterable[RunSummary]) -> tuple[str, ...]:
+    """Every model any of ``runs`` trained, in the order the runs list them (runs taken by
+    path); the seed's pair while none has been read."""
+    ordered_runs = sorted(runs, key=lambda run: str(run.path))
+    return tuple(dict.fromkeys(m for run in ordered_runs for m in run_models(run))) or SEED_PAIR
+
+
+def needs_models_column(runs: Iterable[RunSummary], models: Sequence[str]) -> bool:
+    """Whether some run trained other models than the table's columns name (fewer, or in
+    another order): then its models need a column of their own."""
+    return any(run_models(run) not in ((), tuple(models)) for run in runs)
+
+
+def columns_for(models: Sequence[str], *, with_models: bool) -> tuple[Column, ...]:
+    """The table's columns, in the order shown: each model's train and validation loss, then
+    the horizons, between the run's state and its start."""
+    per_model = [_model_columns(model) for model in models]
+    return (NAME, TASK, STATE, EPOCHS, *((MODELS,) if with_models else ()),
+            *(column for train, val, _ in per_model for column in (train, val)),
+            *(horizon for _, _, horizon in per_model), STARTED, NOTE)
+
+
+def column_for(key: str) -> Column | None:
+    """The column of ``key`` (a model's too, whether or not a run has it); None for "mark"."""
+    if key in FIXED:
+        return FIXED[key]
+    model, _, figure = key.rpartition("_")
+    if model in MODEL_KINDS and figure in MODEL_FIGURES:
+        return _model_columns(model)[MODEL_FIGURES.index(figure)]
+    return None
+
+
+def importance(models: Sequence[str], keep: str = "") -> list[tuple[str, ...]]:
+    """The columns by importance, most first, in groups that show whole or not at all (no
+    table shows one model's train loss and not another's). The name comes before all of them
+    and the note after; ``keep``, the column sorted by, right after the models' validation
+    losses (the figures a narrow table is for)."""
+    vals = tuple(f"{m}_val" for m in models)
+    groups = [("state",), ("epochs",), vals, ("models",), ("task",), tuple(f"{m}_train" for m in models),
+              tuple(f"{m}_horizon" for m in models), ("started",)]
+    if keep and keep not in ("mark", "name", "note", *vals):
+        after = groups.index(vals) + 1
+        groups = [tuple(key for key in group if key != keep) for group in groups]
+        groups.insert(after, (keep,))
+    return [group for group in groups if group]
+
+
+# When the table is narrower than its columns, the last groups of ``importance`` go first. The
+# name shows at least as much as a run's timestamp (a default name is its start time, then its
+# preset or task) and grows to its full width before the note, which takes what is left (the
+# detail line has it in full). At 80 columns, runs of three models show each one's validation
+# loss; the start time (the default sort) then gives way to them.
 NAME_MIN = len("20261127T163501Z")
 NOTE_MIN = len("no config…")
 
 
-def column_widths(natural: dict[str, int], width: int, *, padding: int = 1, keep: str = "") -> dict[str, int]:
-    """The columns (keys of ``natural``: each column's content width, "mark" and IMPORTANCE)
-    shown in ``width`` cells, and each one's content width; ``padding`` cells either side of
-    each; ``keep`` is shown second, after the name."""
+def column_widths(natural: dict[str, int], width: int, groups: Sequence[tuple[str, ...]], *,
+                  padding: int = 1) -> dict[str, int]:
+    """The columns (keys of ``natural``: each column's content width, "mark", "name" and "note"
+    among them) shown in ``width`` cells, and each one's content width; the others by
+    importance, ``groups`` (importance(): a key not in ``natural`` is not a column now);
+    ``padding`` cells either side of each column."""
     pad = 2 * padding
     left = width - natural["mark"] - pad
     widths = {"mark": natural["mark"], "name": max(1, min(natural["name"], NAME_MIN, left - pad))}
     left -= widths["name"] + pad
-    order = [key for key in IMPORTANCE if key not in ("name", "note")]
-    if keep in order:
-        order.insert(0, order.pop(order.index(keep)))
     every = True
-    for key in order:
-        if natural[key] + pad > left:
+    for group in filter(None, (tuple(key for key in group if key in natural) for group in groups)):
+        need = sum(natural[key] + pad for key in group)
+        if need > left:
             every = False  # by importance: none after it shows either
             break
-        widths[key] = natural[key]
-        left -= natural[key] + pad
+        widths.update({key: natural[key] for key in group})
+        left -= need
     grow = max(0, min(left, natural["name"] - widths["name"]))
     widths["name"] += grow
     left -= grow
-    if every and left - pad >= min(NOTE_MIN, natural["note"]):
+    if every and "note" in natural and left - pad >= min(NOTE_MIN, natural["note"]):
         widths["note"] = min(natural["note"], left - pad)
     return widths
 
@@ -119,16 +185,17 @@ def _cut(text: Text, width: int) -> Text:
 
 
 def matches(run: RunSummary, pattern: re.Pattern[str] | None) -> bool:
-    """Whether the filter finds ``pattern`` in the run's name, task, state or note (each on
-    its own, so ^ and $ anchor to one of them)."""
-    return pattern is None or any(pattern.search(text) for text in (run.name, run.label, run.status, run.reason))
+    """Whether the filter finds ``pattern`` in the run's name, task, models, state or note (each
+    on its own, so ^ and $ anchor to one of them)."""
+    return pattern is None or any(pattern.search(text) for text in
+                                  (run.name, run.label, ",".join(run_models(run)), run.status, run.reason))
 
 
 def ordered(runs: Iterable[RunSummary], key: str, reverse: bool = False, marked: Collection[str] = (),
             pattern: re.Pattern[str] | None = None) -> list[RunSummary]:
     """The runs ``pattern`` matches, sorted by column ``key`` ("mark": marked first), then by
     name; those without a value (no epochs yet, a diverged loss) last in either direction."""
-    column = BY_KEY.get(key)
+    column = column_for(key)
 
     def value(run: RunSummary) -> Any:
         return (str(run.path) not in marked) if column is None else column.value(run)
@@ -173,6 +240,8 @@ class RunsTable(DataTable):
         self.sort_key = "started"
         self.sort_reverse = True  # newest first
         self._laid_out_for = 0  # the width the columns were last fitted to
+        self.models: tuple[str, ...] = SEED_PAIR  # whose columns the table has (table_models)
+        self.all_columns = columns_for(self.models, with_models=False)  # shown or not, by width
 
     # -- attributes down -----------------------------------------------------------------------
 
@@ -209,7 +278,8 @@ class RunsTable(DataTable):
         return self.runs.get(key or "")
 
     def sort_label(self) -> str:
-        label = "mark" if self.sort_key == "mark" else BY_KEY[self.sort_key].label
+        column = column_for(self.sort_key)
+        label = self.sort_key if column is None else column.label
         return f"{label} {'▼' if self.sort_reverse else '▲'}"
 
     # -- actions ---------------------------------------------------------------------------------
@@ -235,7 +305,7 @@ class RunsTable(DataTable):
             self.post_message(self.Compare(paths))
 
     def action_cycle_sort(self) -> None:
-        keys = [column.key for column in COLUMNS]
+        keys = [column.key for column in self.all_columns]
         self.sort_by(keys[(keys.index(self.sort_key) + 1) % len(keys)] if self.sort_key in keys else keys[0],
                      reverse=False)
 
@@ -268,13 +338,18 @@ class RunsTable(DataTable):
     def _rebuild(self, follow: bool = True) -> None:
         cursor = self.cursor_run if follow else None
         runs = self.shown()
-        cells = [[column.cell(run) for column in COLUMNS] for run in runs]
-        headers = {column.key: self._header(column.key, column.label) for column in COLUMNS}
+        # Every run's models, not only those the filter shows: a filter does not move columns.
+        self.models = table_models(self.runs.values())
+        columns = self.all_columns = columns_for(
+            self.models, with_models=needs_models_column(self.runs.values(), self.models))
+        cells = [[column.cell(run) for column in columns] for run in runs]
+        headers = {column.key: self._header(column.key, column.label) for column in columns}
         natural = {"mark": self._header("mark", MARK).cell_len}
-        for i, column in enumerate(COLUMNS):
+        for i, column in enumerate(columns):
             natural[column.key] = max([headers[column.key].cell_len, *(cell_len(row[i]) for row in cells)])
-        widths = column_widths(natural, self._room(len(runs)), padding=self.cell_padding, keep=self.sort_key)
-        shown = [(i, column.key) for i, column in enumerate(COLUMNS) if column.key in widths]
+        widths = column_widths(natural, self._room(len(runs)), importance(self.models, keep=self.sort_key),
+                               padding=self.cell_padding)
+        shown = [(i, column.key) for i, column in enumerate(columns) if column.key in widths]
         self._laid_out_for = self.size.width
         self.clear(columns=True)
         self.add_column(self._header("mark", MARK), key="mark", width=widths["mark"])

@@ -21,6 +21,7 @@ CUSTOM = "custom"
 FIELDS: tuple[tuple[str, str, str], ...] = (
     ("task", "task", "select"),
     ("preset", "preset", "select"),
+    ("models", "models", "text"),
     ("series_length", "series length", "text"),
     ("look_back", "look-back", "text"),
     ("lag", "lag", "text"),
@@ -33,6 +34,8 @@ FIELDS: tuple[tuple[str, str, str], ...] = (
     ("device", "device", "text"),
 )
 TEXT_FIELDS = tuple(name for name, _, kind in FIELDS if kind == "text")
+# What a preset leaves as the user chose it: the machine's device, and the models compared.
+NOT_PRESET = ("device", "models")
 
 
 def device_problem(device: str) -> str | None:
@@ -120,7 +123,7 @@ class ConfigForm(ModalScreen[RunConfig | None]):
         if preset != CUSTOM:
             # Keep the preset's name only while the form still holds the preset's values.
             expected = from_preset(preset)
-            if all(getattr(expected, k) == v for k, v in values.items() if k != "device"):
+            if all(getattr(config, k) == getattr(expected, k) for k in values if k not in NOT_PRESET):
                 config = config.replace(preset=preset)
         if (problem := device_problem(config.device)) is not None:
             return None, {"device": problem}
@@ -153,7 +156,7 @@ class ConfigForm(ModalScreen[RunConfig | None]):
             return
         preset = from_preset(str(event.value))
         for name in TEXT_FIELDS:
-            if name != "device":
+            if name not in NOT_PRESET:
                 self.query_one(f"#field-{name}", Input).value = format_field(name, getattr(preset, name))
         self.query_one("#field-task", Select).value = preset.task
 

@@ -10,6 +10,22 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from engine.config import MODEL_TITLES
+from tui.widgets.model_columns import CROWDED_MODELS, CROWDED_WIDTH
+
+
+def help_intro(models: tuple[str, ...]) -> str:
+    """What the help screen says first: the run's models, and how they share the screen."""
+    titles = [MODEL_TITLES.get(name, name) for name in models] or ["The run's models"]
+    named = titles[0] if len(titles) == 1 else f"{', '.join(titles[:-1])} and {titles[-1]}"
+    text = (f"{named} {'trains' if len(titles) == 1 else 'train side by side'} on the same weather data, "
+            "a column each. Loss charts show train and validation cross-entropy against chance (ln 3).")
+    if len(titles) >= CROWDED_MODELS:
+        text += (f" Under {CROWDED_WIDTH} columns the focused model's column is wide and the others "
+                 "condensed: tab moves the focus, and the wide column with it.")
+    return text
+
+
 # Keys that Textual handles itself and the dashboard relies on.
 BUILTIN_KEYS = (
     ("tab / shift+tab", "Move focus between panels"),
@@ -37,19 +53,16 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close help")]
 
-    def __init__(self, bindings: list[tuple[str, str]]) -> None:
+    def __init__(self, bindings: list[tuple[str, str]], intro: str | None = None) -> None:
         super().__init__()
         self.rows = [*bindings, *BUILTIN_KEYS]
+        self.intro = intro or help_intro(("lstm", "rnn"))
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-dialog", classes="dialog") as scroll:
             scroll.border_title = "Keys"
             scroll.border_subtitle = "escape closes"
-            yield Static(
-                "LSTM vs RNN trains both models side by side on the same weather data. "
-                "Loss charts show train and validation cross-entropy against chance (ln 3).",
-                id="help-intro",
-            )
+            yield Static(self.intro, id="help-intro")
             yield Static(keys_table(self.rows), id="help-keys")
 
     def action_close(self) -> None:

@@ -1,8 +1,9 @@
 """One model's states over the probe window as a heatmap: hidden units down, time steps across.
 
-The LSTM panel shows the gate chosen with ``g`` (i, f, g, o, or the cell c and hidden h); the
-RNN panel shows its hidden state. A cursor (arrow keys when focused) reads out the exact value,
-the step, its day in the series and the weather fed in there.
+The LSTM panel shows the gate chosen with ``g`` (i, f, g, o, or the cell c and hidden h), the
+GRU's its own (r, z, n, or the hidden h); the RNN panel shows its hidden state. A cursor (arrow
+keys when focused) reads out the exact value, the step, its day in the series and the weather
+fed in there.
 """
 
 from __future__ import annotations
@@ -20,6 +21,12 @@ from tui.heatmap import Scale, fit_cell, format_value, heat_cells, legend
 from tui.widgets.text_lines import TextLines
 
 LSTM_VIEWS = ("i", "f", "g", "o", "c", "h")
+GRU_VIEWS = ("r", "z", "n", "h")
+VIEWS = {"lstm": LSTM_VIEWS, "gru": GRU_VIEWS, "rnn": ("h",)}  # what `g` cycles, per kind of model
+# The view a panel opens on: the gate that decides what is kept from the step before, the
+# article's whole argument (the LSTM's forget gate; the GRU's update gate, its share of h kept).
+FIRST_VIEW = {"lstm": "f", "gru": "z", "rnn": "h"}
+GATES = {"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}  # those with saturation shares
 VIEW_NAMES = {
     "i": "input gate i",
     "f": "forget gate f",
@@ -27,7 +34,11 @@ VIEW_NAMES = {
     "o": "output gate o",
     "c": "cell state c",
     "h": "hidden state h",
+    "r": "reset gate r",
+    "z": "update gate z",
+    "n": "candidate n",
 }
+NARROW = 36  # a panel narrower than this (a condensed column) names its view by its letter
 CLASS_STYLES = ("bold yellow", "bold blue", "bold white")  # as in the prediction panel
 LABEL_WIDTH = 4  # "u12 "
 EXTRA_LINES = 4  # under the map: inputs, cursor read-out, legend, saturation
@@ -37,8 +48,9 @@ SIDE_LINES = 10  # legend, range, cursor (2), blank, saturation (5)
 
 
 def view_scale(view: str, values: list[list[float]]) -> Scale:
-    """Gates sit in [0, 1]; g and h in [-1, 1]; the cell is unbounded, so its own range."""
-    if view in ("i", "f", "o"):
+    """Gates sit in [0, 1]; the candidates g, n and h in [-1, 1]; the cell is unbounded, so its
+    own range."""
+    if view in ("i", "f", "o", "r", "z"):
         return Scale(0.0, 1.0)
     if view == "c":
         peak = max((abs(v) for row in values for v in row if math.isfinite(v)), default=1.0) or 1.0
@@ -59,13 +71,19 @@ def saturation_line(probe: ProbeState) -> Text:
             text.append(f" · most: u{worst} {per_unit[worst]:.0%}", "dim")
         return text
     text.append("sat <.1/>.9 ", "dim")
-    for gate in ("i", "f", "g", "o"):
+    for gate in gates_of(probe):
         low, high = probe.saturation.get(gate, ([], []))[:2]
         if not low:
             continue
         text.append(f"{gate} ", "bold")
         text.append(f"{sum(low) / len(low):.0%}/{sum(high) / len(high):.0%} ")
     return text
+
+
+def gates_of(probe: ProbeState) -> tuple[str, ...]:
+    """The gates with saturation shares in ``probe``, in their model's order."""
+    known = next((gates for gates in GATES.values() if set(probe.saturation) <= set(gates)), ())
+    return tuple(gate for gate in known if gate in probe.saturation)
 
 
 class GatePanel(TextLines, Widget, can_focus=True):
@@ -83,8 +101,7 @@ class GatePanel(TextLines, Widget, can_focus=True):
         super().__init__(id=id)
         self.model = model
         self.title = title
-        # The forget gate is the article's whole argument: start there.
-        self.view = "f" if model == "lstm" else "h"
+        self.view = FIRST_VIEW.get(model, "h")
         self.probe: ProbeState | None = None
         self.cursor_unit = 0
         self.cursor_step: int | None = None  # None: the last step, following new probes
@@ -99,11 +116,25 @@ class GatePanel(TextLines, Widget, can_focus=True):
         new_units = self.units
         self.refresh(layout=old_units != new_units)
 
+    @property
+    def views(self) -> tuple[str, ...]:
+        """What this model's panel can show, in the order `g` cycles them."""
+        return VIEWS.get(self.model, ("h",))
+
     def set_view(self, view: str) -> None:
-        if self.model == "lstm" and view in LSTM_VIEWS:
+        if view in self.views:
             self.view = view
             self._update_titles()
             self.refresh()
+
+    def next_view(self) -> str:
+        """Show the model's next gate or state (the RNN has one: h); the view shown."""
+        views = self.views
+        self.set_view(views[(views.index(self.view) + 1) % len(views)] if self.view in views else views[0])
+        return self.view
+
+    def on_resize(self) -> None:
+        self._update_titles()  # a condensed column's panel names its view shorter
 
     @property
     def values(self) -> list[list[float]]:
@@ -139,8 +170,11 @@ class GatePanel(TextLines, Widget, can_focus=True):
     def _update_titles(self) -> None:
         name = VIEW_NAMES[self.view]
         epoch = f" · epoch {self.probe.epoch}" if self.probe else ""
-        self.border_title = f"{self.title} {name}{epoch}"
-        self.border_subtitle = "g: next gate" if self.model == "lstm" else "units × steps"
+        title = f"{self.title} {name}{epoch}"
+        if 0 < self.outer_size.width - 6 < len(title):  # as "GRU z · ep 12"
+            title = f"{self.title} {self.view}{f' · ep {self.probe.epoch}' if self.probe else ''}"
+        self.border_title = title
+        self.border_subtitle = "g: next gate" if len(self.views) > 1 else "units × steps"
 
     # -- drawing ------------------------------------------------------------------------
 
@@ -238,7 +272,7 @@ class GatePanel(TextLines, Widget, can_focus=True):
                     notes.append(Text.assemble((f"cursor u{unit}".ljust(10), "dim"), f"{per_unit[unit]:6.0%}"))
             return notes
         notes.append(Text(f"saturated  <0.1  >0.9  u{unit}", "dim"))
-        for gate in ("i", "f", "g", "o"):
+        for gate in gates_of(probe):
             low_share, high_share = probe.saturation.get(gate, ([], []))[:2]
             if not low_share:
                 continue
@@ -279,6 +313,13 @@ class GatePanel(TextLines, Widget, can_focus=True):
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"u{unit} ", "bold")
         text.append("t" if back == 0 else f"t-{back}", "bold")
+        if self.size.width < NARROW:  # a condensed column: the value before what may be cut
+            text.append(f" {self.view}=", "dim")
+            text.append(f"{value:.3f} ", "bold")
+            if cls is not None:
+                text.append(CLASS_NAMES[cls], CLASS_STYLES[cls])
+            text.append(f" day {day:,}", "dim")
+            return text
         text.append(f" day {day:,} ", "dim")
         if cls is not None:
             text.append(CLASS_NAMES[cls], CLASS_STYLES[cls])

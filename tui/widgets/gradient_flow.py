@@ -1,21 +1,27 @@
-"""How far back the loss gradient reaches, for both models on one plot.
+"""How far back the loss gradient reaches, for every model of the run on one plot.
 
 x: steps back from the window's last step; y: log10 of ||dL/dh_t|| relative to its value at
-the last step, so both models start at 0 and the horizon is where a curve crosses -3.
+the last step, so every model starts at 0 and the horizon is where a curve crosses -3.
 """
 
 from __future__ import annotations
 
 import math
 
+from textual.content import Content
+
+from engine.config import MODEL_TITLES
 from tui.dashboard.state import DashboardState, FlowState
 from tui.widgets.cached_plot import CachedPlot
 
 HORIZON_RATIO_LOG10 = -3.0  # the horizon's threshold: 1e-3 of the last step's norm
 FLOOR_LOG10 = -12.0  # a norm of exactly zero is drawn here
-MODEL_COLORS = {"lstm": "cyan+", "rnn": "magenta+"}
+# One colour per model, the same in --ascii (it changes characters, not colours); none of them
+# is the LSTM cell's, the lag's or the threshold's.
+MODEL_COLORS = {"lstm": "cyan+", "rnn": "magenta+", "gru": "yellow+"}
 CELL_COLOR = "blue+"
-TITLE_COLORS = {"lstm": "ansi_bright_cyan", "rnn": "ansi_bright_magenta", "cell": "ansi_bright_blue"}
+TITLE_COLORS = {"lstm": "ansi_bright_cyan", "rnn": "ansi_bright_magenta", "gru": "ansi_bright_yellow",
+                "cell": "ansi_bright_blue"}
 LAG_COLOR = "green+"
 THRESHOLD_COLOR = "gray"
 
@@ -27,22 +33,33 @@ def relative_log10(norms: list[float]) -> list[float]:
     return [math.log10(n / norms[0]) if n > 0 and math.isfinite(n) else FLOOR_LOG10 for n in norms]
 
 
-def horizon_text(flows: dict[str, FlowState]) -> str:
+def horizon_text(flows: dict[str, FlowState], *, cells: bool = True) -> str:
     """Each model's name in its curve's colour with its horizon (the LSTM's cell one in
-    brackets), as Textual markup for the title."""
+    brackets, unless not ``cells``), as Textual markup for the title."""
     parts = []
     for model, flow in flows.items():
         if flow.horizon is None:
             continue
-        part = f"[{TITLE_COLORS[model]}]{model.upper()}[/] {flow.horizon}"
-        if flow.cell_horizon is not None:
+        part = f"[{TITLE_COLORS.get(model, 'ansi_white')}]{MODEL_TITLES.get(model, model.upper())}[/] {flow.horizon}"
+        if flow.cell_horizon is not None and cells:
             part += f" ([{TITLE_COLORS['cell']}]c[/] {flow.cell_horizon})"
         parts.append(part)
     return "horizon " + " · ".join(parts) if parts else ""
 
 
+def flow_title(flows: dict[str, FlowState], width: int) -> str:
+    """The chart's title at its fullest that fits a panel ``width`` cells wide (0: not known
+    yet): the panel's name goes first, then the cell's horizon; every model's horizon stays."""
+    horizons = horizon_text(flows)
+    if not horizons:
+        return "gradient flow"
+    titles = [f"gradient flow · {horizons}", horizons, horizon_text(flows, cells=False)]
+    # The border's corners, and a line and a space each side of the title.
+    return next((t for t in titles if width <= 0 or Content.from_markup(t).cell_length <= width - 6), titles[-1])
+
+
 class GradientFlowChart(CachedPlot):
-    """log10 relative gradient norm against steps back, LSTM and RNN, with the lag marked."""
+    """log10 relative gradient norm against steps back, a curve per model, with the lag marked."""
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id)
@@ -54,9 +71,11 @@ class GradientFlowChart(CachedPlot):
     def show(self, state: DashboardState) -> None:
         self._flows = state.flows
         self._lag = int(state.config.get("lag", 0)) if state.task == "echo" else None
-        horizons = horizon_text(state.flows)
-        self.border_title = f"gradient flow · {horizons}" if horizons else "gradient flow"
+        self.border_title = flow_title(state.flows, self.outer_size.width)
         self.changed()
+
+    def on_resize(self) -> None:
+        self.border_title = flow_title(self._flows, self.outer_size.width)
 
     def draw(self, width: int) -> None:
         plt = self.plt

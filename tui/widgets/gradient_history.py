@@ -10,6 +10,7 @@ from rich.text import Text
 from textual.app import RenderResult
 from textual.widget import Widget
 
+from engine.config import MODEL_TITLES
 from tui.dashboard.state import DashboardState, FlowState
 from tui.heatmap import Scale, fit_cell, heat_cells, legend
 from tui.widgets.gradient_flow import relative_log10
@@ -30,7 +31,7 @@ def pick_rows(count: int, room: int) -> list[int]:
 
 
 class GradientHistory(TextLines, Widget, can_focus=True):
-    """Both models' gradient-flow history side by side."""
+    """Every model's gradient-flow history side by side, in the run's order."""
 
     ALLOW_MAXIMIZE = True
 
@@ -62,7 +63,8 @@ class GradientHistory(TextLines, Widget, can_focus=True):
         text = Text(no_wrap=True, overflow="crop")
         text.append(" " * LABEL_WIDTH)
         for index, (model, flow) in enumerate(flows):
-            name = f"{model.upper()} h={flow.horizon}" if flow.horizon is not None else model.upper()
+            title = MODEL_TITLES.get(model, model.upper())
+            name = f"{title} h={flow.horizon}" if flow.horizon is not None else title
             text.append(name[:panel].ljust(panel + (GAP if index < len(flows) - 1 else 0)), "bold")
         text.append("\n")
         # Rows are picked per model by position, so two models probed together line up.

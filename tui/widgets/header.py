@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.text import Text
 from textual.widget import Widget
 
+from engine.config import MODEL_TITLES
 from engine.events import Cause, RunState
 from tui.dashboard.state import DashboardState
 from tui.dashboard.system import format_bytes, system_text
@@ -28,18 +29,19 @@ QUIET_CAUSES = (Cause.USER,)
 
 # The fields in the order they are read, each as its variants, fullest first: a later variant is
 # shorter, and an empty one drops the field.
-FIELD_ORDER = ("watching", "label", "device", "epoch", "state", "lr", "rate", "time", "system")
+FIELD_ORDER = ("watching", "label", "device", "epoch", "state", "lr", "rate", "time", "system", "params")
 SEPARATORS = (" │ ", "  ")
 
 # What gives way when the header does not fit, in turn, until it does: each step takes one field
 # (or the separators) to its next variant. The order of importance, least first: the separators;
-# the machine's figures (the `y` pane has them); the GPU's name and the device (fixed for the
+# the models' parameter counts (fixed for the run, and the charts name the models); the machine's figures (the `y` pane has them); the GPU's name and the device (fixed for the
 # run); the rate (the ETA says it in time); elapsed time beside the ETA; the watched run's path
 # (its name stays); the task or preset; the times; the learning rate (the config form has it);
 # the word "watching"; the state's reason; the word "epoch". What always stays is the state and
 # the epoch: what a glance at the header is for. Past the last step the line is cut with "…".
 SHRINK_STEPS = (
     "separators",
+    "params",
     "system", "system",
     "device", "device",
     "rate",
@@ -107,6 +109,13 @@ def header_fields(state: DashboardState, now: float | None = None) -> dict[str, 
         full = system_text(sample)
         short = f"cpu {sample.cpu_percent:.0f}% · {format_bytes(sample.rss)}"  # without the GPU's
         fields["system"] = (_text((full, "dim")), *([_text((short, "dim"))] if short != full else []), Text())
+    counts = [(MODEL_TITLES.get(name, name.upper()), state.parameters[name])
+              for name in state.models if name in state.parameters]
+    if counts:
+        params = _text(("params ", "dim"))
+        for index, (title, count) in enumerate(counts):
+            params.append_text(_text((" · " if index else "", "dim"), (f"{title} ", ""), (f"{count:,}", "bold")))
+        fields["params"] = (params, Text())
     return fields
 
 

@@ -25,8 +25,8 @@ X_LABELS = {"epoch": "epoch", "wall": "wall-clock time", "elapsed": "time since 
 class LossChart(CachedPlot):
     """Plots one model's losses; rebuilds the plotext figure only when data, size or scale change.
 
-    With focus, left/right/home/end move a cursor (an epoch, shared by both charts: the app
-    moves them together); the bottom border then reads out that epoch's losses. A click puts
+    With focus, left/right/home/end move a cursor (an epoch, shared by every model's chart: the
+    screen moves them together); the bottom border then reads out that epoch's losses. A click puts
     the cursor there; the mouse wheel zooms the x range around it.
     """
 
@@ -76,21 +76,38 @@ class LossChart(CachedPlot):
         self._chance = state.chance_loss
         self._best = state.best_loss
         self._started = state.started_at or 0.0
-        parts = [self.title]
-        if model.train_loss is not None:
-            parts.append(f"train {model.train_loss:.4f}")
-        if model.val_loss is not None:
-            parts.append(f"val {model.val_loss:.4f}")
-        title = " ".join(parts)
-        if self.smoothing and len(title) + 10 <= self.size.width - 4:  # when the border has room
-            title += f" · ema {self.smoothing:g}"
-        self.border_title = title
+        self._update_title()
         # Also named under the chart and in its legend: the title's values stay the logged ones.
         axis = X_LABELS[self.x_mode]
         self.border_subtitle = f"ema {self.smoothing:g} · {axis}" if self.smoothing else axis
         if self.cursor_epoch is not None:
             self.border_subtitle = self.readout(model, self.cursor_epoch)
         self.changed()
+
+    def _update_title(self) -> None:
+        """The model's name and latest losses, as short as the border needs (a condensed column)."""
+        model = self._data
+        if model is None:
+            return
+        parts = [self.title]
+        if model.train_loss is not None:
+            parts.append(f"train {model.train_loss:.4f}")
+        if model.val_loss is not None:
+            parts.append(f"val {model.val_loss:.4f}")
+        title = " ".join(parts)
+        room = self.outer_size.width - 6  # the border's corners, and a line and a space each side
+        if 0 < room < len(title) and model.train_loss is not None:
+            # Shorter, as a condensed column needs: both losses, else the validation one alone.
+            train, val = f"{model.train_loss:.3f}", f"{model.val_loss:.3f}" if model.val_loss is not None else None
+            shorter = [f"{self.title} {train}/{val}", f"{self.title} val {val}", f"{self.title} {val}"] if val \
+                else [f"{self.title} {train}"]
+            title = next((t for t in shorter if len(t) <= room), shorter[-1])
+        if self.smoothing and len(title) + 10 <= self.size.width - 4:  # when the border has room
+            title += f" · ema {self.smoothing:g}"
+        self.border_title = title
+
+    def on_resize(self) -> None:
+        self._update_title()
 
     def set_smoothing(self, weight: float, state: DashboardState) -> None:
         self.smoothing = weight

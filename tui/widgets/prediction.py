@@ -11,6 +11,7 @@ from tui.widgets.text_lines import TextLines
 
 CLASS_STYLES = ("bold yellow", "bold blue", "bold white")
 BAR_WIDTH = 18
+COMPACT = 22  # content narrower than this (a condensed column): short words, the bars as room allows
 
 
 def probability_bar(p: float, width: int) -> str:
@@ -21,28 +22,36 @@ def probability_bar(p: float, width: int) -> str:
     return bar.ljust(width, "·")
 
 
-def prediction_text(model: ModelState, bar_width: int = BAR_WIDTH, *, narrow: bool = False) -> Text:
-    """Narrow (beside the loss chart) puts the prediction and the truth on lines of their own."""
+def prediction_text(model: ModelState, bar_width: int = BAR_WIDTH, *, narrow: bool = False,
+                    compact: bool = False) -> Text:
+    """Narrow (beside the loss chart) puts the prediction and the truth on lines of their own;
+    compact (a condensed column) also shortens the words, and draws no bar at ``bar_width`` 0."""
     if model.probabilities is None or model.predicted is None:
-        return Text("waiting for the first epoch…", "dim")
-    text = Text("next day ", no_wrap=True, overflow="crop")
+        return Text("waiting…" if compact else "waiting for the first epoch…", "dim")
+    narrow = narrow or compact
+    text = Text("next " if compact else "next day ", no_wrap=True, overflow="crop")
     text.append(CLASS_NAMES[model.predicted], CLASS_STYLES[model.predicted])
     if model.true is not None:
         hit = model.true == model.predicted
-        text.append("\ntrue     " if narrow else "  true ", "dim")
+        text.append("\ntrue " if compact else "\ntrue     " if narrow else "  true ", "dim")
         text.append(CLASS_NAMES[model.true], CLASS_STYLES[model.true])
         text.append(" ✓" if hit else " ✗", "green" if hit else "red")
     name_width = max(len(name) for name in CLASS_NAMES)
     for index, (name, p) in enumerate(zip(CLASS_NAMES, model.probabilities, strict=False)):
         text.append("\n")
         text.append(name.ljust(name_width), CLASS_STYLES[index] if index == model.predicted else "dim")
-        text.append(f" {probability_bar(p, bar_width)}", CLASS_STYLES[index])
+        if bar_width > 0:
+            text.append(f" {probability_bar(p, bar_width)}", CLASS_STYLES[index])
         text.append(f" {p:6.1%}")
     acc = "--" if model.val_acc is None else f"{model.val_acc:.1%}"
     text.append("\nval acc ", "dim")
     text.append(acc)
     text.append("" if narrow else "  (chance 33.3%)", "dim")
     text.append("\n")
+    if compact:  # the last epochs' predictions alone
+        for _, cls, _ in model.recent:
+            text.append(CLASS_NAMES[cls][0], CLASS_STYLES[cls])
+        return text
     text.append_text(history_text(model, narrow=narrow))
     return text
 
@@ -91,9 +100,11 @@ class PredictionPanel(TextLines, Widget):
     def show(self, model: ModelState) -> None:
         self._model = model
         content = self.content_region.width
-        width = max(4, content - 16) if content else BAR_WIDTH
+        compact = 0 < content < COMPACT
+        # A compact line is the name (6), the bar and the share (7): the bar takes what is left.
+        width = (content - 14 if content >= 16 else 0) if compact else max(4, content - 16) if content else BAR_WIDTH
         lines = len(self._text.plain.splitlines())
-        self._text = prediction_text(model, min(BAR_WIDTH * 2, width), narrow=0 < content < 34)
+        self._text = prediction_text(model, min(BAR_WIDTH * 2, width), narrow=0 < content < 34, compact=compact)
         # Its height is its lines': the screen is laid out again only when their number changes.
         self.refresh(layout=len(self._text.plain.splitlines()) != lines)
 
