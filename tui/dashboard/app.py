@@ -13,7 +13,6 @@ imports the engine's session (and with it torch), then starts the run.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +30,7 @@ from tui.dashboard.screen import DashboardScreen
 from tui.dashboard.sources import LiveSource, Refusal, RunSource, WatchedSource
 from tui.dashboard.state import DashboardState
 from tui.dashboard.tuning import InterpreterTuning
+from tui.palette import binding_commands
 from tui.screens.config_form import ConfigForm
 from tui.screens.help import HelpScreen, help_intro
 from tui.screens.quit_confirm import QuitConfirm
@@ -348,11 +348,5 @@ class DashboardApp(App[int]):
         return rows
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        for binding in self.BINDINGS:
-            assert isinstance(binding, Binding)
-            if binding.action == "quit":
-                continue  # Textual's own Quit command calls action_quit
-            key = binding.key_display or binding.key
-            yield SystemCommand(binding.tooltip or binding.description, f"key: {key}",
-                                partial(self.run_action, binding.action))
+        yield from binding_commands(self, self.BINDINGS)
         yield from super().get_system_commands(screen)

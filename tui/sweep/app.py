@@ -12,7 +12,6 @@ screen until ``q``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import partial
 
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
@@ -24,6 +23,7 @@ from textual.widgets import DataTable, Static
 
 from engine.sweep.follow import TrialState
 from engine.sweep.grid import point_label
+from tui.palette import binding_commands
 from tui.screens.help import HelpScreen
 from tui.sweep.chart import SweepChart
 from tui.sweep.grid_table import GridTable, cell_detail, point_text
@@ -272,11 +272,5 @@ class SweepApp(App[object]):
         return rows
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        for binding in self.BINDINGS:
-            assert isinstance(binding, Binding)
-            if binding.action == "quit":
-                continue  # Textual's own Quit command calls action_quit
-            key = binding.key_display or binding.key
-            yield SystemCommand(binding.tooltip or binding.description, f"key: {key}",
-                                partial(self.run_action, binding.action))
+        yield from binding_commands(self, self.BINDINGS)
         yield from super().get_system_commands(screen)
