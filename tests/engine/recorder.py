@@ -43,3 +43,18 @@ class Recorder:
     def __len__(self) -> int:
         with self._cond:
             return len(self.events)
+
+
+def logged_losses(run) -> dict:
+    """(model, epoch) -> (train, val) of a run (a RunDirectory or its path) as a reader of its
+    log sees them: a run that starts or resumes drops the epochs past its start."""
+    from engine.events import EpochEnd, RunStarted
+    from engine.rundir.directory import RunDirectory
+
+    seen: dict = {}
+    for event in (run if isinstance(run, RunDirectory) else RunDirectory(run)).events():
+        if isinstance(event, RunStarted):
+            seen = {key: v for key, v in seen.items() if key[1] <= event.resumed_from_epoch}
+        elif isinstance(event, EpochEnd):
+            seen[(event.model, event.epoch)] = (event.train_loss, event.val_loss)
+    return seen

@@ -18,7 +18,7 @@ from engine.rundir.checkpoint import FORMAT, CheckpointError, read_checkpoint, s
 from engine.rundir.directory import CHECKPOINT_FILE, CheckpointCadence, RunDirectory
 from engine.session import Session
 from engine.trainer import Trainer
-from tests.engine.recorder import Recorder
+from tests.engine.recorder import Recorder, logged_losses
 
 WAIT = 30.0
 CPU = torch.device("cpu")
@@ -63,18 +63,6 @@ def assert_same_state(a: Trainer, b: Trainer) -> None:
         for p, q in zip(a.optimizers[name].state.values(), b.optimizers[name].state.values()):
             for key in p:
                 assert torch.equal(p[key], q[key]), f"{name} optimiser {key}"
-
-
-def losses_in_log(run_dir) -> dict:
-    """Per-epoch losses as a reader of the log sees them: a run that starts (or resumes) drops
-    the epochs past its start."""
-    losses: dict = {}
-    for event in RunDirectory(run_dir).events():
-        if isinstance(event, RunStarted):
-            losses = {key: v for key, v in losses.items() if key[1] <= event.resumed_from_epoch}
-        elif isinstance(event, EpochEnd):
-            losses[(event.model, event.epoch)] = (event.train_loss, event.val_loss)
-    return losses
 
 
 # -- the trainer's state: exact at any interruption ----------------------------------------------
@@ -338,7 +326,7 @@ def test_a_session_paused_or_stopped_mid_epoch_and_resumed_equals_one_never_stop
     monkeypatch.undo()
 
     resumed = resume_and_finish(tmp_path)
-    assert losses_in_log(tmp_path) == want_losses
+    assert logged_losses(tmp_path) == want_losses
     assert_same_state(resumed.trainer, want)
 
 
@@ -365,7 +353,7 @@ def test_a_run_stopped_whenever_session_stop_lands_resumes_exactly(config, tmp_p
 
     assert started.resumed_from_epoch == k
     want_losses, want = reference(target)
-    assert losses_in_log(tmp_path) == want_losses
+    assert logged_losses(tmp_path) == want_losses
     assert_same_state(resumed.trainer, want)
     assert json.loads((tmp_path / "config.json").read_text())["epochs"] == k + 2
 

@@ -18,13 +18,14 @@ from typing import Any
 import pytest
 
 from engine.config import CheckpointCadence
-from engine.events import EpochEnd, RunStarted, RunState, RunStateChanged
+from engine.events import RunStarted, RunState, RunStateChanged
 from engine.rundir.directory import RunDirectory, RunStatus
 from engine.sweep.executor import ExecutorThread, LocalExecutor
 from engine.sweep.follow import SweepFollower, TrialState
 from engine.sweep.grid import Grid, SweepDirectory
 from engine.sweep.ray_executor import RAY_CLUSTER_ENV, RayExecutor, TrialMirror, _LocalCopy, trial_slots
 from engine.sweep.trials import TrialJob, TrialOutcome
+from tests.engine.recorder import logged_losses
 
 EPOCHS = 8
 TINY = {"series_length": "300", "look_back": "5", "device": "cpu", "probe_every": "0", "epochs": str(EPOCHS),
@@ -48,21 +49,10 @@ def jobs_of(sweep: SweepDirectory, grid: Grid) -> list[TrialJob]:
     return [TrialJob.of(sweep, trial, EVERY_EPOCH) for trial in grid.trials]
 
 
-def epochs_of(run: RunDirectory) -> dict:
-    """(model, epoch) -> (train, val) as a reader sees them: a resume drops the epochs past it."""
-    seen: dict = {}
-    for event in run.events():
-        if isinstance(event, RunStarted):
-            seen = {key: v for key, v in seen.items() if key[1] <= event.resumed_from_epoch}
-        elif isinstance(event, EpochEnd):
-            seen[(event.model, event.epoch)] = (event.train_loss, event.val_loss)
-    return seen
-
-
 def head_epoch(run: RunDirectory) -> int:
     """Epochs every model has on the head's copy of the log."""
     try:
-        done = epochs_of(run)
+        done = logged_losses(run)
     except OSError:
         return 0
     return sum(key[0] == "rnn" for key in done)
@@ -106,7 +96,7 @@ def reference(tmp_path_factory) -> dict[str, tuple[dict, bytes]]:
     runner.join(WAIT_S)
     assert not runner.alive and runner.error is None
     assert {o.state for o in outcomes} == {TrialState.FINISHED}
-    return {t.name: (epochs_of(sweep.trial(t.name)), (sweep.trial(t.name).path / "config.json").read_bytes())
+    return {t.name: (logged_losses(sweep.trial(t.name)), (sweep.trial(t.name).path / "config.json").read_bytes())
             for t in grid.trials}
 
 
@@ -115,7 +105,7 @@ def assert_as_the_local_executor(sweep: SweepDirectory, grid: Grid, reference: d
         run = sweep.trial(trial.name)
         epochs, config = reference[trial.name]
         assert run.status() == RunStatus.FINISHED, trial.name
-        assert epochs_of(run) == epochs, trial.name  # every epoch of every model, the same losses
+        assert logged_losses(run) == epochs, trial.name  # every epoch of every model, the same losses
         assert len(epochs) == EPOCHS * 2
         assert (run.path / "config.json").read_bytes() == config
         assert run.load_resume()[1]["epoch"] == EPOCHS  # its checkpoint is here, and loads

@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 
 from engine.config import CheckpointCadence
-from engine.events import EpochEnd, RunStarted
+from engine.events import RunStarted
 from engine.rundir.directory import RunDirectory, RunStatus
 from engine.sweep.executor import ExecutorOptions, LocalExecutor, local_workers
 from engine.sweep.follow import SweepFollower, TrialState
 from engine.sweep.grid import Grid, SweepDirectory
 from engine.sweep.trials import TrialJob, TrialOutcome, run_trial
+from tests.engine.recorder import logged_losses
 
 TINY = {"series_length": "300", "look_back": "5", "device": "cpu", "probe_every": "0"}
 WAIT_S = 120.0  # generous: the box is shared; a passing test never waits this long
@@ -31,23 +32,12 @@ def sweep_of(tmp_path: Path, **lists: str) -> tuple[SweepDirectory, Grid]:
     return sweep, grid
 
 
-def losses(run: RunDirectory) -> dict:
-    """(model, epoch) -> (train, val) as a reader sees them: a resume drops the epochs past it."""
-    seen: dict = {}
-    for event in run.events():
-        if isinstance(event, RunStarted):
-            seen = {key: v for key, v in seen.items() if key[1] <= event.resumed_from_epoch}
-        elif isinstance(event, EpochEnd):
-            seen[(event.model, event.epoch)] = (event.train_loss, event.val_loss)
-    return seen
-
-
 def stop_after(run: RunDirectory, epochs: int):
     """A stop_reason that asks for a stop once the run's log has ``epochs`` epochs of every model."""
 
     def reason() -> str | None:
         try:
-            done = losses(run)
+            done = logged_losses(run)
         except OSError:
             return None
         return "SIGINT" if sum(key[0] == "rnn" for key in done) >= epochs else None
@@ -64,7 +54,7 @@ def test_a_trial_is_a_normal_run_directory(tmp_path) -> None:
     assert run.status() == RunStatus.FINISHED
     assert run.load_config() == trial.config
     assert run.load_resume()[1]["epoch"] == 2  # its checkpoint loads as a resume would
-    assert len(losses(run)) == 4
+    assert len(logged_losses(run)) == 4
 
 
 def test_a_finished_trial_is_skipped(tmp_path) -> None:
@@ -94,7 +84,7 @@ def test_an_interrupted_trial_resumes_from_its_checkpoint_exactly(tmp_path) -> N
     assert starts == [0, k]
     straight, _ = sweep_of(tmp_path / "straight", epochs="6", batch_size="2")
     run_trial(TrialJob.of(straight, grid.trials[0]))
-    assert losses(run) == losses(straight.trial(job.name))  # bit for bit, as a run never stopped
+    assert logged_losses(run) == logged_losses(straight.trial(job.name))  # bit for bit, as a run never stopped
 
 
 def test_a_trial_whose_directory_holds_another_run_fails_and_writes_nothing(tmp_path) -> None:
@@ -212,7 +202,7 @@ def test_a_trial_whose_worker_dies_is_resumed_by_a_new_pool_and_loses_nothing(tm
     every_epoch = CheckpointCadence(every=1, seconds=0)  # so the kill finds a checkpoint past epoch 0
     thread, outcomes = run_executor(executor, [TrialJob.of(sweep, trial, every_epoch)])
     deadline = time.monotonic() + WAIT_S
-    while not (run.is_run and sum(key[0] == "rnn" for key in losses(run)) >= 2):
+    while not (run.is_run and sum(key[0] == "rnn" for key in logged_losses(run)) >= 2):
         assert time.monotonic() < deadline, "the trial never got going"
         time.sleep(0.05)
     os.kill(run.trainer_pid(), signal.SIGKILL)  # as the kernel's out-of-memory killer would
@@ -223,7 +213,7 @@ def test_a_trial_whose_worker_dies_is_resumed_by_a_new_pool_and_loses_nothing(tm
     assert len(starts) == 2 and starts[0] == 0 and starts[1] >= 1
     straight, _ = sweep_of(tmp_path / "straight", epochs="10", batch_size="4")
     run_trial(TrialJob.of(straight, trial))
-    assert losses(run) == losses(straight.trial(trial.name))
+    assert logged_losses(run) == logged_losses(straight.trial(trial.name))
 
 
 def test_the_default_workers_are_one_per_core_on_the_cpu(monkeypatch) -> None:
