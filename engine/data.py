@@ -2,7 +2,8 @@
 
 The seed draws ``np.random.seed(42); np.random.randint(0, 3, size=N)``. A RandomState(42)
 gives the same draws, so we reproduce the series bit for bit without touching numpy's
-global generator. Windows are zero-copy views; one-hot encoding happens per batch.
+global generator. The csv task's series is a column of a file (engine/csv_series.py), its
+classes the column's values. Windows are zero-copy views; one-hot encoding happens per batch.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 import torch
 from numpy.lib.stride_tricks import sliding_window_view
 
-from engine.config import NUM_CLASSES, RunConfig, split_point
+from engine.config import CLASS_NAMES, NUM_CLASSES, RunConfig, read_data, split_point
 
 
 def weather_series(length: int, seed: int = 42) -> np.ndarray:
@@ -45,13 +46,16 @@ def echo_series(length: int, lag: int, p: float, seed: int = 42) -> np.ndarray:
     return series
 
 
-def best_achievable_loss(cfg: RunConfig) -> float:
-    """The lowest expected cross-entropy any model can reach on this task (nats).
+def best_achievable_loss(cfg: RunConfig) -> float | None:
+    """The lowest expected cross-entropy any model can reach on this task (nats); None where
+    it is not known (a csv file's series: its baselines, engine/baselines.py, bound it above).
 
     Seed task: every day is an independent uniform draw, so nothing beats ln 3. Echo task with
     the lag inside the window: tomorrow is the day ``lag`` back with probability p + (1-p)/3,
     each other class (1-p)/3; no other visible day carries more information.
     """
+    if cfg.task == "csv":
+        return None
     if cfg.task != "echo" or cfg.lag > cfg.look_back:
         return math.log(NUM_CLASSES)
     same = cfg.echo_p + (1 - cfg.echo_p) / NUM_CLASSES
@@ -60,9 +64,19 @@ def best_achievable_loss(cfg: RunConfig) -> float:
 
 
 def make_series(cfg: RunConfig) -> np.ndarray:
+    """The task's series: ``series_length + 1`` values for the built-in tasks (the last one the
+    generator's 'tomorrow'), a csv file's first ``series_length`` rows (its tomorrow is unknown)."""
+    if cfg.task == "csv":
+        return read_data(cfg).codes[: cfg.series_length].astype(np.int64)
     if cfg.task == "echo":
         return echo_series(cfg.series_length, cfg.lag, cfg.echo_p, cfg.seed)
     return weather_series(cfg.series_length, cfg.seed)
+
+
+def task_classes(cfg: RunConfig) -> tuple[str, ...]:
+    """The names of the run's classes, class 0 first: the seed's weather, or a csv column's values
+    (sorted). Reads a csv run's file (ConfigError when it has changed since the run began)."""
+    return read_data(cfg).classes if cfg.task == "csv" else CLASS_NAMES
 
 
 def windows(series: np.ndarray, look_back: int) -> tuple[np.ndarray, np.ndarray]:
@@ -90,25 +104,33 @@ class WeatherData:
     """The series on the device and the two splits, with per-batch one-hot encoding."""
 
     def __init__(self, cfg: RunConfig, device: torch.device) -> None:
-        full = make_series(cfg)
+        if cfg.task == "csv":
+            read = read_data(cfg)  # one read of the file (ConfigError when it has changed)
+            full, self.classes = read.codes[: cfg.series_length].astype(np.int64), read.classes
+        else:
+            full, self.classes = make_series(cfg), CLASS_NAMES  # names, class 0 first
+        self.num_classes = len(self.classes)
         self.series = full[: cfg.series_length]  # what the models may see
-        self.tomorrow = int(full[cfg.series_length])  # the generator's next draw: the truth
+        # The generator's next draw, the truth the seed's prediction is checked against; a
+        # file's day after its last row is unknown.
+        self.tomorrow: int | None = int(full[cfg.series_length]) if len(full) > cfg.series_length else None
+        self.split = split_point(cfg)
         self.look_back = cfg.look_back
         self.sha256 = series_sha256(self.series)
         self.device = device
         self._series = torch.from_numpy(self.series).to(device)
         # unfold is a view: row i is series[i:i+L], with no copy of N x L values.
         self._windows = self._series.unfold(0, cfg.look_back, 1)
-        self._eye = torch.eye(NUM_CLASSES, device=device)
+        self._eye = torch.eye(self.num_classes, device=device)
         self._inference_window: torch.Tensor | None = None
-        split = split_point(cfg)
+        split = self.split
         # A training window's target lies before the split; a validation window lies after it.
         self.train = Split(torch.arange(0, split - cfg.look_back, device=device))
         n_val = max(cfg.series_length - split - cfg.look_back, 0)
         self.val = Split(torch.arange(split, split + n_val, device=device))
 
     def batch(self, starts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One-hot inputs (look_back, B, 3), seq-first like the seed, and targets (B,)."""
+        """One-hot inputs (look_back, B, classes), seq-first like the seed, and targets (B,)."""
         idx = self._windows[starts].T.contiguous()  # (look_back, B): seq-first
         # Rows of an identity matrix are the float one-hot codes; one_hot(idx).float() would
         # first build an int64 tensor twice the size of the float one (the same values).
@@ -121,5 +143,5 @@ class WeatherData:
         the series does not change, and each epoch's prediction reads it)."""
         if self._inference_window is None:
             idx = self._series[-self.look_back :].unsqueeze(1)
-            self._inference_window = torch.nn.functional.one_hot(idx, NUM_CLASSES).float()
+            self._inference_window = torch.nn.functional.one_hot(idx, self.num_classes).float()
         return self._inference_window

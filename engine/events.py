@@ -32,7 +32,7 @@ from typing import (
     is_typeddict,
 )
 
-from engine.config import NUM_CLASSES, RunConfig
+from engine.config import CLASS_NAMES, MAX_CLASSES, MIN_CLASSES, RunConfig
 
 
 class Word(str, Enum):
@@ -89,9 +89,10 @@ class Range:
 
 @dataclass(frozen=True)
 class Length:
-    """An ``Annotated`` list length."""
+    """An ``Annotated`` list length: ``items`` exactly, or from ``items`` to ``most``."""
 
     items: int
+    most: int | None = None
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,12 @@ class FieldsOf:
 MAX_TIME = 253_402_300_799.0  # 9999-12-31T23:59:59Z: the last wall time datetime can show
 Time = Annotated[float, Range(0.0, MAX_TIME)]
 Count = Annotated[int, Range(0)]  # epochs, windows, indices: never negative
-Class = Annotated[int, Range(0, NUM_CLASSES - 1)]  # a weather class: Sunny, Rainy, Cloudy
-Probabilities = Annotated[list[float], Length(NUM_CLASSES)]
+# A class: an index into the run's classes (RunStarted.classes: Sunny, Rainy, Cloudy on the
+# built-in tasks). An event alone cannot know how many the run has: the fold that does (engine/
+# history.py) drops a prediction of another count; a probe's window is checked by its reader.
+Class = Annotated[int, Range(0, MAX_CLASSES - 1)]
+Probabilities = Annotated[list[float], Length(MIN_CLASSES, MAX_CLASSES)]  # one per class, class 0 first
+ClassNames = Annotated[list[str], Length(MIN_CLASSES, MAX_CLASSES)]
 Matrix = list[list[float]]  # [T][H]; from_dict checks that each event's are rectangular and agree
 ConfigDict = Annotated[dict[str, Any], FieldsOf(RunConfig)]
 
@@ -170,15 +175,28 @@ class RunStarted(Event):
     parameters: dict[str, Count]  # model -> parameter count
     train_windows: Count
     val_windows: Count
-    data_sha256: str
-    chance_loss: float
-    best_loss: float  # lowest achievable expected cross-entropy for this task
+    data_sha256: str  # of the series the models see (class indices as little-endian int64)
+    chance_loss: float  # ln of the class count: a uniform guess
+    # The lowest achievable expected cross-entropy for this task; None where it is not known
+    # (a csv file's series: its baselines bound it from above).
+    best_loss: float | None
     batches_per_epoch: Count
     chunks_per_batch: Count
     # A resume from a checkpoint: the epochs already trained. Later events continue from
     # epoch resumed_from_epoch + 1; the log may hold epochs past it from before the resume
     # (trained after the checkpoint, then lost), which a reader should drop. 0: a fresh run.
     resumed_from_epoch: Count = 0
+    # The names of the classes, class 0 first (a csv column's values, sorted); a log from before
+    # the csv task has none, and its runs had the built-in three.
+    classes: ClassNames = field(default_factory=lambda: list(CLASS_NAMES))
+    # Validation cross-entropy of simple predictors (engine/baselines.py): "chance", "frequency",
+    # "markov-1", "markov-2", "markov-3"; {} in a log from before them.
+    baselines: dict[str, float] = field(default_factory=dict)
+
+    def shape_problem(self) -> str | None:
+        if len(set(self.classes)) != len(self.classes):
+            return "classes names a class twice"
+        return None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -202,9 +220,12 @@ class Prediction(Event):
     name: ClassVar[str] = "prediction"
     model: str
     epoch: Count
-    probabilities: Probabilities  # softmax over Sunny, Rainy, Cloudy
+    probabilities: Probabilities  # softmax over the run's classes (Sunny, Rainy, Cloudy built in)
     predicted: Class
-    true: Class | None  # the generator's next draw; None when unknown
+    true: Class | None  # the generator's next draw; None when unknown (a file's next day)
+
+    def shape_problem(self) -> str | None:
+        return _classes_problem(self.probabilities, self.predicted, self.true)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -254,6 +275,21 @@ class RunFailed(Event):
 class RunFinished(Event):
     name: ClassVar[str] = "run_finished"
     summary: dict[str, ModelSummary]  # model -> final metrics and prediction
+
+    def shape_problem(self) -> str | None:
+        for model, line in self.summary.items():
+            if "probabilities" in line and (problem := _classes_problem(
+                    line["probabilities"], line.get("predicted"), None)):
+                return f"summary.{model}: {problem}"
+        return None
+
+
+def _classes_problem(probabilities: list[float], predicted: int | None, true: int | None) -> str | None:
+    """Why a prediction's class indices do not fit its probabilities (one per class)."""
+    for name, index in (("predicted", predicted), ("true", true)):
+        if index is not None and index >= len(probabilities):
+            return f"{name} is class {index}, but there are {len(probabilities)} probabilities"
+    return None
 
 
 # -- probes: inside the models after an epoch (engine/probes.py) ------------------------------
@@ -595,8 +631,10 @@ def _annotated(base: Check, base_hint: Any, metadata: tuple[Any, ...]) -> Check:
                 if rule.high == math.inf:
                     raise _fail(value, where, f"{_number(rule.low)} or more")
                 raise _fail(value, where, f"between {_number(rule.low)} and {_number(rule.high)}")
-            if isinstance(rule, Length) and len(value) != rule.items:
+            if isinstance(rule, Length) and rule.most is None and len(value) != rule.items:
                 raise _Mismatch(f"{where} has {len(value)} items, not {rule.items}")
+            if isinstance(rule, Length) and rule.most is not None and not rule.items <= len(value) <= rule.most:
+                raise _Mismatch(f"{where} has {len(value)} items, not {rule.items} to {rule.most}")
             if isinstance(rule, FieldsOf):
                 value = _in_order(value, {k: _check(h) for k, h in _dataclass_hints(rule.cls).items()}, where)
         return value

@@ -1,8 +1,8 @@
 """RunHistory: the one fold of a run's events into what every front end shows. Torch-free.
 
 Per model: the loss curves (bounded, min/max-preserving: ``MinMaxSeries``), the last logged
-figures, prediction and gradient horizon; per run: its config, label, epochs, state, device
-and reference losses. The dashboard's state, the runs table's summary, the export's CSV and
+figures, prediction and gradient horizon; per run: its config, label, epochs, state, device,
+class names and reference losses (chance, the best achievable, the data's baselines). The dashboard's state, the runs table's summary, the export's CSV and
 `lstm-tui train`'s final table all build on it, so they agree on this rule, kept here alone:
 a run that starts afresh (a restart) clears the history, and a run resumed from a checkpoint
 after epoch k truncates it to epochs 1..k (the log may hold later epochs, trained after that
@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.config import CHANCE_LOSS, RunConfig, model_names, run_label
+from engine.config import CHANCE_LOSS, CLASS_NAMES, RunConfig, model_names, run_label
 from engine.events import (
     Cause,
     CommandApplied,
@@ -295,6 +295,12 @@ class RunHistory:
         self.device_name = ""
         self.chance_loss = CHANCE_LOSS
         self.best_loss: float | None = None
+        # The run's class names, class 0 first (RunStarted.classes); before its start, the
+        # built-in three. A csv run's come from its log: no front end needs its file.
+        self.classes: tuple[str, ...] = CLASS_NAMES
+        # Validation losses of simple predictors (engine/baselines.py; best_baseline and
+        # beaten_baseline say which line a loss is under); {} until logged.
+        self.baselines: dict[str, float] = {}
         self.runs = 0  # run_started events seen: 1 after the first start, +1 per restart or resume
         self.first_started_at: float | None = None  # wall time of the first fresh start (not a resume)
         self.started_at: float | None = None  # of the current run's fresh start (a restart's)
@@ -326,6 +332,10 @@ class RunHistory:
     def task(self) -> str:
         return str(self.config.get("task", ""))
 
+    def class_name(self, index: int) -> str:
+        """Class ``index``'s name; '?' for one the run does not have (a crafted probe's window)."""
+        return self.classes[index] if 0 <= index < len(self.classes) else "?"
+
     def apply_all(self, events: Iterable[Event]) -> None:
         for event in events:
             self.apply(event)
@@ -337,8 +347,8 @@ class RunHistory:
             case EpochEnd() if event.model in self.models:
                 self.models[event.model].add_epoch(event)
                 self.lr = event.lr
-            case Prediction() if event.model in self.models:
-                self.models[event.model].add_prediction(event)
+            case Prediction() if event.model in self.models and len(event.probabilities) == len(self.classes):
+                self.models[event.model].add_prediction(event)  # another count is not this run's
             case GradientFlow() if event.model in self.models:
                 self.models[event.model].add_flow(event)
             case RunStateChanged():
@@ -362,6 +372,7 @@ class RunHistory:
         self._set_config(event.config)
         self.device, self.device_name = event.device, event.device_name
         self.chance_loss, self.best_loss = event.chance_loss, event.best_loss
+        self.classes, self.baselines = tuple(event.classes), dict(event.baselines)
         self.failure = None
         self.runs += 1
         if self.first_started_at is None and not event.resumed_from_epoch:

@@ -20,7 +20,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from engine.config import CHANCE_LOSS, NUM_CLASSES, RunConfig, clamp_lr, lr_factor
+from engine.baselines import baselines
+from engine.config import NUM_CLASSES, RunConfig, clamp_lr, lr_factor
 from engine.data import WeatherData, best_achievable_loss
 from engine.device import device_name
 from engine.events import EpochEnd, Event, Prediction, RunStarted
@@ -56,9 +57,9 @@ class NonFiniteLoss(RuntimeError):
         )
 
 
-def bytes_per_window(cfg: RunConfig) -> int:
+def bytes_per_window(cfg: RunConfig, num_classes: int = NUM_CLASSES) -> int:
     """Training memory of one window: its one-hot input plus what autograd keeps per step."""
-    per_step = NUM_CLASSES + cfg.layers * (FLOATS_PER_UNIT * cfg.hidden + FLOATS_PER_LAYER)
+    per_step = num_classes + cfg.layers * (FLOATS_PER_UNIT * cfg.hidden + FLOATS_PER_LAYER)
     return FLOAT_BYTES * cfg.look_back * per_step
 
 
@@ -71,7 +72,7 @@ def cpu_seconds_per_window(cfg: RunConfig) -> float:
     return CPU_STEP_SECONDS * cfg.look_back * cfg.layers * cost(cfg.hidden) / cost(10)
 
 
-def chunk_windows(cfg: RunConfig, batch: int, device_type: str = "cpu") -> int:
+def chunk_windows(cfg: RunConfig, batch: int, device_type: str = "cpu", num_classes: int = NUM_CLASSES) -> int:
     """How many windows one forward/backward may hold, for batches of ``batch`` windows.
 
     Always within the memory budget. On the CPU, a batch estimated to take longer than
@@ -81,7 +82,7 @@ def chunk_windows(cfg: RunConfig, batch: int, device_type: str = "cpu") -> int:
     budget limits a chunk there. The time is estimated from the config, never measured, so a
     run cuts its batches the same way every time and a resumed epoch replays bit for bit.
     """
-    memory = max(1, cfg.memory_budget // bytes_per_window(cfg))
+    memory = max(1, cfg.memory_budget // bytes_per_window(cfg, num_classes))
     if device_type != "cpu":
         return memory
     per_window = cpu_seconds_per_window(cfg)
@@ -91,8 +92,9 @@ def chunk_windows(cfg: RunConfig, batch: int, device_type: str = "cpu") -> int:
     return short
 
 
-def initial_models(cfg: RunConfig, device: torch.device) -> dict[str, nn.Module]:
-    """The run's models, in its order (cfg.models), with their initial weights.
+def initial_models(cfg: RunConfig, device: torch.device, num_classes: int = NUM_CLASSES) -> dict[str, nn.Module]:
+    """The run's models, in its order (cfg.models), with their initial weights: ``num_classes``
+    one-hot inputs and as many outputs (the data's: WeatherData.num_classes).
 
     The weights are drawn from torch's global generator as the run's seed left it, one model
     after another in MODEL_NAMES order (LSTM, RNN, GRU) whatever order is shown: the seed's
@@ -101,7 +103,7 @@ def initial_models(cfg: RunConfig, device: torch.device) -> dict[str, nn.Module]
     than a GRU alone: compare a model across sets by many seeds, never by one.
     """
     drawn = {
-        name: MODEL_CLASSES[name](NUM_CLASSES, cfg.hidden, NUM_CLASSES, cfg.layers).to(device)
+        name: MODEL_CLASSES[name](num_classes, cfg.hidden, num_classes, cfg.layers).to(device)
         for name in MODEL_NAMES if name in cfg.model_names
     }
     if cfg.forget_bias is not None and "lstm" in drawn:
@@ -117,7 +119,7 @@ class Trainer:
         self.device = device
         torch.manual_seed(cfg.seed)  # the data and every model's initial weights follow from the run's seed
         self.data = WeatherData(cfg, device)
-        self.models: dict[str, nn.Module] = initial_models(cfg, device)
+        self.models: dict[str, nn.Module] = initial_models(cfg, device, self.data.num_classes)
         self.optimizers = {
             name: torch.optim.Adam(model.parameters(), lr=cfg.lr) for name, model in self.models.items()
         }
@@ -126,16 +128,19 @@ class Trainer:
         self.epoch = 0  # epochs completed by every model
         self.batch_size = min(cfg.batch_size or len(self.data.train), len(self.data.train))
         # Planned once for the whole run: every batch and the validation pass use this size.
-        self.chunk = chunk_windows(cfg, self.batch_size, device.type)
+        self.chunk = chunk_windows(cfg, self.batch_size, device.type, self.data.num_classes)
         self._encoded: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         self._rollback = {name: Rollback(model, self.optimizers[name]) for name, model in self.models.items()}
         self.mid_epoch = False  # inside run_epoch: the live weights are part-way through an epoch
         self._epoch_rng: dict[str, torch.Tensor] = {}  # the random streams as the epoch began
+        self._baselines: dict[str, float] | None = None  # engine/baselines.py, computed at the start
 
     # -- what a run is -------------------------------------------------------------------
 
     def started_event(self) -> RunStarted:
         n_train = len(self.data.train)
+        if self._baselines is None:  # the data never changes: a resume's or a retry's are the same
+            self._baselines = baselines(self.data.series, self.data.num_classes, self.data.split, self.cfg.look_back)
         return RunStarted(
             config=self.cfg.to_dict(),
             device=str(self.device),
@@ -144,11 +149,13 @@ class Trainer:
             train_windows=n_train,
             val_windows=len(self.data.val),
             data_sha256=self.data.sha256,
-            chance_loss=CHANCE_LOSS,
+            chance_loss=math.log(self.data.num_classes),
             best_loss=best_achievable_loss(self.cfg),
             batches_per_epoch=math.ceil(n_train / self.batch_size),
             chunks_per_batch=math.ceil(self.batch_size / self.chunk),
             resumed_from_epoch=self.epoch,
+            classes=list(self.data.classes),
+            baselines=self._baselines,
         )
 
     @property
@@ -363,7 +370,7 @@ class Trainer:
             model=name,
             epoch=epoch,
             probabilities=probabilities,
-            predicted=max(range(NUM_CLASSES), key=probabilities.__getitem__),
+            predicted=max(range(len(probabilities)), key=probabilities.__getitem__),
             true=self.data.tomorrow,
         )
 

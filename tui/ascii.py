@@ -2,14 +2,16 @@
 
 A line filter on everything the dashboard draws: box drawing becomes ``+-|``, braille chart
 dots become ``.:*``, blocks and shades become ``#=:.``, and every other character outside ASCII
-becomes a close ASCII stand-in of the same width, or ``?``. Colours are left alone, so a
+becomes a close ASCII stand-in of the same width (a letter with an accent: the letter), or ``?``. Colours are left alone, so a
 heatmap (coloured spaces) looks the same; with NO_COLOR the heatmaps shade with ASCII
-density characters already.
+density characters already. A class name outside ASCII (a csv column's 'étoile') shows as its
+stand-ins ('etoile'); the short labels of classes (tui/class_labels.py) stay unique through it.
 """
 
 from __future__ import annotations
 
 import os
+import unicodedata
 from collections.abc import Mapping
 from functools import lru_cache
 
@@ -47,6 +49,10 @@ def ascii_char(char: str) -> str:
         return "+"
     if char in SYMBOLS:
         return SYMBOLS[char]
+    # A letter with an accent (a csv column's 'été'): the letter.
+    base = unicodedata.normalize("NFKD", char)[:1]
+    if base.isascii() and base.isprintable() and base and cell_len(char) == 1:
+        return base
     return "?" * max(1, cell_len(char))
 
 

@@ -29,6 +29,7 @@ from typing import Any
 import torch
 
 from engine.config import NUM_CLASSES, CheckpointCadence, ConfigError, RunConfig
+from engine.data import task_classes
 from engine.models import MODEL_CLASSES
 from engine.rundir.files import RunDirError, atomic_write
 from engine.trainer import Trainer
@@ -64,8 +65,10 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     return checkpoint
 
 
-def check_checkpoint(checkpoint: dict[str, Any], config: RunConfig, path: Path) -> None:
-    """Raise CheckpointError unless ``checkpoint`` is this version's and fits ``config``."""
+def check_checkpoint(checkpoint: dict[str, Any], config: RunConfig, path: Path,
+                     num_classes: int = NUM_CLASSES) -> None:
+    """Raise CheckpointError unless ``checkpoint`` is this version's and fits ``config``, whose
+    data has ``num_classes`` classes (engine.data.task_classes)."""
     if checkpoint.get("format") != FORMAT:
         raise CheckpointError(
             f"{path} has format {reprlib.repr(checkpoint.get('format'))}; this version reads format {FORMAT}"
@@ -88,7 +91,7 @@ def check_checkpoint(checkpoint: dict[str, Any], config: RunConfig, path: Path) 
     optimizers = checkpoint["optimizers"]
     for name in config.model_names:
         with torch.device("meta"):  # config.json's model: names and shapes without memory
-            model = MODEL_CLASSES[name](NUM_CLASSES, config.hidden, NUM_CLASSES, config.layers)
+            model = MODEL_CLASSES[name](num_classes, config.hidden, num_classes, config.layers)
         _check_weights(name, checkpoint[name], model, path)
         optimizer = optimizers.get(name) if isinstance(optimizers, dict) else None
         if not isinstance(optimizer, dict) or not {"state", "param_groups"} <= set(optimizer):
@@ -186,10 +189,12 @@ def _check_rng(rng: Any, path: Path) -> None:
 
 def resume_point(config: RunConfig, path: Path, epochs: int | None = None) -> tuple[RunConfig, dict[str, Any]]:
     """The config and the checkpoint at ``path`` to resume a run of ``config`` with; ``epochs``
-    extends the run. Reads only: a missing, corrupt or foreign checkpoint, or fewer epochs than
-    already trained, raises before anything is written."""
+    extends the run. Reads only: a missing, corrupt or foreign checkpoint, fewer epochs than
+    already trained, or a csv run's file changed since (a ConfigError), raises before anything
+    is written."""
+    classes = task_classes(config)  # first: a changed file is refused whatever the checkpoint holds
     checkpoint = read_checkpoint(path)
-    check_checkpoint(checkpoint, config, path)
+    check_checkpoint(checkpoint, config, path, len(classes))
     if epochs is not None:
         if epochs < checkpoint["epoch"]:
             raise CheckpointError(

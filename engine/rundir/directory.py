@@ -221,8 +221,8 @@ class RunDirectory:
         """The config and checkpoint to resume the run with; ``epochs`` extends the run.
 
         Reads only (and imports torch): every problem (no directory, not a run, a bad config,
-        a missing, corrupt or foreign checkpoint, fewer epochs than already trained) raises
-        before anything is written.
+        a missing, corrupt or foreign checkpoint, fewer epochs than already trained, a csv run
+        whose file has changed since: a ConfigError) raises before anything is written.
         """
         config = self.load_config()  # first: a bad config.json is refused before torch loads
         from engine.rundir.checkpoint import resume_point

@@ -50,7 +50,9 @@ POOL_RESTARTS = 3  # new pools after a worker died, per run of the sweep
 KILL_POLL_S = 0.5  # how often the wait for trials looks whether the workers were killed
 KILL_WAIT_S = 5.0  # a killed worker is gone within milliseconds; this only ends a hang
 GPU_WORKERS_PER_GPU = 4  # --gpus-per-trial's default 0.25: small trials share a GPU four at a time
-WORKER_PRELOAD = ["engine.session", "engine.rundir.checkpoint", "engine.sweep.trials"]  # torch, once
+# torch, once; and torch._dynamo, which torch.optim imports on the first optimizer a process
+# builds (about 3 s here): preloaded, no worker pays it on its first trial.
+WORKER_PRELOAD = ["torch._dynamo", "engine.session", "engine.rundir.checkpoint", "engine.sweep.trials"]
 STOP_NONE, STOP_ASKED = 0, -1  # the pool's stop word: 0 go on, a signal's number, or -1 (no signal)
 
 Report = Callable[[TrialOutcome], None]

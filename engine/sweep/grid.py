@@ -22,14 +22,17 @@ from typing import Any
 
 from engine.config import (
     DEFAULT_MODELS,
+    DERIVED_KEYS,
     PRESETS,
     TASKS,
     ConfigError,
     RunConfig,
+    build_config,
     format_field,
     normal_models,
     parse_field,
     parse_whole,
+    preset_values,
 )
 from engine.rundir.directory import RunDirectory
 from engine.rundir.files import RunDirError, atomic_write_text
@@ -47,7 +50,8 @@ NAME_LIMIT = 150  # a trial's directory name beyond this (many axes) is point-N_
 DEFAULT_SEED = RunConfig().seed
 # Every run flag that takes a list, in the order trial names, tables and sweep.json give them.
 # --models is not among them: every trial trains its models in lockstep, as a run does.
-AXES = ("preset", "task", *(f.name for f in fields(RunConfig) if f.name not in ("preset", "models", "seed")))
+AXES = ("preset", "task", *(f.name for f in fields(RunConfig)
+                            if f.name not in ("preset", "models", "seed", *DERIVED_KEYS)))
 _UNSAFE = re.compile(r"[^A-Za-z0-9.+-]")  # in a directory name: what a shell or scp would trip on
 
 
@@ -64,21 +68,25 @@ def config_from_flags(flags: Mapping[str, Any]) -> RunConfig:
     """A preset's values, then each flag given (``flags``: field -> value; None is the word of
     NONE_WORDS, e.g. --batch-size full). On the echo task a look-back not given is lag + 5, so
     ``--lag 80`` needs no ``--look-back 85`` (the echo preset's own 35 is its lag 30 + 5).
-    ConfigError names the first field out of range."""
+    A csv task's file is read here (engine.config.build_config). ConfigError names the first
+    field out of range, or what is wrong with the file."""
     values: dict[str, Any] = {}
     preset = flags.get("preset")
     if preset:
-        if preset not in PRESETS:
-            raise ConfigError("preset", f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
-        values.update(PRESETS[preset], preset=preset)
+        values.update(preset_values(preset), preset=preset)
     values.update({name: value for name, value in flags.items() if name != "preset"})
-    if preset and values.get("task") != PRESETS[preset]["task"]:
-        values["preset"] = None  # the task no longer matches the preset's name
+    if preset and (values.get("task") != PRESETS[preset]["task"]
+                   or values.get("data") != preset_values(preset).get("data")):
+        values["preset"] = None  # the task (or the file) no longer matches the preset's name
+    if values.get("task") != "csv":  # a csv preset's file settings, on another task given
+        for name in ("data", "column", "order_by"):
+            if name not in flags:
+                values.pop(name, None)
     if values.get("task") == "echo" and "look_back" not in flags:
         lag = values.get("lag", RunConfig.lag)
         if isinstance(lag, int) and not isinstance(lag, bool):
             values["look_back"] = lag + ECHO_LOOK_AHEAD
-    return RunConfig(**values)
+    return build_config(values)
 
 
 def _canonical(name: str, item: str) -> str:

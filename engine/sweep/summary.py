@@ -27,6 +27,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from engine.baselines import best_baseline
 from engine.history import RunHistory
 from engine.sweep.grid import Grid
 
@@ -84,9 +85,17 @@ def volatility(train_losses: Sequence[float]) -> float | None:
     return statistics.stdev(changes) if len(changes) >= 2 else None
 
 
-def default_success_loss(chance_loss: float, best_loss: float | None) -> float | None:
-    """Halfway between chance and the best achievable loss; None where nothing can be learned."""
-    if best_loss is None or not best_loss < chance_loss:
+def default_success_loss(chance_loss: float, best_loss: float | None,
+                         baselines: Mapping[str, float] | None = None) -> float | None:
+    """Where a model counts as having learned. With the best achievable loss known (the echo
+    task): halfway between chance and it. With it unknown (a csv file's series): under the best
+    of its baselines (engine/baselines.py), i.e. beyond what a Markov chain of the last 1-3 days
+    (or the class frequencies) predicts; halfway to an unknown floor would be a guess. None where
+    nothing can be learned (the seed task, whose best is chance) or nothing is known."""
+    if best_loss is None:
+        best = best_baseline(baselines or {})
+        return best[1] if best is not None else None
+    if not best_loss < chance_loss:
         return None
     return (chance_loss + best_loss) / 2
 
@@ -149,7 +158,7 @@ def trial_result(history: RunHistory, success_loss: float | None = None) -> Tria
     """An ended trial's result from its history (``keep_epochs=True``); ``success_loss`` None:
     the trial's default (halfway between its chance and best achievable loss)."""
     threshold = success_loss if success_loss is not None else default_success_loss(
-        history.chance_loss, history.best_loss)
+        history.chance_loss, history.best_loss, history.baselines)
     models = {name: model_result(history, name, threshold) for name in history.models}
     return TrialResult(threshold, history.chance_loss, history.best_loss, models)
 

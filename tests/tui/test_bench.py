@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 import types
 from pathlib import Path
 
@@ -11,36 +10,9 @@ import pytest
 
 from engine.config import RunConfig
 from tui.bench.dashboard import epoch_end_times, epochs_done, interleaved_dashboard, key_latencies
-from tui.bench.engine import bare_seconds_per_epoch, engine_seconds_per_epoch, in_fresh_thread
-from tui.cli.main import main
+from tui.bench.engine import in_fresh_thread
 
 TINY = RunConfig(series_length=300, look_back=5, device="cpu")
-
-
-@pytest.mark.parametrize("loop", [bare_seconds_per_epoch, engine_seconds_per_epoch], ids=["bare", "engine"])
-def test_bare_and_engine_loops_time_their_epochs(loop) -> None:  # noqa: ANN001
-    """The timed epochs lie inside the call, which the test times on its own clock."""
-    started = time.perf_counter()
-    seconds = in_fresh_thread(loop, TINY, 3)
-    assert 0 < 3 * seconds <= time.perf_counter() - started
-
-
-@pytest.mark.parametrize("loop", [bare_seconds_per_epoch, engine_seconds_per_epoch], ids=["bare", "engine"])
-@pytest.mark.parametrize("models", ["gru", "gru,lstm", "rnn,lstm,gru"])
-def test_the_loops_time_the_runs_own_models(loop, models: str, monkeypatch) -> None:  # noqa: ANN001
-    """Without an RNN, or with it not last, an epoch still ends with the run's last model."""
-    import engine.trainer as trainer
-
-    built: list[tuple[str, ...]] = []
-    original = trainer.initial_models
-
-    def recorded(cfg, device):  # noqa: ANN001, ANN202
-        built.append(tuple(original(cfg, device)))
-        return original(cfg, device)
-
-    monkeypatch.setattr(trainer, "initial_models", recorded)
-    assert in_fresh_thread(loop, TINY.replace(models=models), 2) > 0
-    assert built and all(names == tuple(models.split(",")) for names in built)
 
 
 def test_epoch_end_times_are_those_of_the_runs_last_model(tmp_path: Path) -> None:
@@ -84,12 +56,6 @@ def test_key_latency_runs_without_an_rnn() -> None:
     assert len(latencies) == 2 and all(0 < t < 2.0 for t in latencies)
 
 
-def test_bench_refuses_a_mini_batch_setting(capsys) -> None:
-    assert main(["bench", "--batch-size", "64"]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "batch-size" in err
-
-
 @pytest.mark.parametrize(("epoch_s", "share_at_defaults"), [(0.2, 0.03 / 1.03), (2.0, 0.03 / 2.03)])
 def test_probe_cost_is_measured_against_an_epoch_of_the_preset(monkeypatch, epoch_s, share_at_defaults) -> None:  # noqa: ANN001
     """On a clock the test drives: the warm-up epoch and probe take long, then an epoch takes
@@ -121,25 +87,6 @@ def test_probe_cost_is_measured_against_an_epoch_of_the_preset(monkeypatch, epoc
     assert cost["probe_ms"] == pytest.approx(30)
     assert cost["share_every_epoch"] == pytest.approx(0.03 / epoch_s)
     assert cost["share_at_defaults"] == pytest.approx(share_at_defaults)
-
-
-def test_the_rounds_turn_their_order_about_with_the_engine_always_in_the_middle(monkeypatch) -> None:
-    import tui.bench.run as bench
-
-    order: list[str] = []
-
-    def timed(name: str):  # noqa: ANN202
-        def loop(config, epochs):  # noqa: ANN001, ANN202
-            order.append(name)
-            return 0.1
-        return loop
-
-    monkeypatch.setattr(bench, "bare_seconds_per_epoch", timed("bare"))
-    monkeypatch.setattr(bench, "engine_seconds_per_epoch", timed("engine"))
-    monkeypatch.setattr(bench, "dashboard_seconds_per_epoch", timed("dashboard"))
-    rates = bench.timed_rounds(TINY, rounds=3, epochs=1)
-    assert order == ["bare", "engine", "dashboard", "dashboard", "engine", "bare", "bare", "engine", "dashboard"]
-    assert rates == ([10.0] * 3, [10.0] * 3, [10.0] * 3)
 
 
 def test_epochs_done_interpolates_between_epoch_ends() -> None:

@@ -1,5 +1,6 @@
 """The dashboard's figures for `lstm-tui bench`: what drawing costs training, time to the first
-frame, and key-to-screen latency while training keeps the cores busy.
+frame, and key-to-screen latency while training keeps the cores busy; and the dashboard setting of
+the paired figures (GatedDashboard, gated_dashboard: tui/bench/paired.py runs it).
 
 Each drives the real dashboard, headless, through its public seams: its state, its pacer
 (tui/dashboard/pacing.py), each chart's ``built_at``, and Textual's ``post_display_hook``.
@@ -10,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -21,7 +20,6 @@ from typing import Any
 import numpy as np
 
 from engine.config import RunConfig
-from engine.events import FINAL_STATES
 from tui.bench.engine import WARMUP_EPOCHS
 from tui.dashboard.app import DashboardApp
 
@@ -35,24 +33,41 @@ def epoch_end_times(run_dir: Path) -> list[float]:
     return [e.time for e in run.events(only={"epoch_end"}) if e.model == last]
 
 
-def dashboard_seconds_per_epoch(cfg: RunConfig, epochs: int, refresh_hz: float = 10.0) -> float:
-    """The same run with the dashboard drawing at ``refresh_hz`` (headless, 120x40)."""
+class GatedDashboard(DashboardApp):
+    """The dashboard, handing each event of its run to ``gate`` too, on the training thread
+    (tui/bench/paired.py's WindowGate, which holds that thread between windows)."""
+
+    # Textual reads a relative CSS_PATH beside the module of the app's own class: this one's is here.
+    CSS_PATH = Path(inspect.getfile(DashboardApp)).with_name(str(DashboardApp.CSS_PATH))
+    gate: Any = None
+
+    def receive(self, event: Any) -> None:
+        super().receive(event)
+        if self.gate is not None:
+            self.gate.event(event)
+
+
+def gated_dashboard(cfg: RunConfig, gate: Any, refresh_hz: float = 10.0) -> None:
+    """The dashboard setting of tui/bench/paired.py (its process's whole work): the dashboard
+    (headless, 120x40, drawing at ``refresh_hz``) training ``cfg`` a window at a time, as ``gate``
+    (a WindowGate) says. Between windows its pacer is paused too, so the UI thread is quiet while
+    another setting trains; its checkpoints' cadence reads the gate's clock."""
 
     async def drive(run_dir: Path) -> None:
-        app = DashboardApp(cfg.replace(epochs=WARMUP_EPOCHS + epochs), refresh_hz=refresh_hz, run_dir=run_dir)
+        app = GatedDashboard(cfg, refresh_hz=refresh_hz, run_dir=run_dir)
+        pacer, checkpointer = app.dashboard.pacer, app.source.writer.checkpointer
+        gate.checkpoints = lambda: checkpointer.written
+        gate.on_hold = lambda: app.call_from_thread(pacer.pause)
+        gate.on_release = lambda: app.call_from_thread(pacer.resume)
+        checkpointer.clock = gate.clock
+        app.gate = gate
         async with app.run_test(headless=True, size=(120, 40)):
-            # A plain sleep: the Pilot's pause() visits every widget and repaints the screen,
-            # work a user's terminal never asks for, and it would be charged to the dashboard.
-            while app.state.run_state not in FINAL_STATES:
-                await asyncio.sleep(0.25)
+            await asyncio.get_running_loop().run_in_executor(None, gate.quitting.wait)
+            app.shutdown()
         app.wait_for_worker(timeout=30)
 
     with tempfile.TemporaryDirectory() as tmp:
         asyncio.run(drive(Path(tmp)))
-        ends = epoch_end_times(Path(tmp))
-    if len(ends) < WARMUP_EPOCHS + epochs:
-        raise RuntimeError("the dashboard run ended early")
-    return (ends[-1] - ends[WARMUP_EPOCHS - 1]) / epochs
 
 
 # A shared machine's speed drifts by 10 % and more over tens of seconds, so separate runs
@@ -110,36 +125,6 @@ def interleaved_dashboard(cfg: RunConfig, pairs: int = INTERLEAVE_PAIRS, period:
         raise RuntimeError("the engine stalled during the interleaved dashboard run")
     return {"ratios": ratios, "windows": windows, "live_epochs_per_s": statistics.median(rates[::2]),
             "quiet_epochs_per_s": statistics.median(rates[1::2])}
-
-
-_FIRST_FRAME_CHILD = """
-import asyncio, time
-from engine.allocator import keep_freed_memory
-keep_freed_memory()
-from engine.config import from_preset
-from tui.dashboard.app import DashboardApp
-
-async def main():
-    app = DashboardApp(from_preset("seed-10k"))
-    async with app.run_test(headless=True, size=(120, 40)) as pilot:
-        first = time.time()  # run_test yields once the first frame is composed and painted
-        while app.session is None:  # the worker thread is still importing torch
-            await pilot.pause(0.02)
-        print(first, time.time())
-    app.wait_for_worker(timeout=30)
-
-asyncio.run(main())
-"""
-
-
-def first_frame_seconds() -> tuple[float, float]:
-    """Seconds from launching a fresh interpreter to the dashboard's first frame, and to the
-    engine (torch included) being loaded and the run started."""
-    launched = time.time()
-    out = subprocess.run([sys.executable, "-c", _FIRST_FRAME_CHILD], capture_output=True, text=True,
-                         check=True, timeout=120).stdout.split()
-    first, ready = float(out[0]), float(out[1])
-    return first - launched, ready - launched
 
 
 class FrameTimedDashboard(DashboardApp):

@@ -1,9 +1,10 @@
 """The engine's figures for `lstm-tui bench`: its overhead against a bare loop written like the
 seed's, the probes' cost, and memory at the seed's scale, each with the run's models.
 
-Both loops run in this process, alternating, on the same models, data, batch and validation
-pass; the figure that matters is the ratio of their epochs per second, which cancels most
-of a shared machine's noise. The dashboard's figures are in tui/bench/dashboard.py, and
+The bare loop (BareLoop) trains the same models on the same data, batches and validation pass
+as the engine's Trainer; tui/bench/paired.py runs it and the engine in processes of their own,
+taking turns in short windows, and the figure that matters is the ratio of their epochs per
+second, with its interval. The dashboard's figures are in tui/bench/dashboard.py, and
 tui/bench/run.py runs and prints them all.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -41,64 +41,68 @@ def _seed_dataset(series, look_back: int, device: torch.device) -> tuple[torch.T
     return x.contiguous().to(device), torch.from_numpy(np.array(ys)).long().to(device)
 
 
-def bare_seconds_per_epoch(cfg: RunConfig, epochs: int) -> float:
-    """Every model of the run, one full-batch epoch each, like the seed's loop plus the same validation."""
-    from engine.trainer import initial_models
+class BareLoop:
+    """The seed's training loop, one epoch per ``step()``: every model of the run on the seed's
+    materialised one-hot windows, each epoch on the Trainer's batches, then the same validation.
 
-    device = resolve_device(cfg.device)
-    series = make_series(cfg)[: cfg.series_length]
-    split = split_point(cfg)
-    x, y = _seed_dataset(series[:split], cfg.look_back, device)
-    xv, yv = _seed_dataset(series[split:], cfg.look_back, device)
-    torch.manual_seed(cfg.seed)
-    models = list(initial_models(cfg, device).values())  # drawn as the engine draws them
-    optimizers = [torch.optim.Adam(m.parameters(), lr=cfg.lr) for m in models]
-    criterion = nn.CrossEntropyLoss()
-    start = 0.0
-    for epoch in range(WARMUP_EPOCHS + epochs):
-        if epoch == WARMUP_EPOCHS:
-            synchronize(device)
-            start = time.perf_counter()
-        for model, optimizer in zip(models, optimizers):
+    Full batch (the seed's): one forward and backward over every window. Mini-batches (the echo
+    preset's 128): the batches the engine's Trainer takes, drawn from a generator seeded as its
+    ``shuffle`` is, so both loops see the same windows in the same order (``batches``). What it
+    leaves out is what the engine adds: events, gradient norms, the rollback copy, the
+    prediction, probes, the run log and checkpoints.
+    """
+
+    def __init__(self, cfg: RunConfig) -> None:
+        from engine.trainer import initial_models
+
+        self.cfg = cfg
+        self.device = resolve_device(cfg.device)
+        series = make_series(cfg)[: cfg.series_length]
+        split = split_point(cfg)
+        self.x, self.y = _seed_dataset(series[:split], cfg.look_back, self.device)
+        self.xv, self.yv = _seed_dataset(series[split:], cfg.look_back, self.device)
+        torch.manual_seed(cfg.seed)
+        self.models = list(initial_models(cfg, self.device).values())  # drawn as the engine draws them
+        self.optimizers = [torch.optim.Adam(m.parameters(), lr=cfg.lr) for m in self.models]
+        self.criterion = nn.CrossEntropyLoss()
+        windows = len(self.y)
+        self.batch_size = min(cfg.batch_size or windows, windows)
+        self.shuffle = torch.Generator().manual_seed(cfg.seed)  # as Trainer.shuffle: the same order
+
+    def batches(self) -> list[torch.Tensor] | None:
+        """The next epoch's batches as training-window indices (Trainer._epoch_batches' draw);
+        None for the full batch."""
+        windows = len(self.y)
+        if self.batch_size >= windows:
+            return None
+        order = torch.randperm(windows, generator=self.shuffle)
+        return list(order.to(self.device).split(self.batch_size))
+
+    def step(self) -> None:
+        """One epoch of every model, on the same batches."""
+        batches = self.batches()
+        for model, optimizer in zip(self.models, self.optimizers):
             model.train()
-            optimizer.zero_grad()
-            loss = criterion(model(x), y)
-            loss.backward()
-            optimizer.step()
-            loss.item()
+            if batches is None:
+                optimizer.zero_grad()
+                loss = self.criterion(model(self.x), self.y)
+                loss.backward()
+                optimizer.step()
+                loss.item()
+            else:
+                total = torch.zeros((), device=self.device)
+                for batch in batches:
+                    optimizer.zero_grad()
+                    loss = self.criterion(model(self.x[:, batch]), self.y[batch])
+                    loss.backward()
+                    optimizer.step()
+                    total += loss.detach()
+                total.item()  # one host sync an epoch, as the Trainer's
             model.eval()
             with torch.no_grad():
-                out = model(xv)
-                criterion(out, yv).item()
-                (out.argmax(1) == yv).sum().item()
-    return (time.perf_counter() - start) / epochs
-
-
-def engine_seconds_per_epoch(cfg: RunConfig, epochs: int) -> float:
-    """The Session as `lstm-tui train` runs it: worker thread, events, a run log on disk."""
-    from engine.events import FINAL_STATES
-    from engine.rundir.directory import RunDirectory
-    from engine.session import Session
-
-    ends: list[float] = []
-    last = cfg.model_names[-1]
-    with tempfile.TemporaryDirectory() as tmp:
-        cfg = cfg.replace(epochs=WARMUP_EPOCHS + epochs)
-        writer = RunDirectory(tmp).open_writer(cfg)
-        done = threading.Event()
-
-        def timing(event: Any) -> None:
-            if event.name == "epoch_end" and event.model == last:  # the last model ends an epoch
-                ends.append(event.time)
-            if event.name == "state" and event.state in FINAL_STATES:
-                done.set()
-
-        session = Session(cfg, [timing], run=writer).start()
-        done.wait()
-        session.close()  # closes the writer too
-    if len(ends) < WARMUP_EPOCHS + epochs:
-        raise RuntimeError("the engine run ended early")
-    return (ends[-1] - ends[WARMUP_EPOCHS - 1]) / epochs
+                out = model(self.xv)
+                self.criterion(out, self.yv).item()
+                (out.argmax(1) == self.yv).sum().item()
 
 
 PROBE_PRESETS = ("seed-10k", "seed-50k", "seed-100k", "echo")

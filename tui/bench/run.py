@@ -1,83 +1,72 @@
-"""`lstm-tui bench`: every figure, engine's and dashboard's, and the models' costs, run and
-printed (or as JSON).
+"""`lstm-tui bench`: every figure, engine's and dashboard's, the models' costs and a sweep's,
+run and printed (or as JSON).
 
-Above tui/bench/engine.py, tui/bench/dashboard.py and tui/bench/costs.py: it alternates their
-loops in rounds, so a shared machine's slow spells hit each alike.
+Above tui/bench/paired.py (engine / bare and dashboard / engine, with intervals, on seed-10k and
+on the echo preset), tui/bench/engine.py and tui/bench/dashboard.py (probes, memory at scale, the
+UI thread's own work, first frame, key latency), tui/bench/costs.py (each model's cost) and
+tui/bench/sweep.py (a sweep's parallel efficiency).
 """
 
 from __future__ import annotations
 
 import json
 import statistics
-import sys
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 
-from engine.config import MODEL_KINDS, MODEL_TITLES, RunConfig
+from engine.config import MODEL_KINDS, MODEL_TITLES, RunConfig, from_preset
 from engine.device import device_name, resolve_device
 from tui.bench.costs import model_costs, print_costs
 from tui.bench.dashboard import (
+    INTERLEAVE_PAIRS,
     INTERLEAVE_PERIOD_S,
-    dashboard_seconds_per_epoch,
-    first_frame_seconds,
     interleaved_dashboard,
     key_latencies,
 )
 from tui.bench.engine import (
     PROBE_PRESETS,
-    bare_seconds_per_epoch,
-    engine_seconds_per_epoch,
     in_fresh_thread,
     print_scale,
     probe_cost,
     scale_config,
     scale_figures,
 )
+from tui.bench.first_frame import first_frame_figures, print_first_frame
+from tui.bench.paired import PAIRS, WINDOW_S, paired_settings
+from tui.bench.sweep import print_sweep, sweep_figures
+
+PAIRED_PRESETS = ("seed-10k", "echo")  # the paired figures' settings when no run flag picks one
 
 
 def _p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[-1] if len(values) >= 2 else values[0]
 
 
-def timed_rounds(config: RunConfig, rounds: int, epochs: int) -> tuple[list[float], list[float], list[float]]:
-    """Epochs/s of the bare loop, the engine and the engine under the dashboard, ``rounds`` each.
-
-    A shared machine's slow spells hit all three alike when they alternate; and the order
-    within a round turns about (bare, engine, dashboard; then dashboard, engine, bare), so a
-    machine that slows as a round goes on does not always charge the same loop. The engine
-    stays in the middle: each ratio compares neighbours.
-    """
-    loops = {
-        "bare": lambda: 1 / in_fresh_thread(bare_seconds_per_epoch, config, epochs),
-        "engine": lambda: 1 / engine_seconds_per_epoch(config, epochs),
-        "dashboard": lambda: 1 / dashboard_seconds_per_epoch(config, epochs),
-    }
-    rates: dict[str, list[float]] = {name: [] for name in loops}
-    for round_ in range(rounds):
-        for name in list(loops) if round_ % 2 == 0 else reversed(loops):
-            rates[name].append(loops[name]())
-    return rates["bare"], rates["engine"], rates["dashboard"]
+def bench_settings(config: RunConfig) -> list[RunConfig]:
+    """The settings of the paired figures: seed-10k and echo (with ``config``'s models and device)
+    when no run flag but those was given, else ``config`` alone."""
+    plain = RunConfig()
+    if config.preset is None and config.replace(models=plain.models, device=plain.device) == plain:
+        return [from_preset(name, models=config.models, device=config.device) for name in PAIRED_PRESETS]
+    return [config]
 
 
 def run_bench(config: RunConfig, *, rounds: int = 3, epochs: int = 30, as_json: bool = False,
               scale: bool = True, scale_epochs: int = 0, only: str | None = None,
-              cost_models: Sequence[str] = MODEL_KINDS) -> int:
-    """Print the figures. ``scale``: also the memory of the seed's 500k series at look-back 1,000
+              cost_models: Sequence[str] = MODEL_KINDS, pairs: int = PAIRS, window_s: float = WINDOW_S,
+              sweep: bool = True) -> int:
+    """Print the figures. ``pairs`` triples of windows of about ``window_s`` s for the paired
+    figures (tui/bench/paired.py), on each of ``bench_settings(config)``; the other figures on
+    the first of them. ``scale``: also the memory of the seed's 500k series at look-back 1,000
     (``scale_epochs`` whole epochs of it, or by default the first SCALE_CHUNKS chunks).
-    ``cost_models``: the models of the cost table (tui/bench/costs.py); the other figures train
-    ``config.models``. ``only="costs"``: the cost table alone."""
-    plain = RunConfig()
-    # The models and the device leave the data as it is: it is still the preset's.
-    if config.preset is None and config.replace(models=plain.models, device=plain.device) == plain:
-        config = config.replace(preset="seed-10k")
-    # The cost table trains with the engine's own Trainer, which takes mini-batches too.
-    if config.batch_size is not None and only != "costs":
-        print("lstm-tui bench: error: batch-size: the bare seed loop is full-batch; use --batch-size full "
-              "(or --only costs)", file=sys.stderr)
-        return 2
+    ``cost_models``: the models of the cost table (tui/bench/costs.py, ``rounds`` x ``epochs``);
+    the other figures train ``config.models``. ``sweep``: also a sweep's parallel efficiency
+    (tui/bench/sweep.py). ``only="costs"``: the cost table alone."""
+    settings = bench_settings(config)
+    config = settings[0]
     device = resolve_device(config.device)
     figures: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d"),
@@ -99,27 +88,17 @@ def run_bench(config: RunConfig, *, rounds: int = 3, epochs: int = 30, as_json: 
         print_costs(figures["model_costs"])
         return 0
     figures["models"] = list(config.model_names)  # what the loops below train each epoch
-    bare, engine, dashboard = timed_rounds(config, rounds, epochs)
-    engine_ratios = [e / b for e, b in zip(engine, bare)]
-    dashboard_ratios = [d / e for d, e in zip(dashboard, engine)]
-    interleaved = interleaved_dashboard(config)
+    figures["paired"] = {cfg.label: paired_settings(cfg, pairs=pairs, window_s=window_s) for cfg in settings}
+    interleaved = interleaved_dashboard(config, pairs=min(pairs, INTERLEAVE_PAIRS))
     probes = {preset: in_fresh_thread(probe_cost, preset, config.device, 5, config.models) for preset in PROBE_PRESETS}
-    first_frames = [first_frame_seconds() for _ in range(3)]
+    first_frame = first_frame_figures(repeats=5)
     latencies = key_latencies(config, "tab", presses=60)
     chart_latencies = key_latencies(config, "l", presses=60)
     figures.update(
-        bare_epochs_per_s=statistics.median(bare),
-        engine_epochs_per_s=statistics.median(engine),
-        dashboard_epochs_per_s=statistics.median(dashboard),
-        engine_over_bare=statistics.median(engine_ratios),
-        engine_over_bare_each_round=engine_ratios,
-        dashboard_over_engine=statistics.median(dashboard_ratios),
-        dashboard_over_engine_each_round=dashboard_ratios,
         dashboard_live_over_quiet=statistics.median(interleaved["ratios"]),
         dashboard_live_over_quiet_mean=statistics.mean(interleaved["ratios"]),
         dashboard_live_over_quiet_each_pair=interleaved["ratios"],
-        first_frame_s=statistics.median(f for f, _ in first_frames),
-        engine_ready_s=statistics.median(r for _, r in first_frames),
+        first_frame=first_frame,
         key_to_screen_p50_ms=1000 * statistics.median(latencies),
         key_to_screen_p95_ms=1000 * _p95(latencies),
         chart_key_to_screen_p50_ms=1000 * statistics.median(chart_latencies),
@@ -127,26 +106,22 @@ def run_bench(config: RunConfig, *, rounds: int = 3, epochs: int = 30, as_json: 
         probe_cost=probes,
         model_costs=_costs(config, cost_models, rounds, epochs),
     )
+    if sweep:
+        figures["sweep"] = sweep_figures(models=config.models, device=config.device)
     if scale:
         figures["scale"] = scale_figures(scale_config(config), epochs=scale_epochs)
+    figures["targets"] = targets(figures)
     if as_json:
         print(json.dumps(figures, indent=2))
         return 0
-    each = lambda values: ", ".join(f"{v:.3f}" for v in values)  # noqa: E731
     _print_header(figures, f"{_titles(config.model_names)} each epoch")
-    print(f"  bare seed-style loop      {figures['bare_epochs_per_s']:8.2f} epochs/s")
-    print(f"  engine, headless          {figures['engine_epochs_per_s']:8.2f} epochs/s")
-    print(f"  engine + dashboard 10 Hz  {figures['dashboard_epochs_per_s']:8.2f} epochs/s")
-    print(f"  engine / bare             {figures['engine_over_bare']:8.3f}   (target >= 0.95; rounds: "
-          f"{each(engine_ratios)})")
-    print(f"  dashboard / engine        {figures['dashboard_over_engine']:8.3f}   (target >= 0.95; rounds: "
-          f"{each(dashboard_ratios)})")
+    for paired in figures["paired"].values():
+        print_paired(paired)
     live = interleaved["ratios"]
     print(f"  UI thread live / quiet    {figures['dashboard_live_over_quiet']:8.3f}   (its drawing and folding alone; "
           f"one run, {len(live)} pairs of {INTERLEAVE_PERIOD_S:g} s windows; mean {statistics.mean(live):.3f}, "
           f"pairs {min(live):.2f}-{max(live):.2f})")
-    print(f"  first frame               {figures['first_frame_s']:8.2f} s   (engine and torch ready at "
-          f"{figures['engine_ready_s']:.2f} s)")
+    print_first_frame(figures['first_frame'])
     print(f"  key to screen (tab)       {figures['key_to_screen_p95_ms']:8.1f} ms p95   (target <= 50; "
           f"median {figures['key_to_screen_p50_ms']:.1f} ms, {len(latencies)} presses while training)")
     print(f"  key to screen (l, charts) {figures['chart_key_to_screen_p95_ms']:8.1f} ms p95   (median "
@@ -157,9 +132,75 @@ def run_bench(config: RunConfig, *, rounds: int = 3, epochs: int = 30, as_json: 
         print(f"    {preset:<22}{cost['probe_ms']:7.1f} ms {cost['epoch_ms']:8.0f} ms   {cost['share_at_defaults']:8.1%}"
               f"   (every epoch: {cost['share_every_epoch']:.1%})")
     print_costs(figures["model_costs"])
+    if sweep:
+        print_sweep(figures["sweep"])
     if scale:
         print_scale(figures["scale"])
+    print_targets(figures["targets"])
     return 0
+
+
+def targets(figures: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every target the bench judges: its figure, the value it is judged on, and whether it is met."""
+    out = []
+    for label, paired in figures.get("paired", {}).items():
+        for key, ratio in paired["ratios"].items():
+            out.append({"figure": f"{key} ({label})", "judged_on": "the 95 % interval's lower bound",
+                        "value": ratio["low"], "target": f">= {ratio['target']:g}", "met": ratio["met"]})
+    if "sweep" in figures:
+        sweep = figures["sweep"]
+        out.append({"figure": "sweep parallel efficiency", "judged_on": "one sweep", "value": sweep["efficiency"],
+                    "target": f">= {sweep['target']:g}", "met": sweep["met"]})
+    if "first_frame" in figures:
+        frame = figures["first_frame"]
+        out.append({"figure": "first frame, lstm-tui / minimal Textual app", "judged_on":
+                    f"medians of {len(frame['samples']['lstm_tui'])} alternating starts in a pty",
+                    "value": frame["ratio"], "target": f"<= {frame['target_ratio']:g}", "met": frame["met"]})
+    if "key_to_screen_p95_ms" in figures:
+        out.append({"figure": "key to screen (tab), p95 ms", "judged_on": "60 presses",
+                    "value": figures["key_to_screen_p95_ms"], "target": "<= 50",
+                    "met": figures["key_to_screen_p95_ms"] <= 50})
+    return out
+
+
+def _interval(ratio: dict[str, Any]) -> str:
+    if ratio["low"] is None:
+        return f"{ratio['ratio']:.3f} (one pair: no interval)"
+    return f"{ratio['ratio']:.3f} [{ratio['low']:.3f}, {ratio['high']:.3f}]"
+
+
+def print_paired(paired: dict[str, Any]) -> None:
+    """One setting's paired figures, as `lstm-tui bench` prints them."""
+    batch = ("full batch" if paired["batch_size"] >= paired["train_windows"] else
+             f"mini-batches of {paired['batch_size']}")
+    print(f"  {paired['setting']}: {_titles(paired['models'])} each epoch, {paired['train_windows']:,} training "
+          f"windows, {batch}; {paired['pairs']} triples of {paired['epochs_per_window']}-epoch windows "
+          f"(~{paired['window_s']:g} s; at least {paired['min_pairs']}, up to {paired['max_pairs']} while a "
+          f"half-width was over {paired['aim']:g}), each setting in a process of its own ({paired['seconds']:.0f} s)")
+    names = {"bare": "bare seed-style loop", "engine": "engine, headless", "dashboard": "engine + dashboard 10 Hz"}
+    for kind, name in names.items():
+        if kind not in paired["epochs_per_s"]:
+            continue
+        cpu, process = paired["cpu_s_per_epoch"][kind], paired["process_cpu_s_per_epoch"][kind]
+        print(f"    {name:<24}{paired['epochs_per_s'][kind]:8.2f} epochs/s   CPU {1000 * cpu['mean']:7.1f} ms/epoch "
+              f"(training threads; whole process {1000 * process['mean']:.1f}; waited for a core "
+              f"{1000 * paired['run_queue_wait_s_per_epoch'][kind]:.1f}; probes "
+              f"{paired['probes_per_epoch'][kind]:.2f}, checkpoints {paired['checkpoints_per_epoch'][kind]:.2f} "
+              "an epoch)")
+    for key, ratio in paired["ratios"].items():
+        top, bottom = key.split("_over_")
+        met = "met" if ratio["met"] else "NOT met"
+        cpu = paired["cpu_ratios"][key]
+        print(f"    {top + ' / ' + bottom:<24}{_interval(ratio)}   (epochs/s; target >= {ratio['target']:g} on the "
+              f"lower bound: {met}); CPU s per epoch {top} / {bottom}: {_interval(cpu)}")
+
+
+def print_targets(targets: list[dict[str, Any]]) -> None:
+    print("  targets")
+    for target in targets:
+        value = "—" if target["value"] is None else f"{target['value']:.3f}"
+        print(f"    {target['figure']:<40}{value:>9}   {target['target']:<7} {'met' if target['met'] else 'NOT met'}"
+              f"   ({target['judged_on']})")
 
 
 def _titles(models: Sequence[str]) -> str:
@@ -168,7 +209,8 @@ def _titles(models: Sequence[str]) -> str:
 
 def _print_header(figures: dict[str, Any], what: str) -> None:
     print(f"lstm-tui bench — {figures['setting']} on {figures['device_name']} ({figures['device']}), "
-          f"torch {figures['torch']}, {figures['rounds']} rounds x {figures['epochs_per_round']} epochs, {what}")
+          f"torch {figures['torch']}, {what}; cost table {figures['rounds']} rounds x {figures['epochs_per_round']} "
+          "epochs")
 
 
 def _costs(config: RunConfig, models: Sequence[str], rounds: int, epochs: int) -> dict[str, Any]:

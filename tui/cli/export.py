@@ -1,5 +1,5 @@
-"""`lstm-tui export DIR`: metrics.csv (tui/metrics.py) and the dashboard's screen as an SVG,
-written beside the run's own log."""
+"""`lstm-tui export DIR`: metrics.csv and predictions.csv (tui/metrics.py) and the dashboard's
+screen as an SVG, written beside the run's own log."""
 
 from __future__ import annotations
 
@@ -8,18 +8,19 @@ import time
 from pathlib import Path
 
 from engine.rundir.directory import RunDirectory
-from tui.metrics import write_metrics
+from tui.metrics import write_tables
 
 SKIP_NOTICES = 5  # lines of a log told one by one; of a log that is mostly not events, the count
 
 
-def export_run(run_dir: Path, size: tuple[int, int] = (120, 40), timeout: float = 60.0) -> tuple[Path, Path]:
-    """`lstm-tui export DIR`: metrics.csv, and the dashboard as it shows the run, as an SVG.
+def export_run(run_dir: Path, size: tuple[int, int] = (120, 40), timeout: float = 60.0) -> tuple[Path, ...]:
+    """`lstm-tui export DIR`: metrics.csv, predictions.csv (a probability column per class of the
+    run), and the dashboard as it shows the run, as an SVG; the paths written.
 
     A log line that is not an event is skipped, with a notice on stderr as `watch` gives it
     (the first few; then how many more) once the export has succeeded. Anything that stops the
-    export is one RunDirError (or OSError) before either file is written: the screen is drawn
-    first, and metrics.csv written only once it is.
+    export is one RunDirError (or OSError) before any file is written: the screen is drawn
+    first, and the CSVs written only once it is.
     """
     from engine.rundir.files import RunDirError
     from tui.dashboard.app import SCREEN_FILE, DashboardApp
@@ -48,10 +49,10 @@ def export_run(run_dir: Path, size: tuple[int, int] = (120, 40), timeout: float 
         raise RunDirError(f"could not draw the run in {run_dir}: the dashboard did not replay its log "
                           f"within {timeout:g} s")
     screen = run.write_text(SCREEN_FILE, shot[0])  # RunDirError for a link, a directory, a read-only file
-    metrics = write_metrics(run_dir, events)
+    metrics, predictions = write_tables(run_dir, events)
     for note in skipped[:SKIP_NOTICES]:
         print(f"lstm-tui export: {note}", file=sys.stderr)
     if len(skipped) > SKIP_NOTICES:
         print(f"lstm-tui export: {len(skipped) - SKIP_NOTICES:,} more lines of {run.log_path} skipped",
               file=sys.stderr)
-    return metrics, screen
+    return metrics, predictions, screen

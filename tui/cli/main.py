@@ -26,6 +26,7 @@ from engine.config import (
     TASKS,
     ConfigError,
     RunConfig,
+    data_changed,
     format_size,
     parse_field,
     parse_number,
@@ -35,6 +36,7 @@ from engine.rundir.directory import RUNS_ROOT, CheckpointCadence, RunDirectory
 from engine.rundir.files import RunDirError
 from tui.cli.ending import hand_over, installed, open_standard_fds, say_error, stdout_problem, write_stdout
 from tui.dashboard.run import NoTerminal
+from tui.dashboard.tuning import pause_collections, resume_collections
 
 COMMANDS = ("train", "watch", "runs", "export", "bench", "sweep")
 BENCH_PARTS = ("costs",)  # what `bench --only` may pick (tui/bench/run.py)
@@ -115,6 +117,13 @@ def _hz(text: str) -> float:
     return value
 
 
+def _window(text: str) -> float:
+    value = _number(text)
+    if not (math.isfinite(value) and 0 < value <= 600):
+        raise argparse.ArgumentTypeError(f"{text} is out of range (allowed above 0, up to 600)")
+    return value
+
+
 def _default(name: str) -> str:
     value = getattr(DEFAULTS, name)
     if name == "batch_size" and value is None:
@@ -123,7 +132,7 @@ def _default(name: str) -> str:
         return "default: PyTorch's init"
     if name == "memory_budget":
         return format_size(value)
-    return str(value)
+    return "none" if value is None else str(value)
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -133,7 +142,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         f"{name}: " + ", ".join(f"{k.replace('_', '-')} {v}" for k, v in values.items())
         for name, values in PRESETS.items()))
     g.add_argument("--task", choices=TASKS, help=f"seed: the article's random weather; echo: the day "
-                   f"LAG steps back returns with probability ECHO_P (default: {_default('task')})")
+                   f"LAG steps back returns with probability ECHO_P; csv: a column of --data FILE "
+                   f"(default: {_default('task')})")
 
     def opt(flag: str, meta: str, text: str) -> None:
         name = flag[2:].replace("-", "_")
@@ -162,6 +172,11 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         "K-th epoch, and after the first and last; 0 turns probes off")
     opt("--probe-seconds", "S", "at most one probe per S seconds of wall time; 0 = no limit")
     opt("--probe-steps", "N", "most time steps a probe shows")
+    opt("--data", "FILE", "csv task: the CSV file (its first line names the columns); --series-length "
+        "N takes its first N rows")
+    opt("--column", "NAME", "csv task: the column to predict; its 2 to 64 distinct values are the classes")
+    opt("--order-by", "NAME", "csv task: sort the rows by this column's values as text (ISO dates sort "
+        "by time); default: the file's order")
 
 
 def add_run_dir_options(parser: argparse.ArgumentParser) -> None:
@@ -270,20 +285,28 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         return parser
     if command == "export":
         parser = _Parser(prog="lstm-tui export", description="Write metrics.csv (one row per model and "
-                         "epoch, as logged) and screen.svg (the dashboard showing the run) into a run "
-                         "directory.")
+                         "epoch, as logged), predictions.csv (each epoch's prediction, a probability column "
+                         "per class) and screen.svg (the dashboard showing the run) into a run directory.")
         parser.add_argument("dir", type=Path, metavar="DIR", help="the run directory")
         return parser
     parser = _Parser(prog="lstm-tui bench", description="Time the engine against a bare training loop "
-                     "written like the seed's, in one process, and print the ratio; then each model's "
-                     "parameters and training epoch against the RNN's (the cost table: --models, or there "
-                     "by default all of " + ",".join(MODEL_KINDS) + ").")
+                     "written like the seed's, and the dashboard against the engine, in short windows that take "
+                     "turns, and print each ratio with its 95 % interval (on seed-10k and on the echo preset "
+                     "unless run options pick a setting); then each model's parameters and training epoch "
+                     "against the RNN's (the cost table: --models, or there by default all of "
+                     + ",".join(MODEL_KINDS) + "), and a sweep's parallel efficiency.")
     add_run_options(parser)
+    parser.add_argument("--pairs", type=_counted(2, 10_000), default=20, metavar="N",
+                        help="triples of windows (bare, engine, dashboard, then the other way about) at least, "
+                        "N pairs for each ratio's interval; more, up to 2N, while one is wider than +-0.02 "
+                        "(default: 20)")
+    parser.add_argument("--window-seconds", type=_window, default=1.5, metavar="S",
+                        help="about how long each window trains, in whole epochs (default: 1.5)")
     parser.add_argument("--rounds", type=_counted(1, 1_000), default=3, metavar="N",
-                        help="rounds, alternating the loops (bare, engine, dashboard) and, in the cost "
-                        "table, the models; the median is reported (default: 3)")
+                        help="rounds of the cost table, its models alternating; the median is reported "
+                        "(default: 3)")
     parser.add_argument("--bench-epochs", type=_counted(1, 1_000_000), default=30, metavar="N",
-                        help="epochs timed per round (default: 30)")
+                        help="epochs of each model timed per round of the cost table (default: 30)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--only", choices=BENCH_PARTS, help="run only this part: costs (each model's "
                         "parameters and one training epoch against the RNN's, the models alternating every "
@@ -291,6 +314,8 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
     parser.add_argument("--no-scale", dest="scale", action="store_false",
                         help="skip the memory figures at the seed's 500k series, look-back 1,000 "
                         "(about a minute on a 2-core CPU)")
+    parser.add_argument("--no-sweep", dest="sweep", action="store_false",
+                        help="skip the sweep's parallel efficiency (2 x cores short echo trials, about a minute)")
     parser.add_argument("--scale-epochs", type=_counted(0, 1_000), default=0, metavar="N",
                         help="train N whole epochs at that setting instead of its first chunks "
                         "(one takes about 14 minutes on a 2-core CPU) (default: 0)")
@@ -322,6 +347,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             code = _command(argv, command)
         except SystemExit as exc:  # argparse: after --help (the help is the output) or a bad flag
             raise SystemExit(_output_checked(exc.code, command, printed_help=True)) from None
+        finally:
+            resume_collections()  # if a dashboard's start paused them and ended before its first frame
         return _output_checked(code, command)
 
 
@@ -343,6 +370,8 @@ def _prog(command: str | None) -> str:
 def _command(argv: list[str], command: str | None) -> int:
     parser = build_parser(command)
     args = parser.parse_args(argv[1:] if command else argv)
+    if command is None or (command == "watch" and not args.json):
+        pause_collections()  # a dashboard: none until its first frame (tui/dashboard/tuning.py)
     try:
         if command == "watch":
             run_dir = args.dir or newest_run(RUNS_ROOT)
@@ -358,11 +387,11 @@ def _command(argv: list[str], command: str | None) -> int:
             from tui.cli.export import export_run
 
             try:
-                metrics, screen = export_run(args.dir)
+                written = export_run(args.dir)
             except OSError as exc:
                 where = f"{exc.filename}: " if exc.filename else ""
                 raise CliError(f"cannot export {args.dir}: {where}{exc.strerror or exc}") from None
-            _say(f"wrote {metrics}\nwrote {screen}")
+            _say("\n".join(f"wrote {path}" for path in written))
             return 0
         if command == "sweep":
             from tui.cli.sweep import sweep_command
@@ -376,7 +405,8 @@ def _command(argv: list[str], command: str | None) -> int:
             cost_models = config.model_names if args.models is not None else MODEL_KINDS
             return run_bench(config, rounds=args.rounds, epochs=args.bench_epochs, as_json=args.json,
                              scale=args.scale, scale_epochs=args.scale_epochs, only=args.only,
-                             cost_models=cost_models)
+                             cost_models=cost_models, pairs=args.pairs, window_s=args.window_seconds,
+                             sweep=args.sweep)
         cadence = CheckpointCadence(args.checkpoint_every, args.checkpoint_seconds)
         resume = None
         if args.resume is not None:
@@ -433,6 +463,8 @@ def watch(run_dir: Path, *, refresh_hz: float | None, no_config: bool = False, a
     from tui.dashboard.run import require_terminal
 
     config = RunDirectory(run_dir).load_config()  # one line for a missing directory or one that is not a run
+    if (changed := data_changed(config)) is not None:  # a csv run whose file has changed: refused, as a resume is
+        raise CliError(changed)
     require_terminal("the dashboard", f"follow the run with `lstm-tui watch --json {run_dir}`")
     from tui.dashboard.app import DashboardApp
     from tui.dashboard.prefs import display_options

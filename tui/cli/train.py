@@ -25,22 +25,29 @@ from pathlib import Path
 from typing import IO, Any
 
 from rich.cells import cell_len
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
-from engine.config import CLASS_NAMES, MODEL_TITLES, RunConfig
+from engine.config import MODEL_TITLES, RunConfig
 from engine.events import FINAL_STATES, Alert, Cause, Event, RunFailed, RunStarted, RunState, RunStateChanged
 from engine.history import RunHistory
 from engine.rundir.directory import CheckpointCadence, RunDirectory
+from tui.class_labels import short_labels
 from tui.cli.ending import mute_fds, terminal_fds
+from tui.reference_lines import against_baselines, baselines_text, verdict
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 BAR_WIDTH = 16
 # The progress line's cells besides the run's label, the epoch count, the speed and the losses:
 # the bar, the time left (0:00:00) and the gaps between its six columns.
 PROGRESS_FIXED = BAR_WIDTH + len("0:00:00") + 5
+# The final table's probabilities: of up to ONE_LINE classes, on one line by short label ('S 0.55
+# R 0.45 C 0.00'); of more, a line per class by name, up to EVERY_CLASS classes, else the
+# likeliest few and how many were left out. Never a line break inside a class's figure.
+ONE_LINE, EVERY_CLASS, LIKELIEST = 3, 6, 3
 
 
 class QuietStream:
@@ -136,6 +143,18 @@ def model_title(model: str) -> str:
     return MODEL_TITLES.get(model, model.upper())
 
 
+def probabilities_text(classes: tuple[str, ...], probabilities: list[float]) -> str:
+    """A prediction's probabilities for the final table (see ONE_LINE)."""
+    if len(probabilities) <= ONE_LINE:
+        return " ".join(f"{label} {q:.2f}" for label, q in zip(short_labels(classes, 2), probabilities))
+    shown = range(len(probabilities)) if len(probabilities) <= EVERY_CLASS else \
+        sorted(range(len(probabilities)), key=lambda i: -probabilities[i])[:LIKELIEST]
+    lines = [f"{classes[i] if i < len(classes) else '?'} {probabilities[i]:.2f}" for i in shown]
+    if len(lines) < len(probabilities):
+        lines.append(f"+{len(probabilities) - len(lines)} more")
+    return "\n".join(lines)
+
+
 class HeadlessRun(RunHistory):
     """The run's history (engine.history), and its pace: what the progress line and the final
     table show."""
@@ -175,10 +194,16 @@ class HeadlessRun(RunHistory):
         elapsed = max(time.perf_counter() - self.first_epoch_at, 1e-9)
         return f"{(self.epoch - self.first_epoch) / elapsed:.1f} ep/s"
 
+    @property
+    def against_baselines(self) -> bool:
+        return against_baselines(self)
+
     def title(self) -> str:
+        said = f"{self.label}: {self.run_state} after {self.epoch} epochs"
+        if self.against_baselines:
+            return said  # the lines under the table have the baselines, chance among them (report)
         chance, best = (self.chance_loss, self.best_loss) if self.runs else (None, None)
-        return (f"{self.label}: {self.run_state} after {self.epoch} epochs "
-                f"(chance {_fmt(chance)}, best achievable {_fmt(best)} nats)")
+        return f"{said} (chance {_fmt(chance)}, best achievable {_fmt(best)} nats)"
 
     def rows(self) -> list[tuple[str, ...]]:
         """The final table's rows: model, train loss, val loss, val acc, prediction, probabilities."""
@@ -186,21 +211,38 @@ class HeadlessRun(RunHistory):
         for name, model in self.models.items():
             prediction = probs = "-"
             if (p := model.prediction) is not None:
-                truth = f" (true {CLASS_NAMES[p.true]})" if p.true is not None else ""
-                prediction = CLASS_NAMES[p.predicted] + truth
-                probs = " ".join(f"{c[0]} {q:.2f}" for c, q in zip(CLASS_NAMES, p.probabilities))
+                truth = f" (true {self.class_name(p.true)})" if p.true is not None else ""
+                prediction = self.class_name(p.predicted) + truth
+                probs = probabilities_text(self.classes, p.probabilities)
             rows.append((model_title(name), _fmt(model.train_loss), _fmt(model.val_loss),
                          "-" if model.val_acc is None else _fmt(model.val_acc, 3), prediction, probs))
         return rows
 
+    def verdicts(self) -> str:
+        """Which baseline each model's validation loss is under, in a line: 'LSTM under Markov
+        order 2, RNN above every baseline'."""
+        return ", ".join(f"{model_title(name)} {verdict(model.val_loss, self.baselines)}"
+                         for name, model in self.models.items())
+
     def table(self) -> Table:
-        table = Table(title=self.title())
+        table, rows = Table(title=self.title()), self.rows()
         table.caption = "losses: train/validation cross-entropy, nats"
         for column in ("model", "train loss", "val loss", "val acc", "prediction", "probabilities"):
-            table.add_column(column, justify="left" if column in ("model", "prediction") else "right")
-        for row in self.rows():
+            # A class's figure stays whole; a narrow terminal wraps the headers instead.
+            table.add_column(column, justify="left" if column in ("model", "prediction") else "right",
+                             no_wrap=column == "probabilities" and any("\n" in row[-1] for row in rows))
+        for row in rows:
             table.add_row(*row)
         return table
+
+    def report(self) -> RenderableType:
+        """What the run ends with: the table, and for a csv run the baselines and which one each
+        model's validation loss is under. Lines of their own under the table, not a column of it:
+        they wrap at any width, where another column would squeeze the rest on 80 columns."""
+        if not self.against_baselines:
+            return self.table()
+        return Group(self.table(), Text(f"baselines on the validation split, nats: {baselines_text(self.baselines)}"),
+                     Text(f"validation loss: {self.verdicts()}"))
 
 
 def run_headless(
@@ -260,7 +302,7 @@ def run_headless(
     while not inbox.empty():
         if not isinstance(event := inbox.get(), StopSignal):
             run.apply(event)
-    console.print(run.table())
+    console.print(run.report())
     if run_dir:
         console.print(f"run directory: {run_dir} (continue it with: lstm-tui train --resume {run_dir})",
                       soft_wrap=True)
@@ -286,4 +328,7 @@ def _report(event: Event, run: HeadlessRun, session: Any, progress: Progress) ->
             f"{event.val_windows:,} validation windows, {event.batches_per_epoch} batch(es) "
             f"per epoch" + (f" in {event.chunks_per_batch} chunks" if event.chunks_per_batch > 1 else "")
         )
+        if run.against_baselines:  # what the validation losses on the progress line are up against
+            progress.console.print(f"{len(run.classes)} classes; baselines (validation loss, nats): "
+                                   f"{baselines_text(run.baselines, 3)}", soft_wrap=True)
     return 0

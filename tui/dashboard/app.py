@@ -6,8 +6,9 @@ The panels and their redraws are the screen's (tui/dashboard/screen.py); where t
 from is the source's (tui/dashboard/sources.py), one interface for a run trained here and for
 one watched, so no action asks which it has.
 
-Nothing here imports torch at module level: the first frame shows while a worker thread
-imports the engine's session (and with it torch), then starts the run.
+Nothing on the way to the first frame imports torch, numpy or plotext: once that frame is
+painted, a worker thread imports the engine's session (and with it torch) and starts the run,
+and the charts load plotext and draw (tui/dashboard/screen.py).
 """
 
 from __future__ import annotations
@@ -31,9 +32,6 @@ from tui.dashboard.sources import LiveSource, Refusal, RunSource, WatchedSource
 from tui.dashboard.state import DashboardState
 from tui.dashboard.tuning import InterpreterTuning
 from tui.palette import binding_commands
-from tui.screens.config_form import ConfigForm
-from tui.screens.help import HelpScreen, help_intro
-from tui.screens.quit_confirm import QuitConfirm
 from tui.widgets.gate_heatmap import GatePanel
 from tui.widgets.loss_chart import LossChart
 from tui.widgets.model_columns import FIRST_CHART
@@ -242,6 +240,8 @@ class DashboardApp(App[int]):
     def action_configure(self) -> None:
         if self._refused(self.source.refusal("restart")):
             return
+        # The modal screens load when first asked for: their widgets are not in the first frame.
+        from tui.screens.config_form import ConfigForm
 
         def apply(config: RunConfig | None) -> None:
             if config is not None:
@@ -321,10 +321,14 @@ class DashboardApp(App[int]):
         self.call_from_thread(self.notify, f"{metrics}\n{screen}", title="Exported")
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.key_rows(), help_intro(tuple(self.state.models))))
+        from tui.screens.help import HelpScreen, help_intro
+
+        self.push_screen(HelpScreen(self.key_rows(), help_intro(tuple(self.state.models), self.state)))
 
     async def action_quit(self) -> None:
         if self.source.active:
+            from tui.screens.quit_confirm import QuitConfirm
+
             def answer(quit_app: bool | None) -> None:
                 if quit_app:
                     self.exit(0)

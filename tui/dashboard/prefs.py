@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-import tomli_w
 
 try:
     import tomllib
@@ -170,6 +169,8 @@ def _shown(value: Any) -> str:
 
 def save_prefs(prefs: Prefs, path: Path) -> None:
     """Write ``prefs`` atomically (a crash leaves the old file or the new one)."""
+    import tomli_w  # only when a preference changes, not with every dashboard
+
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, tomli_w.dumps(asdict(prefs)))
 

@@ -14,7 +14,6 @@ from collections import deque
 from contextlib import suppress
 from typing import Any
 
-import psutil
 from textual import events, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
@@ -29,6 +28,8 @@ from tui.dashboard.pacing import RedrawPacer
 from tui.dashboard.prefs import Prefs
 from tui.dashboard.sources import RunSource
 from tui.dashboard.state import SMOOTHING_WEIGHTS, DashboardState
+from tui.dashboard.tuning import resume_collections
+from tui.widgets.cached_plot import CachedPlot
 from tui.widgets.footer import KeyFooter
 from tui.widgets.gate_heatmap import GatePanel
 from tui.widgets.gradient_flow import GradientFlowChart
@@ -76,7 +77,9 @@ class DashboardScreen(Screen[None]):
         # Scrolls only when the terminal is too short for every panel at its least height;
         # moving focus (tab) brings the focused panel into view.
         with VerticalScroll(id="main", can_focus=False):
-            yield ModelColumns(tuple(self.state.models), id="columns")
+            columns = ModelColumns(tuple(self.state.models), id="columns")
+            columns.lay_out(self.app.size.width)  # the first frame's, not unstyled until a resize
+            yield columns
             with Horizontal(id="gradients"):
                 yield GradientFlowChart(id="gradient-flow")
                 yield GradientHistory(id="gradient-history")
@@ -91,10 +94,25 @@ class DashboardScreen(Screen[None]):
         self.system_pane = self.query_one(SystemPane)
         self._set_up_charts()
         self.system_pane.display = self._system_shown
-        self._sample_system()
+        # The first frame: the layout, the text panels, the charts' borders and titles; their
+        # plots (and plotext's import) come in the next one. It waits for nothing it does not draw.
+        for plot in self.query(CachedPlot):
+            plot.deferred = True
         self.redraw(force=True)
         self.pacer.start(self)
-        self.source.start(self.app)  # after the first frame's work: the engine's import takes seconds
+        self.source.start(self.app)  # its worker waits for the first frame (first_frame_painted)
+        self.call_after_refresh(self._start_after_first_frame)
+
+    def _start_after_first_frame(self) -> None:
+        """Once the first frame is painted: the source's work (the engine's import, torch's,
+        takes seconds on a thread that would share the GIL and the cores with any frame's
+        work), the system sampler, and the charts (on the next frame)."""
+        resume_collections()
+        self.source.first_frame_painted()
+        self._sample_system()
+        for plot in self.query(CachedPlot):
+            plot.deferred = False
+            plot.refresh()
 
     # -- the models' columns -------------------------------------------------------------------
 
@@ -224,9 +242,9 @@ class DashboardScreen(Screen[None]):
             if self._changed(f"chart:{model}") or force:
                 self.charts[model].show(state)
             if self._changed(f"prediction:{model}") or force:
-                self.predictions[model].show(state.models[model])
+                self.predictions[model].show(state.models[model], state.classes)
             if self._changed(f"gates:{model}") or force:
-                self.gates[model].show(state.probes.get(model))
+                self.gates[model].show(state.probes.get(model), state.classes)
         if (self._changed("system") or force) and self.system_pane.display:
             self.system_pane.show(state.system)
         if self._changed("gradients") or force:
@@ -320,6 +338,8 @@ class DashboardScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="system", exit_on_error=False)
     def _sample_system(self) -> None:
         """Once a second, on this thread (never the training one): CPU, memory, the GPU's."""
+        import psutil  # here, on the sampler's thread: not on the way to the first frame
+
         from tui.dashboard.system import SAMPLE_SECONDS, SystemSampler, cuda_index
 
         worker = get_current_worker()

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from engine.session import Session
 
 Sink = Callable[[Event], None]
+FIRST_FRAME_POLL_S = 0.05  # how often a worker waiting for the first frame looks whether it is cancelled
 WATCH_ONLY = ("Watching a run: restart or reconfigure it from the terminal that trains it "
               "(or start a new run).")
 
@@ -76,6 +77,7 @@ class RunSource(ABC):
         self.state = state
         self.notes: list[str] = []  # for the user once the screen is up (a resumed log's skipped lines)
         self.host: Host | None = None
+        self._painted = threading.Event()  # the dashboard's first frame is on the terminal
 
     @property
     @abstractmethod
@@ -84,7 +86,22 @@ class RunSource(ABC):
 
     @abstractmethod
     def start(self, host: Host) -> None:
-        """Begin delivering events to ``host`` (after the first frame)."""
+        """Begin delivering events to ``host``: the worker starts now, its work once
+        ``first_frame_painted`` is called."""
+
+    def first_frame_painted(self) -> None:
+        """The dashboard's first frame is on the terminal: the worker may begin. Its work
+        (importing the engine, and torch with it; reading the log) would share the GIL and the
+        cores with that frame's, which waits for none of it."""
+        self._painted.set()
+
+    def _wait_for_first_frame(self, given_up: Callable[[], bool]) -> bool:
+        """On the worker's thread: True once the first frame is painted, False if ``given_up()``
+        first (the worker cancelled, the app closing)."""
+        while not self._painted.wait(FIRST_FRAME_POLL_S):
+            if given_up():
+                return False
+        return True
 
     @property
     def active(self) -> bool:
@@ -218,6 +235,9 @@ class LiveSource(RunSource):
 
     def _start_engine(self) -> None:
         assert self.host is not None
+        worker = get_current_worker()
+        if not self._wait_for_first_frame(lambda: worker.is_cancelled or self._shutting_down):
+            return
         try:
             from engine.session import Session  # imports torch, which takes seconds
 
@@ -350,6 +370,8 @@ class WatchedSource(RunSource):
         host = self.host
         assert host is not None
         worker = get_current_worker()
+        if not self._wait_for_first_frame(lambda: worker.is_cancelled):
+            return
         skipped: list[str] = []  # told after the update's events are folded, as they came first
         updates = follow(RunDirectory(self.run_dir), on_skip=lambda line, why: skipped.append(
             f"events.jsonl line {line} skipped: {why}"), stopped=lambda: worker.is_cancelled)

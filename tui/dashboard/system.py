@@ -11,8 +11,6 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-import psutil
-
 SAMPLE_SECONDS = 1.0  # at most one sample a second
 
 
@@ -38,6 +36,8 @@ class SystemSampler:
     ``cuda_index`` when there is one. ``psutil.Error`` when that process is gone."""
 
     def __init__(self, cuda_index: int | None = None, pid: int | None = None) -> None:
+        import psutil  # on the sampler's thread: the header's text needs none of it
+
         self.pid = pid
         self.process = psutil.Process(pid)
         self.process.cpu_percent(None)  # the first call only starts the measurement

@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Input, Static
 from textual.worker import get_current_worker
 
 from engine.rundir.files import RunDirError
-from tui.runs.listing import UNREADABLE, RunSummary, list_run_dirs, summarise
+from tui.runs.listing import UNREADABLE, RunSummary, data_detail, list_run_dirs, summarise
 from tui.runs.table import RunsTable, columns_for, ordered, run_models, table_models
 from tui.widgets.footer import KeyFooter
 
@@ -137,6 +137,7 @@ class RunsApp(App[int]):
         if run is not None:
             models = ",".join(run_models(run))  # the models column may be off, or out of view
             text = f"{run.path}: {run.status}" + (f" · models {models}" if models else "")
+            text += data_detail(run)
             text += f" — {run.reason}" if run.reason else ""
         self.detail_line.update(Text(text))
 

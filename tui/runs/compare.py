@@ -23,7 +23,7 @@ from engine.events import Event
 from engine.rundir.directory import RunDirectory
 from engine.rundir.files import RunDirError
 from engine.rundir.follow import RunFollower
-from tui.runs.compare_chart import CompareChart
+from tui.runs.compare_chart import CompareChart, reference_lines
 from tui.runs.listing import SUMMARY_EVENTS, RunSummary
 from tui.widgets.footer import KeyFooter
 
@@ -121,8 +121,9 @@ class CompareScreen(Screen[None]):
         self._redraw()
 
     def _redraw(self) -> None:
+        lines = reference_lines([(run.name, run.history) for run in self.runs])
         for chart in self.charts:
-            chart.show([(run.name, run.models.get(chart.model)) for run in self.runs])
+            chart.show([(run.name, run.models.get(chart.model)) for run in self.runs], lines)
         differ = len({run.model_names for run in self.runs}) > 1  # else every chart names them
         parts = [f"{run.name} {run.status} {run.epochs_done}/{run.epochs_total or '?'}"
                  + (f" ({','.join(run.model_names)})" if differ else "") for run in self.runs]

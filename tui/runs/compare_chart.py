@@ -1,24 +1,65 @@
 """One model's validation loss for several runs on one chart, with a legend naming the runs.
 
 The chart is given every compared run, in one order for every chart, so a run keeps its colour
-on each; a run without this model (it trained others) has None and no curve here."""
+on each; a run without this model (it trained others) has None and no curve here. Its reference
+lines are the compared runs' own: each one's chance (ln K of its K classes), and a csv run's
+lowest baseline (engine/baselines.py), each value drawn once."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
-from engine.history import ModelHistory
+from engine.baselines import CHANCE, baseline_title, best_baseline
+from engine.config import CHANCE_LOSS, NUM_CLASSES
+from engine.history import ModelHistory, RunHistory
+from tui.reference_lines import against_baselines
 from tui.widgets.cached_plot import CachedPlot
 
 # plotext's 16 colours, red aside (the chance line's): a run keeps its colour on both charts.
 PALETTE = ("cyan+", "orange+", "magenta+", "green+", "blue+", "white",
            "cyan", "orange", "magenta", "green", "blue")
 CHANCE_COLOR = "red"
-CHANCE_LOSS = math.log(3)
+BASELINE_COLOR = "yellow"
+Line = tuple[float, str, str]  # a reference line: loss, label, colour
+
+
+def reference_lines(runs: Sequence[tuple[str, RunHistory]]) -> list[Line]:
+    """The lines a comparison of ``runs`` (name, history) draws: each run's chance, ln K, and a
+    csv run's lowest baseline; one line per value. A label that several values share (two files'
+    Markov lines) names its run. Chance ln 3 while no run has said its classes."""
+    found: dict[tuple[str, float], list[str]] = {}
+    for name, history in runs:
+        if not history.runs and history.task == "csv":
+            continue  # its classes are in its log, not read yet
+        found.setdefault((f"chance ln {len(history.classes)}", round(history.chance_loss, 6)), []).append(name)
+        best = best_baseline(history.baselines) if against_baselines(history) else None
+        if best is not None and best[0] != CHANCE:
+            found.setdefault((baseline_title(best[0]), round(best[1], 6)), []).append(name)
+    if not found:
+        return [(CHANCE_LOSS, f"chance ln {NUM_CLASSES}", CHANCE_COLOR)]
+    labels = [label for label, _ in found]
+    return [(value, label if labels.count(label) == 1 else f"{label} ({', '.join(names)})",
+             CHANCE_COLOR if label.startswith("chance") else BASELINE_COLOR)
+            for (label, value), names in found.items()]
+
+
+def merged_lines(lines: Sequence[Line], row: float) -> list[Line]:
+    """``lines`` with those less than a ``row`` of loss apart drawn as one, their labels joined
+    ('chance ln 64 · Markov order 1'): on one row of the chart a label would cover the other."""
+    merged: list[Line] = []
+    for value, label, color in sorted(lines):
+        if merged and value - merged[-1][0] < row:
+            first, joined, first_color = merged[-1]
+            merged[-1] = (first, f"{joined} · {label}", first_color)
+        else:
+            merged.append((value, label, color))
+    return merged
 
 
 class CompareChart(CachedPlot):
-    """Validation loss per run (train too, dimmed, when ``show_train``), and the chance line."""
+    """Validation loss per run (train too, dimmed, when ``show_train``), and the runs' reference
+    lines (reference_lines)."""
 
     def __init__(self, model: str, title: str, *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id)
@@ -26,12 +67,16 @@ class CompareChart(CachedPlot):
         self.title = title
         self.show_train = False
         self._runs: list[tuple[str, ModelHistory | None]] = []
+        self.lines: list[Line] = reference_lines([])
         self.border_title = title
 
-    def show(self, runs: list[tuple[str, ModelHistory | None]]) -> None:
-        """Take each run's name and this model's curves (None: the run has no such model); the
-        figure is rebuilt on the next render."""
+    def show(self, runs: list[tuple[str, ModelHistory | None]], lines: list[Line] | None = None) -> None:
+        """Take each run's name and this model's curves (None: the run has no such model), and
+        the reference lines (reference_lines; None: those shown); the figure is rebuilt on the
+        next render."""
         self._runs = runs
+        if lines is not None:
+            self.lines = lines
         best = [(m.val_loss, name) for name, m in runs
                 if m is not None and m.val_loss is not None and math.isfinite(m.val_loss)]
         self.border_title = f"{self.title} · validation loss"
@@ -63,7 +108,8 @@ class CompareChart(CachedPlot):
     def draw(self, width: int) -> None:
         plt = self.plt
         budget = max(8, width - 8)  # about one point per column, as the loss chart does
-        lows, highs = [CHANCE_LOSS], [CHANCE_LOSS]
+        lows = [value for value, _, _ in self.lines]
+        highs = list(lows)
         x_last = 1.0
         for index, (name, model) in enumerate(self._runs):
             if model is None:
@@ -85,24 +131,25 @@ class CompareChart(CachedPlot):
                 x_last = max(x_last, xs[-1])
         x_high = max(2.0, x_last)
         legend = len(self.curve_labels())
-        if self.log_scale:
-            # plotext cannot place text on a log axis: the chance line is named in the legend.
-            # Three points: plotext draws a legend entry's sample from a curve's first three.
-            xs = [1.0, (1.0 + x_high) / 2, x_high]
-            plt.plot(xs, [CHANCE_LOSS] * 3, label="chance ln 3", color=CHANCE_COLOR, marker="braille")
-            plt.yscale("log")
-        else:
-            plt.hline(CHANCE_LOSS, CHANCE_COLOR)
-            # At the right: the legend takes the top left, where falling curves start.
-            plt.text("chance ln 3", x=x_high, y=CHANCE_LOSS, color=CHANCE_COLOR, alignment="right")
         low, high = min(lows), max(highs)
         pad = (high - low) * 0.08 or 0.05
-        if not self.log_scale:  # plotext's log axis fails (IndexError) on ylim spans within a decade
+        if self.log_scale:
+            # plotext cannot place text on a log axis: the lines are named in the legend.
+            # Three points: plotext draws a legend entry's sample from a curve's first three.
+            xs = [1.0, (1.0 + x_high) / 2, x_high]
+            for value, label, color in self.lines:
+                plt.plot(xs, [value] * 3, label=label, color=color, marker="braille")
+            plt.yscale("log")
+        else:  # plotext's log axis fails (IndexError) on ylim spans within a decade: no ylim there
             # Room above the curves for the legend's rows (the plot has about height - 5 rows).
             rows = self.size.height - 5
             span = high - low + 2 * pad
             headroom = span * legend / (rows - legend) if rows > 2 * legend else 0.0
             plt.ylim(low - pad, high + pad + headroom)
+            for value, label, color in merged_lines(self.lines, (span + headroom) / max(1, rows)):
+                plt.hline(value, color)
+                # At the right: the legend takes the top left, where falling curves start.
+                plt.text(label, x=x_high, y=value, color=color, alignment="right")
         plt.xlim(1.0, x_high)
         count = max(2, min(6, width // 12))
         ticks = sorted({round(1.0 + i * (x_high - 1.0) / (count - 1)) for i in range(count)})

@@ -78,6 +78,17 @@ class RunSummary:
         self.history.apply(event)
 
 
+def data_detail(run: RunSummary) -> str:
+    """What a csv run's detail line adds: its file and column, and its classes once its log has
+    said them ('' for a built-in task, whose label says it all)."""
+    config = run.history.config
+    if config.get("task") != "csv":
+        return ""
+    classes = f"{len(run.history.classes)} classes of " if run.history.runs else ""
+    order = f", ordered by {config['order_by']}" if config.get("order_by") else ""
+    return f" · {classes}column {config.get('column')!r} of {config.get('data')}{order}"
+
+
 def started_from_name(name: str) -> float | None:
     """The UTC time RunDirectory.new put at the start of a run directory's name."""
     match = _STAMP.match(name)

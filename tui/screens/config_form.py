@@ -1,10 +1,15 @@
-"""The configuration form: edit a run's settings, see what is wrong next to the field, restart."""
+"""The configuration form: edit a run's settings, see what is wrong next to the field, restart.
+
+The csv task's fields (its file, column and order) show while the task is csv; its series
+length left empty is the file's every row. A preset whose data is not installed (seattle
+without vega_datasets) says so under the preset, in one line, and the form keeps its values."""
 
 from __future__ import annotations
 
 import sys
 from typing import Any
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,15 +17,29 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from engine.config import PRESETS, TASKS, ConfigError, RunConfig, format_field, from_preset, parse_field
+from engine.config import (
+    DERIVED_KEYS,
+    PRESETS,
+    TASKS,
+    ConfigError,
+    RunConfig,
+    build_config,
+    format_field,
+    from_preset,
+    parse_field,
+)
 
 CUSTOM = "custom"
+CSV_FIELDS = ("data", "column", "order_by")  # the csv task's own, shown only for it
 
 # (field, label, kind); the labels are the CLI flags' words. A text field's text is read by
 # engine.config.parse_field, as the command line's flags are.
 FIELDS: tuple[tuple[str, str, str], ...] = (
     ("task", "task", "select"),
     ("preset", "preset", "select"),
+    ("data", "data file", "text"),
+    ("column", "column", "text"),
+    ("order_by", "order by", "text"),
     ("models", "models", "text"),
     ("series_length", "series length", "text"),
     ("look_back", "look-back", "text"),
@@ -66,13 +85,15 @@ class ConfigForm(ModalScreen[RunConfig | None]):
         self.base = config
         self.result: RunConfig | None = None
         self._preset_shown = config.preset or CUSTOM
+        self._task_shown = config.task
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="config-dialog", classes="dialog") as dialog:
             dialog.border_title = "Configure run"
             dialog.border_subtitle = "enter/ctrl+s apply and restart · escape cancel"
             for name, label, kind in FIELDS:
-                with Horizontal(classes="field-row"):
+                row = "field-row csv-field" if name in CSV_FIELDS else "field-row"
+                with Horizontal(classes=row, id=f"row-{name}"):
                     yield Label(label, classes="field-label")
                     yield self._field(name, kind)
                 yield Static("", id=f"error-{name}", classes="field-error")
@@ -89,10 +110,18 @@ class ConfigForm(ModalScreen[RunConfig | None]):
             options = [(CUSTOM, CUSTOM), *[(p, p) for p in PRESETS]]
             return Select(options, value=self.base.preset or CUSTOM, allow_blank=False,
                           id="field-preset", compact=True)
-        return Input(format_field(name, getattr(self.base, name)), id=f"field-{name}", compact=True)
+        placeholder = "all the file's rows" if name == "series_length" else \
+            "the file's order" if name == "order_by" else ""
+        return Input(format_field(name, getattr(self.base, name)), id=f"field-{name}", compact=True,
+                     placeholder=placeholder)
 
     def on_mount(self) -> None:
+        self._show_csv_fields(self.base.task == "csv")
         self.query_one("#field-series_length", Input).focus()
+
+    def _show_csv_fields(self, shown: bool) -> None:
+        for row in self.query(".csv-field"):
+            row.display = shown
 
     # -- reading and checking the form ------------------------------------------------------
 
@@ -100,12 +129,19 @@ class ConfigForm(ModalScreen[RunConfig | None]):
         """The form's values by field, and parse errors by field."""
         values: dict[str, Any] = {}
         errors: dict[str, str] = {}
+        csv = self.query_one("#field-task", Select).value == "csv"
         for name, _, kind in FIELDS:
             if kind == "select":
                 values[name] = self.query_one(f"#field-{name}", Select).value
                 continue
+            text = self.query_one(f"#field-{name}", Input).value
+            if name in CSV_FIELDS and not csv:
+                values[name] = None  # another task reads no file, whatever its hidden fields hold
+                continue
+            if name == "series_length" and csv and not text.strip():
+                continue  # the file's every row (build_config)
             try:
-                values[name] = parse_field(name, self.query_one(f"#field-{name}", Input).value)
+                values[name] = parse_field(name, text)
             except ConfigError as exc:
                 errors[name] = str(exc)
         return values, errors
@@ -117,12 +153,20 @@ class ConfigForm(ModalScreen[RunConfig | None]):
             return None, errors
         preset = values.pop("preset")
         try:
-            config = self.base.replace(**values, preset=None)
+            if values["task"] == "csv":
+                # The file is read again (its rows, its hash): it may be another file, or changed.
+                kept = {k: v for k, v in self.base.to_dict().items() if k not in DERIVED_KEYS and k != "series_length"}
+                config = build_config({**kept, **values, "preset": None})
+            else:
+                config = self.base.replace(**values, data_file_sha256=None, preset=None)
         except ConfigError as exc:
             return None, {exc.field: str(exc)}
         if preset != CUSTOM:
+            try:
+                expected = from_preset(preset)
+            except ConfigError as exc:  # its data is not installed (seattle without vega_datasets)
+                return None, {"preset": str(exc)}
             # Keep the preset's name only while the form still holds the preset's values.
-            expected = from_preset(preset)
             if all(getattr(config, k) == getattr(expected, k) for k in values if k not in NOT_PRESET):
                 config = config.replace(preset=preset)
         if (problem := device_problem(config.device)) is not None:
@@ -140,7 +184,8 @@ class ConfigForm(ModalScreen[RunConfig | None]):
             error = target.first(Static) if target else self.query_one("#error-general", Static)
             # Beside its field the message need not repeat the field's name.
             prefix = f"{field.replace('_', '-')}: "
-            error.update(message.removeprefix(prefix) if target else message)
+            # As text: a message's brackets ('lstm-tui[weather]') are not markup.
+            error.update(Text(message.removeprefix(prefix) if target else message))
             error.add_class("shown")
         return config
 
@@ -153,15 +198,35 @@ class ConfigForm(ModalScreen[RunConfig | None]):
             return
         self._preset_shown = str(event.value)
         if event.value == CUSTOM:
+            self.check()
             return
-        preset = from_preset(str(event.value))
+        try:
+            preset = from_preset(str(event.value))
+        except ConfigError:
+            self.check()  # says why under the preset (build), the form's values as they were
+            return
         for name in TEXT_FIELDS:
             if name not in NOT_PRESET:
                 self.query_one(f"#field-{name}", Input).value = format_field(name, getattr(preset, name))
+        self._task_shown = preset.task  # its series length is its file's, not cleared as below
         self.query_one("#field-task", Select).value = preset.task
+        self._show_csv_fields(preset.task == "csv")
+
+    @on(Select.Changed, "#field-task")
+    def _task_chosen(self, event: Select.Changed) -> None:
+        if event.value != self._task_shown:
+            # Another task's series length is no file's: to csv, the file's every row; from it,
+            # the default length.
+            length = self.query_one("#field-series_length", Input)
+            if event.value == "csv":
+                length.value = ""
+            elif not length.value.strip():
+                length.value = format_field("series_length", RunConfig().series_length)
+            self._task_shown = str(event.value)
+        self._show_csv_fields(event.value == "csv")
+        self.check()
 
     @on(Input.Changed)
-    @on(Select.Changed, "#field-task")
     def _changed(self) -> None:
         self.check()
 

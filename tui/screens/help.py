@@ -11,15 +11,26 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from engine.config import MODEL_TITLES
+from engine.history import RunHistory
+from tui.reference_lines import against_baselines
 from tui.widgets.model_columns import CROWDED_MODELS, CROWDED_WIDTH
 
 
-def help_intro(models: tuple[str, ...]) -> str:
-    """What the help screen says first: the run's models, and how they share the screen."""
+def help_intro(models: tuple[str, ...], history: RunHistory | None = None) -> str:
+    """What the help screen says first: the run's models, how they share the screen, and what
+    the loss charts measure them against (``history``: the run's, for its classes and baselines;
+    None: a built-in task's three classes)."""
     titles = [MODEL_TITLES.get(name, name) for name in models] or ["The run's models"]
     named = titles[0] if len(titles) == 1 else f"{', '.join(titles[:-1])} and {titles[-1]}"
-    text = (f"{named} {'trains' if len(titles) == 1 else 'train side by side'} on the same weather data, "
-            "a column each. Loss charts show train and validation cross-entropy against chance (ln 3).")
+    classes = len(history.classes) if history is not None else 3
+    if history is not None and against_baselines(history):
+        lines = (f"against chance (ln {classes}) and the data's baselines (the class frequencies, and Markov "
+                 "chains of order 1 to 3): a model under the lowest has learned more than the last few steps say.")
+        data = f"the same series ({history.label}, {classes} classes)"
+    else:
+        lines, data = f"against chance (ln {classes}).", "the same weather data"
+    text = (f"{named} {'trains' if len(titles) == 1 else 'train side by side'} on {data}, "
+            f"a column each. Loss charts show train and validation cross-entropy {lines}")
     if len(titles) >= CROWDED_MODELS:
         text += (f" Under {CROWDED_WIDTH} columns the focused model's column is wide and the others "
                  "condensed: tab moves the focus, and the wide column with it.")

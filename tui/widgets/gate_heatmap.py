@@ -9,6 +9,7 @@ fed in there.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from rich.text import Text
 from textual.app import RenderResult
@@ -16,8 +17,10 @@ from textual.binding import Binding
 from textual.widget import Widget
 
 from engine.config import CLASS_NAMES
+from tui.class_labels import short_labels
 from tui.dashboard.state import ProbeState
 from tui.heatmap import Scale, fit_cell, format_value, heat_cells, legend
+from tui.widgets.prediction import class_styles
 from tui.widgets.text_lines import TextLines
 
 LSTM_VIEWS = ("i", "f", "g", "o", "c", "h")
@@ -39,7 +42,6 @@ VIEW_NAMES = {
     "n": "candidate n",
 }
 NARROW = 36  # a panel narrower than this (a condensed column) names its view by its letter
-CLASS_STYLES = ("bold yellow", "bold blue", "bold white")  # as in the prediction panel
 LABEL_WIDTH = 4  # "u12 "
 EXTRA_LINES = 4  # under the map: inputs, cursor read-out, legend, saturation
 SIDE_WIDTH = 26  # the read-out beside the map, when the column is wide enough
@@ -105,11 +107,16 @@ class GatePanel(TextLines, Widget, can_focus=True):
         self.probe: ProbeState | None = None
         self.cursor_unit = 0
         self.cursor_step: int | None = None  # None: the last step, following new probes
+        self.class_names: tuple[str, ...] = CLASS_NAMES  # the run's, class 0 first
+        self._labels, self._styles = short_labels(CLASS_NAMES, 1), class_styles(CLASS_NAMES)
         self._update_titles()
 
     # -- data and state -----------------------------------------------------------------
 
-    def show(self, probe: ProbeState | None) -> None:
+    def show(self, probe: ProbeState | None, classes: Sequence[str] = CLASS_NAMES) -> None:
+        if tuple(classes) != self.class_names:
+            self.class_names = tuple(classes)
+            self._labels, self._styles = short_labels(self.class_names, 1), class_styles(self.class_names)
         old_units = len(self.probe.arrays[self.view][0]) if self.probe and self.probe.steps else None
         self.probe = probe
         self._update_titles()
@@ -256,7 +263,7 @@ class GatePanel(TextLines, Widget, can_focus=True):
                               (f" · day {day:,}", "dim"))
         what = Text()
         if cls is not None:
-            what.append(CLASS_NAMES[cls].ljust(7), CLASS_STYLES[cls])
+            what.append(f"{self.class_name(cls)} ".ljust(7), self.class_style(cls))
         what.append(f"{self.view} = ", "dim")
         what.append(f"{value:.4f}", "bold")
         notes = [legend(scale, SIDE_WIDTH, colour=colour),
@@ -284,8 +291,14 @@ class GatePanel(TextLines, Widget, can_focus=True):
             notes.append(row)
         return notes
 
+    def class_name(self, cls: int) -> str:
+        return self.class_names[cls] if 0 <= cls < len(self.class_names) else "?"
+
+    def class_style(self, cls: int | None) -> str:
+        return self._styles[cls] if cls is not None and 0 <= cls < len(self._styles) else "dim"
+
     def _inputs_row(self, cell: int, shown: range, cursor_step: int) -> Text:
-        """The weather fed in at each step, as initials under the columns."""
+        """The class fed in at each step, as its short label (tui.class_labels) under the columns."""
         row = Text(no_wrap=True, overflow="crop")
         row.append("in".ljust(LABEL_WIDTH), "dim")
         probe = self.probe
@@ -296,8 +309,8 @@ class GatePanel(TextLines, Widget, can_focus=True):
             return row
         for s in shown:
             cls = probe.step_input(s)
-            letter = CLASS_NAMES[cls][0] if cls is not None else "?"
-            style = CLASS_STYLES[cls] if cls is not None else "dim"
+            letter = self._labels[cls] if cls is not None and 0 <= cls < len(self._labels) else "?"
+            style = self.class_style(cls)
             if s == cursor_step:
                 style += " reverse"
             row.append(letter.ljust(cell), style)
@@ -317,12 +330,12 @@ class GatePanel(TextLines, Widget, can_focus=True):
             text.append(f" {self.view}=", "dim")
             text.append(f"{value:.3f} ", "bold")
             if cls is not None:
-                text.append(CLASS_NAMES[cls], CLASS_STYLES[cls])
+                text.append(self.class_name(cls), self.class_style(cls))
             text.append(f" day {day:,}", "dim")
             return text
         text.append(f" day {day:,} ", "dim")
         if cls is not None:
-            text.append(CLASS_NAMES[cls], CLASS_STYLES[cls])
+            text.append(self.class_name(cls), self.class_style(cls))
         text.append(f"  {self.view} = ", "dim")
         text.append(f"{value:.4f}", "bold")
         if self.units > rows:

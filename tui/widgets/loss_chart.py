@@ -1,25 +1,47 @@
-"""A model's live loss chart: train and validation curves, chance line, best achievable loss."""
+"""A model's live loss chart: train and validation curves against reference lines: chance and the
+best achievable loss on a built-in task; on a csv file's series, chance, the class frequencies'
+line and the lowest of its data's baselines (tui.reference_lines), and which of them the model's
+validation loss is under."""
 
 from __future__ import annotations
 
 import time
 
-import numpy as np
 from textual import events
 from textual.binding import Binding
 from textual.message import Message
 
+from engine.baselines import CHANCE, FREQUENCY, baseline_title, best_baseline
 from tui.dashboard.state import DashboardState, ModelState
+from tui.reference_lines import against_baselines, verdict
+from tui.runs.compare_chart import merged_lines
 from tui.widgets.cached_plot import CachedPlot
 
 TRAIN_COLOR = "cyan+"
 VAL_COLOR = "yellow+"
 CHANCE_COLOR = "red"
 BEST_COLOR = "green+"
+BASELINE_COLOR = "yellow"  # as the compare view's (tui/runs/compare_chart.py)
 RAW_COLOR = "gray"  # the raw curve, behind a smoothed one
 CURSOR_COLOR = "white"
 X_MODES = ("epoch", "wall", "elapsed")  # `x` cycles them
 X_LABELS = {"epoch": "epoch", "wall": "wall-clock time", "elapsed": "time since start"}
+Line = tuple[float, str, str]  # a reference line: loss, label, colour
+
+
+def chart_lines(state: DashboardState) -> list[Line]:
+    """The reference lines of the run's charts: chance (ln K), then on a csv series the class
+    frequencies' line and its lowest baseline (when that is neither), else the best achievable
+    loss where the task has one (the echo's)."""
+    lines: list[Line] = [(state.chance_loss, f"chance ln {len(state.classes)}", CHANCE_COLOR)]
+    if against_baselines(state):
+        best = best_baseline(state.baselines)
+        for name in dict.fromkeys((FREQUENCY, best[0] if best else FREQUENCY)):
+            if name != CHANCE and name in state.baselines:
+                lines.append((state.baselines[name], baseline_title(name), BASELINE_COLOR))
+    elif state.best_loss is not None:
+        lines.append((state.best_loss, f"best {state.best_loss:.3f}", BEST_COLOR))
+    return lines
 
 
 class LossChart(CachedPlot):
@@ -58,8 +80,8 @@ class LossChart(CachedPlot):
         self.model = model
         self.title = title
         self._data: ModelState | None = None
-        self._chance = 1.0986
-        self._best: float | None = None
+        self._lines: list[Line] = [(1.0986, "chance ln 3", CHANCE_COLOR)]
+        self._verdict = ""  # on a csv series: the baseline the validation loss is under
         self.smoothing = 0.0  # 0: raw curves; else the EMA weight drawn over dimmed raw ones
         self.x_mode = "epoch"
         self.cursor_epoch: int | None = None
@@ -73,13 +95,20 @@ class LossChart(CachedPlot):
         """Take the latest data from the state; the figure is rebuilt on the next render."""
         model = state.models[self.model]
         self._data = model
-        self._chance = state.chance_loss
-        self._best = state.best_loss
+        self._lines = chart_lines(state)
+        self._verdict = verdict(model.val_loss, state.baselines) if against_baselines(state) else ""
         self._started = state.started_at or 0.0
         self._update_title()
         # Also named under the chart and in its legend: the title's values stay the logged ones.
         axis = X_LABELS[self.x_mode]
-        self.border_subtitle = f"ema {self.smoothing:g} · {axis}" if self.smoothing else axis
+        axis = f"ema {self.smoothing:g} · {axis}" if self.smoothing else axis
+        self.border_subtitle = axis
+        if self._verdict and self._verdict != "-":  # first: where the border is short, it alone, shorter
+            said = self._verdict
+            shorter = said.replace("Markov order ", "Markov ").replace("(the lowest)", "(lowest)")
+            room = self.outer_size.width - 6
+            self.border_subtitle = next((t for t in (f"{said} · {axis}", f"{shorter} · {axis}", said)
+                                         if len(t) <= room), shorter)
         if self.cursor_epoch is not None:
             self.border_subtitle = self.readout(model, self.cursor_epoch)
         self.changed()
@@ -173,6 +202,8 @@ class LossChart(CachedPlot):
             return x
         if self.x_mode == "elapsed":
             x += self._started
+        import numpy as np  # loaded with the charts' drawing, after the first frame
+
         return float(np.interp(x, times, known_epochs))
 
     def set_x_mode(self, mode: str, state: DashboardState) -> None:
@@ -188,6 +219,8 @@ class LossChart(CachedPlot):
         known_epochs, times = data.times.points()
         if not known_epochs:
             return epochs
+        import numpy as np  # loaded with the charts' drawing, after the first frame
+
         seconds = np.interp(epochs, known_epochs, times)
         if self.x_mode == "elapsed":
             seconds = seconds - self._started
@@ -198,8 +231,8 @@ class LossChart(CachedPlot):
         # About one point per column: plotext's cost grows with points, the screen's does not.
         budget = max(8, width - 8)
         data = self._data
-        lows: list[float] = [self._chance]
-        highs: list[float] = [self._chance]
+        lows: list[float] = [value for value, _, _ in self._lines]
+        highs: list[float] = [self._lines[0][0]]  # chance: where the curves start
         x_first = x_last = None
         if data is not None:
             curves = ((data.train, data.train_smoothed, "train", TRAIN_COLOR),
@@ -222,10 +255,10 @@ class LossChart(CachedPlot):
                 x_last = xs[-1] if x_last is None else max(x_last, xs[-1])
         x_low = x_first if x_first is not None else (1.0 if self.x_mode == "epoch" else 0.0)
         x_high = max(x_low + 1.0, x_last if x_last is not None else x_low + 1.0)
-        lines = [(self._chance, "chance ln 3", CHANCE_COLOR)]
-        if self._best is not None:
-            lines.append((self._best, f"best {self._best:.3f}", BEST_COLOR))
-            lows.append(self._best)
+        low, high = min(lows), max(highs)
+        rows = max(1, self.size.height - 3)  # the plot's rows: all but its frame and the x ticks
+        # Lines within a row of each other drawn as one, labels joined: else one label covers another.
+        lines = self._lines if self.log_scale else merged_lines(self._lines, (high - low) * 1.16 / rows)
         for y, label, color in lines:
             if self.log_scale:
                 # plotext cannot place text on a log axis (IndexError): name the line in the legend.
@@ -233,7 +266,6 @@ class LossChart(CachedPlot):
             else:
                 plt.hline(y, color)
                 plt.text(label, x=x_low, y=y, color=color, alignment="left")
-        low, high = min(lows), max(highs)
         if self.log_scale:
             # plotext's own log-axis range: limits set within one decade (the usual case near
             # ln 3) make it fail with an IndexError while laying out the ticks.

@@ -48,10 +48,13 @@ class ModelColumns(Horizontal):
         self.predictions = {m: PredictionPanel(m, f"{title(m)} prediction", id=f"prediction-{m}")
                             for m in self.models}
         self.gates = {m: GatePanel(m, title(m), id=f"gates-{m}") for m in self.models}
+        crowded = self._crowded(self._width)
         for index, model in enumerate(self.models):
             if index == 0:
                 self.charts[model].add_class(FIRST_CHART)
-            with Vertical(id=f"column-{model}", classes="column"):
+            # Classed for the width already set (lay_out): restyling them once mounted costs a frame's work.
+            classes = ["column", *self._column_classes(model, crowded)]
+            with Vertical(id=f"column-{model}", classes=" ".join(classes)):
                 with Horizontal(classes="losses"):
                     yield self.charts[model]
                     yield self.predictions[model]
@@ -72,11 +75,11 @@ class ModelColumns(Horizontal):
             self.lay_out(self._width)
 
     def lay_out(self, width: int) -> None:
-        """Set the classes for a terminal ``width`` cells wide (0: not known yet)."""
+        """Set the classes for a terminal ``width`` cells wide (0: not known yet); before the
+        columns are composed, also theirs (they are composed with them)."""
         self._width = width
-        count = max(1, len(self.models))
-        side = width // count >= SIDE_COLUMN
-        crowded = count >= CROWDED_MODELS and 0 < width < CROWDED_WIDTH
+        side = width // max(1, len(self.models)) >= SIDE_COLUMN
+        crowded = self._crowded(width)
         self.set_class(side, "-side")
         self.set_class(not side, "-stacked")
         self.set_class(crowded, "-crowded")
@@ -84,3 +87,12 @@ class ModelColumns(Horizontal):
             for column in self.query_children(f"#column-{model}"):
                 column.set_class(crowded and model == self.focus_model, "-focus")
                 column.set_class(crowded and model != self.focus_model, "-condensed")
+
+    def _crowded(self, width: int) -> bool:
+        return len(self.models) >= CROWDED_MODELS and 0 < width < CROWDED_WIDTH
+
+    def _column_classes(self, model: str, crowded: bool) -> list[str]:
+        """The classes ``lay_out`` gives ``model``'s column beside "column"."""
+        if not crowded:
+            return []
+        return ["-focus" if model == self.focus_model else "-condensed"]

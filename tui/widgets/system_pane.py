@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widget import Widget
-from textual.widgets import Label, Sparkline
 
 from tui.dashboard.system import SystemSample, format_bytes
 
@@ -21,16 +20,31 @@ FIGURES = (
 
 
 class SystemPane(Widget):
-    """One sparkline per figure over the last samples, with the latest value beside it."""
+    """One sparkline per figure over the last samples, with the latest value beside it.
+
+    Its rows are made when it is first shown: hidden (as it starts unless asked for), they
+    were half the dashboard's widgets for Textual to style before its first frame.
+    """
 
     def compose(self) -> ComposeResult:
+        return []
+
+    def _rows(self) -> None:
+        """Mount the rows, if they are not there yet."""
+        if self.children:
+            return
+        from textual.widgets import Label, Sparkline  # with the rows: not in the first frame
+
         for key, label, _, _ in FIGURES:
-            with Horizontal(id=f"system-{key}", classes="system-row"):
-                yield Label(label, classes="system-label")
-                yield Sparkline([], id=f"spark-{key}", classes="system-spark")
-                yield Label("–", id=f"value-{key}", classes="system-value")
+            row = Horizontal(id=f"system-{key}", classes="system-row")
+            self.mount(row)  # in the DOM at once (its mount event comes later): its own mount can follow
+            row.mount(Label(label, classes="system-label"), Sparkline([], id=f"spark-{key}", classes="system-spark"),
+                      Label("–", id=f"value-{key}", classes="system-value"))
 
     def show(self, samples: Sequence[SystemSample]) -> None:
+        from textual.widgets import Label, Sparkline
+
+        self._rows()
         for key, _, value_of, text_of in FIGURES:
             values = [v for v in (value_of(s) for s in samples) if v is not None]
             row = self.query_one(f"#system-{key}")
