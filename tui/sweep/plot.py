@@ -70,6 +70,10 @@ def x_positions(grid: Grid) -> tuple[str | None, dict[str, float]]:
     return axis, {text: float(i) for i, text in enumerate(texts)}
 
 
+LEGEND_HEADROOM = 0.08  # of the 0..1 range, per legend row
+RATE_TICKS = [0, 0.25, 0.5, 0.75, 1]
+
+
 def draw_summary(plt, grid: Grid, rows: Sequence[SummaryRow]) -> str:  # noqa: ANN001 - plotext's figure
     """Draw the chart into ``plt``; its title."""
     measure = measure_of(rows)
@@ -99,7 +103,10 @@ def draw_summary(plt, grid: Grid, rows: Sequence[SummaryRow]) -> str:  # noqa: A
             if low is not None and high is not None:
                 plt.plot([x, x], [low, high], color=color, marker="│")
     if measure.unit_range:
-        plt.ylim(0, 1)
+        # Headroom above 1 for plotext's legend (top left, a row per line), so it never hides
+        # the rates at 1.0 that short lags reach; the ticks stay within 0..1.
+        plt.ylim(0, 1 + LEGEND_HEADROOM * len(series))
+        plt.yticks(RATE_TICKS)
     if axis:  # ticks at the swept values themselves, as the user wrote them
         plt.xticks(list(xs.values()), list(xs))
     plt.xlabel(axis.replace("_", "-") if axis else "")
