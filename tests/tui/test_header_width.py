@@ -36,11 +36,14 @@ def watched_run(tmp_path: Path) -> Path:
     return run_dir
 
 
-async def header_at(pilot, app: DashboardApp, width: int) -> str:  # noqa: ANN001 - Textual's Pilot
+async def header_at(pilot, app: DashboardApp, width: int, showing: str = "") -> str:  # noqa: ANN001 - Textual's Pilot
+    """The header's line at ``width`` columns, once it shows ``showing`` (a reading given to the
+    dashboard reaches the header on its next pulse, not at once)."""
     await pilot.resize_terminal(width, 30)
     await pilot.pause()
     header = app.query_one(RunHeader)
     await wait_until(pilot, lambda: header.size.width == width - 2, what=f"the header at {width} columns")
+    await wait_until(pilot, lambda: showing in visible_text(header), what=f"the header showing {showing!r}")
     await pilot.pause()
     assert header.outer_size.height == 1
     [line] = visible_text(header).splitlines()
@@ -86,6 +89,6 @@ async def test_where_everything_fits_everything_shows_between_bars(monkeypatch) 
             app.post_message(EngineEvent(event))
         await wait_until(pilot, lambda: app.state.epoch == 12, what="the epochs")
         app.dashboard.add_system_sample(SystemSample(time.time(), 192.0, 371 * 2**20, GPU))
-        line = await header_at(pilot, app, 200)
+        line = await header_at(pilot, app, 200, showing="cpu 192%")
     assert line.startswith("seed │ cpu │ epoch 12/40 │ RUNNING │ lr 0.01 │ ")
     assert line.endswith(" │ cpu 192% · 371 MB · gpu 63% 3.0/80.0 GB 61°C │ params LSTM 633 · RNN 183")

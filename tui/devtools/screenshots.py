@@ -90,6 +90,9 @@ async def main(out: Path, only: set[str] | None = None) -> list[Path]:
 
     three = seed.replace(models="lstm,rnn,gru")
 
+    async def seattle(pilot: Pilot, app: DashboardApp) -> None:  # real weather, five classes, Markov lines
+        await _paused_at(pilot, app, 12, 600)
+
     shots = [
         (seed, (120, 40), "dashboard.svg", dashboard),
         (seed, (120, 40), "help.svg", help_screen),
@@ -97,6 +100,7 @@ async def main(out: Path, only: set[str] | None = None) -> list[Path]:
         (seed, (80, 24), "small.svg", small),
         (three, (120, 40), "three.svg", three_wide),
         (three, (80, 24), "three-small.svg", three_small),
+        (from_preset("seattle", device="cpu", models="lstm,rnn,gru"), (120, 40), "seattle.svg", seattle),
         # Last: on a busy 2-core machine the echo run takes minutes.
         (from_preset("echo", device="cpu", epochs=14), (120, 40), "echo.svg", echo),
     ]
