@@ -109,9 +109,3 @@ def beaten_baseline(loss: float | None, lines: Mapping[str, float]) -> str | Non
         return None
     above = [(value, name) for name, value in lines.items() if math.isfinite(value) and loss < value]
     return min(above)[1] if above else None
-
-
-def beats_every_baseline(loss: float | None, lines: Mapping[str, float]) -> bool:
-    """Whether ``loss`` is under the best baseline: learned beyond what the last few days say."""
-    best = best_baseline(lines)
-    return best is not None and loss is not None and loss < best[1]

@@ -63,14 +63,21 @@ def best_achievable_loss(cfg: RunConfig) -> float | None:
     return -sum(q * math.log(q) for q in (same, other, other) if q > 0)
 
 
-def make_series(cfg: RunConfig) -> np.ndarray:
-    """The task's series: ``series_length + 1`` values for the built-in tasks (the last one the
-    generator's 'tomorrow'), a csv file's first ``series_length`` rows (its tomorrow is unknown)."""
+def task_series(cfg: RunConfig) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The task's series and its class names (class 0 first), from one read of a csv run's file:
+    ``series_length + 1`` values for the built-in tasks (the last one the generator's 'tomorrow'),
+    a csv file's first ``series_length`` rows (its tomorrow is unknown)."""
     if cfg.task == "csv":
-        return read_data(cfg).codes[: cfg.series_length].astype(np.int64)
+        read = read_data(cfg)  # ConfigError when the file has changed since the run began
+        return read.codes[: cfg.series_length].astype(np.int64), read.classes
     if cfg.task == "echo":
-        return echo_series(cfg.series_length, cfg.lag, cfg.echo_p, cfg.seed)
-    return weather_series(cfg.series_length, cfg.seed)
+        return echo_series(cfg.series_length, cfg.lag, cfg.echo_p, cfg.seed), CLASS_NAMES
+    return weather_series(cfg.series_length, cfg.seed), CLASS_NAMES
+
+
+def make_series(cfg: RunConfig) -> np.ndarray:
+    """The task's series (``task_series`` without the names)."""
+    return task_series(cfg)[0]
 
 
 def task_classes(cfg: RunConfig) -> tuple[str, ...]:
@@ -104,11 +111,7 @@ class WeatherData:
     """The series on the device and the two splits, with per-batch one-hot encoding."""
 
     def __init__(self, cfg: RunConfig, device: torch.device) -> None:
-        if cfg.task == "csv":
-            read = read_data(cfg)  # one read of the file (ConfigError when it has changed)
-            full, self.classes = read.codes[: cfg.series_length].astype(np.int64), read.classes
-        else:
-            full, self.classes = make_series(cfg), CLASS_NAMES  # names, class 0 first
+        full, self.classes = task_series(cfg)
         self.num_classes = len(self.classes)
         self.series = full[: cfg.series_length]  # what the models may see
         # The generator's next draw, the truth the seed's prediction is checked against; a

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.baselines import baselines, beaten_baseline, beats_every_baseline, best_baseline
+from engine.baselines import baselines, beaten_baseline, best_baseline
 from engine.config import RunConfig, build_config, split_point
 from engine.sweep.summary import default_success_loss
 from engine.trainer import Trainer
@@ -121,11 +121,6 @@ def test_the_best_baseline_is_the_lowest():
                                             (0.77, "markov-3"), (0.70, "markov-2")])
 def test_a_loss_is_under_the_lowest_line_above_it(loss, line):
     assert beaten_baseline(loss, LINES) == line
-
-
-def test_a_loss_beats_every_baseline_only_under_the_best():
-    assert beats_every_baseline(0.75, LINES) and not beats_every_baseline(0.77, LINES)
-    assert not beats_every_baseline(None, LINES) and not beats_every_baseline(0.1, {})
 
 
 def test_a_sweeps_default_success_on_a_file_is_beating_its_best_baseline():
