@@ -130,6 +130,9 @@ async def test_quit_stops_the_worker_and_leaves_a_complete_log(endless: RunConfi
         session = app.session
         await pilot.press("q", "y")
         await pilot.pause()
+    # As lstm-tui does on leaving: quit stops the worker; a loaded machine may take it past
+    # close's second to reach the end of its batch.
+    assert app.wait_for_worker(timeout=30)
     assert session is not None and not session.alive
     events = list(read_events(tmp_path / "run" / "events.jsonl"))
     assert events[0].name == "run_started"

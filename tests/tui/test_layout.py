@@ -259,7 +259,7 @@ async def test_focused_panel_border_is_repainted_on_tab() -> None:
         assert border_style() != before
 
 
-@pytest.mark.parametrize(("switch", "niceness"), [("1\n", 19), ("0\n", 5), (None, 5)])
+@pytest.mark.parametrize(("switch", "niceness"), [("1\n", 10), ("0\n", 5), (None, 5)])
 def test_training_yields_fully_to_the_ui_only_within_an_autogroup(tmp_path, switch, niceness) -> None:
     path = tmp_path / "sched_autogroup_enabled"
     if switch is not None:

@@ -113,6 +113,13 @@ def interleaved_dashboard(cfg: RunConfig, pairs: int = INTERLEAVE_PAIRS, period:
                     await asyncio.sleep(period)
                     windows.append((live, began if live else began + SETTLE_S, time.time()))
             pacer.resume()
+            await asyncio.sleep(SETTLE_S)  # a pulse folds what waited: the epochs ended by now
+            # The last window's rate needs an epoch end after it (interpolation stops at the
+            # last one): on a loaded machine one epoch can outlast a window.
+            ended_by_now, waited = app.state.epoch, 0.0
+            while app.state.epoch < ended_by_now + 2 and waited < 60:
+                await asyncio.sleep(0.1)
+                waited += 0.1
             app.shutdown()
         app.wait_for_worker(timeout=30)
 

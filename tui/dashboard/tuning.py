@@ -43,16 +43,20 @@ def training_niceness(switch: Path = AUTOGROUP_SWITCH) -> int:
     """How far below the UI thread the training threads run.
 
     They yield the CPU to the UI whenever it has work, so keys stay quick on a box whose
-    cores training keeps busy (the UI's CPU budget keeps that work small). With the kernel's
-    autogroups (most distributions) a niceness only ranks threads within this terminal
-    session, so training keeps its full share against the rest of the box; without them,
-    nice 19 would let any other user's process starve training, so it is milder.
+    cores training keeps busy. With the kernel's autogroups (most distributions) a niceness
+    only ranks threads within this terminal session, so training keeps its full share against
+    the rest of the box; without them it ranks against every other user's process, so it is
+    milder. Not 19: a CPU-bound job started from the same shell (`lstm-tui train … &`, a
+    build) shares the autogroup, and at nice 19 it left training about 1.5 % of a core's
+    share (a CI run's test workers starved a test's run that way). At nice 10 it keeps about
+    a tenth; keys took a median 23 ms against 17 ms at nice 19 during a seed-10k run on two
+    cores (tui/bench/dashboard.py's key_latencies), and epochs/s did not differ measurably.
     """
     try:
         autogroups = switch.read_text().strip() == "1"
     except OSError:
         autogroups = False
-    return 19 if autogroups else 5
+    return 10 if autogroups else 5
 
 
 class InterpreterTuning:
