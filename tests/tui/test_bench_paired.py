@@ -94,6 +94,14 @@ def test_more_triples_are_taken_only_while_an_interval_is_too_wide(engine_second
     assert order[:6] == ["bare", "engine", "engine", "bare", "bare", "engine"]  # the turns go on alternating
 
 
+def test_no_more_triples_are_taken_once_the_budget_is_spent() -> None:
+    order: list[str] = []
+    noisy = [1.0, 1.2] * 4
+    settings = {"bare": Recorder("bare", order, [1.0] * 8), "engine": Recorder("engine", order, noisy)}
+    windows = take_turns(settings, pairs=3, epochs=1, aim=0.02, max_pairs=6, budget_s=0.0)
+    assert len(windows["bare"]) == len(windows["engine"]) == 3  # wide, but out of time: the pairs asked for
+
+
 def test_a_ratio_meets_its_target_only_when_its_lower_bound_does() -> None:
     order: list[str] = []
     # engine 0.99 and 0.95 of bare: a mean near 0.97, a lower bound far below it

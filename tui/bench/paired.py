@@ -50,9 +50,16 @@ from engine.sweep.summary import mean_interval
 SETTINGS = ("bare", "engine", "dashboard")
 RATIOS = (("engine", "bare"), ("dashboard", "engine"))  # each figure: its first over its second
 TARGET = 0.97  # each ratio's target, met when its interval's lower bound reaches it
-PAIRS = 20  # triples of windows at least, so 20 pairs for each ratio
-AIM = 0.02  # more triples, up to twice PAIRS, while an interval's half-width is wider than this
-WINDOW_S = 1.5  # about how long a window trains; a whole number of epochs, one at least
+PAIRS = 30  # triples of windows at least, so 30 pairs for each ratio
+AIM = 0.02  # more triples, up to MAX_PAIRS_FACTOR x PAIRS, while an interval's half-width is wider
+MAX_PAIRS_FACTOR = 10
+BUDGET_S = 300.0  # and for at most this long per setting (the machine drifts: it may never get there)
+# About how long a window trains; a whole number of epochs, one at least. On this project's
+# 2-core machine one engine against itself (an A/A run) gave pairs whose log ratios spread by
+# 0.06-0.07 at 0.3-0.6 s windows, 0.08-0.09 at 1.5 s and 0.08-0.13 at 2.5-8 s: its speed
+# drifts by 7-14 % over seconds to minutes, with no steal time, in the training threads' own
+# CPU clocks as much as on the wall. Short windows pair neighbours more closely and cost less.
+WINDOW_S = 0.5
 WARMUP_S = 2.0  # each process's untimed first window (at least WARMUP_MIN epochs)
 WARMUP_MIN = 2
 START_TIMEOUT_S = 300.0  # imports, data and models, and the first epoch, on a busy machine
@@ -101,11 +108,13 @@ def interleave(settings: Mapping[str, Setting], triples: int, epochs: int,
 
 
 def take_turns(settings: Mapping[str, Setting], pairs: int, epochs: int, aim: float,
-               max_pairs: int) -> dict[str, list[dict[str, Any]]]:
+               max_pairs: int, budget_s: float = math.inf) -> dict[str, list[dict[str, Any]]]:
     """``pairs`` triples of windows, then one more at a time while an interval's half-width is
-    wider than ``aim``, up to ``max_pairs`` in all."""
+    wider than ``aim``, up to ``max_pairs`` in all and until ``budget_s`` seconds have passed."""
+    deadline = time.monotonic() + budget_s
     windows = interleave(settings, pairs, epochs)
-    while len(next(iter(windows.values()))) < max_pairs and widest(windows) > aim:
+    while (len(next(iter(windows.values()))) < max_pairs and time.monotonic() < deadline
+           and widest(windows) > aim):
         interleave(settings, 1, epochs, windows)
     return windows
 
@@ -229,12 +238,14 @@ class SettingProcess:
 
 
 def paired_settings(cfg: RunConfig, *, pairs: int = PAIRS, window_s: float = WINDOW_S,
-                    kinds: Sequence[str] = SETTINGS, aim: float = AIM, max_pairs: int | None = None) -> dict[str, Any]:
+                    kinds: Sequence[str] = SETTINGS, aim: float = AIM, max_pairs: int | None = None,
+                    budget_s: float = BUDGET_S) -> dict[str, Any]:
     """Every setting of ``kinds`` on ``cfg``, ``pairs`` triples of windows of about ``window_s``
     seconds each, after an untimed warm-up window each, then one more triple at a time while an
-    interval's half-width is wider than ``aim``, up to ``max_pairs`` (twice ``pairs``) in all;
-    the figures of ``summarise`` and how they were taken."""
-    max_pairs = max(pairs, 2 * pairs if max_pairs is None else max_pairs)
+    interval's half-width is wider than ``aim``, up to ``max_pairs`` (MAX_PAIRS_FACTOR x
+    ``pairs``) in all and for ``budget_s`` seconds in all; the figures of ``summarise`` and how
+    they were taken."""
+    max_pairs = max(pairs, MAX_PAIRS_FACTOR * pairs if max_pairs is None else max_pairs)
     started = time.monotonic()
     processes = {kind: SettingProcess(kind, cfg) for kind in kinds}
     try:
@@ -251,7 +262,7 @@ def paired_settings(cfg: RunConfig, *, pairs: int = PAIRS, window_s: float = WIN
         epochs = max(1, round(window_s / statistics.median(warm.values())))
         for kind, process in processes.items():
             process.timeout = max(START_TIMEOUT_S, SLOW_WINDOW * epochs * warm[kind])
-        windows = take_turns(processes, pairs, epochs, aim, max_pairs)
+        windows = take_turns(processes, pairs, epochs, aim, max_pairs, budget_s - (time.monotonic() - started))
     finally:
         for process in processes.values():
             process.close()
@@ -259,7 +270,7 @@ def paired_settings(cfg: RunConfig, *, pairs: int = PAIRS, window_s: float = WIN
     figures.update(
         setting=cfg.label, models=list(cfg.model_names), batch_size=info[kinds[0]]["batch_size"],
         train_windows=info[kinds[0]]["train_windows"], pairs=len(windows[kinds[0]]), min_pairs=pairs,
-        max_pairs=max_pairs, aim=aim, epochs_per_window=epochs, window_s=window_s, warmup_epoch_s=warm, intra_op_threads={k: info[k]["threads"] for k in kinds},
+        max_pairs=max_pairs, budget_s=budget_s, aim=aim, epochs_per_window=epochs, window_s=window_s, warmup_epoch_s=warm, intra_op_threads={k: info[k]["threads"] for k in kinds},
         intra_op_workers={k: windows[k][0]["workers"] for k in kinds}, seconds=time.monotonic() - started,
         windows=windows)
     return figures

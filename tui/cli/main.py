@@ -124,6 +124,13 @@ def _window(text: str) -> float:
     return value
 
 
+def _budget(text: str) -> float:
+    value = _number(text)
+    if not (math.isfinite(value) and 10 <= value <= 86_400):
+        raise argparse.ArgumentTypeError(f"{text} is out of range (allowed 10..86400)")
+    return value
+
+
 def _default(name: str) -> str:
     value = getattr(DEFAULTS, name)
     if name == "batch_size" and value is None:
@@ -289,6 +296,8 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
                          "per class) and screen.svg (the dashboard showing the run) into a run directory.")
         parser.add_argument("dir", type=Path, metavar="DIR", help="the run directory")
         return parser
+    from tui.bench.paired import AIM, BUDGET_S, MAX_PAIRS_FACTOR, PAIRS, WINDOW_S
+
     parser = _Parser(prog="lstm-tui bench", description="Time the engine against a bare training loop "
                      "written like the seed's, and the dashboard against the engine, in short windows that take "
                      "turns, and print each ratio with its 95 % interval (on seed-10k and on the echo preset "
@@ -296,12 +305,15 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
                      "against the RNN's (the cost table: --models, or there by default all of "
                      + ",".join(MODEL_KINDS) + "), and a sweep's parallel efficiency.")
     add_run_options(parser)
-    parser.add_argument("--pairs", type=_counted(2, 10_000), default=20, metavar="N",
+    parser.add_argument("--pairs", type=_counted(2, 10_000), default=PAIRS, metavar="N",
                         help="triples of windows (bare, engine, dashboard, then the other way about) at least, "
-                        "N pairs for each ratio's interval; more, up to 2N, while one is wider than +-0.02 "
-                        "(default: 20)")
-    parser.add_argument("--window-seconds", type=_window, default=1.5, metavar="S",
-                        help="about how long each window trains, in whole epochs (default: 1.5)")
+                        f"N pairs for each ratio's interval; more, up to {MAX_PAIRS_FACTOR}N, while one is wider "
+                        f"than +-{AIM:g} and --budget-seconds allow (default: {PAIRS})")
+    parser.add_argument("--window-seconds", type=_window, default=WINDOW_S, metavar="S",
+                        help=f"about how long each window trains, in whole epochs (default: {WINDOW_S:g})")
+    parser.add_argument("--budget-seconds", type=_budget, default=BUDGET_S, metavar="S",
+                        help="the most each setting's windows may take, warm-up included, once N triples are "
+                        f"done (default: {BUDGET_S:g})")
     parser.add_argument("--rounds", type=_counted(1, 1_000), default=3, metavar="N",
                         help="rounds of the cost table, its models alternating; the median is reported "
                         "(default: 3)")
@@ -405,7 +417,7 @@ def _command(argv: list[str], command: str | None) -> int:
             cost_models = config.model_names if args.models is not None else MODEL_KINDS
             return run_bench(config, rounds=args.rounds, epochs=args.bench_epochs, as_json=args.json,
                              scale=args.scale, scale_epochs=args.scale_epochs, only=args.only,
-                             cost_models=cost_models, pairs=args.pairs, window_s=args.window_seconds,
+                             cost_models=cost_models, pairs=args.pairs, window_s=args.window_seconds, budget_s=args.budget_seconds,
                              sweep=args.sweep)
         cadence = CheckpointCadence(args.checkpoint_every, args.checkpoint_seconds)
         resume = None
