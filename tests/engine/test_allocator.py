@@ -60,8 +60,20 @@ def test_without_it_every_step_faults_the_whole_block_in_again():
     assert _faults_per_step("default") > 10_000
 
 
-def test_it_is_a_no_op_where_malloc_is_not_glibcs(monkeypatch):
-    monkeypatch.setattr(allocator.platform, "libc_ver", lambda: ("musl", ""))
+class MuslLibc:
+    """A C library with mallopt but not glibc's own gnu_get_libc_version."""
+
+    def mallopt(self, option: int, value: int) -> int:
+        raise AssertionError("glibc's mallopt options asked of another malloc")
+
+
+def _no_libc_so_6(name: str) -> None:
+    raise OSError(f"{name}: cannot open shared object file")
+
+
+@pytest.mark.parametrize("loader", [lambda name: MuslLibc(), _no_libc_so_6], ids=["musl", "no libc.so.6"])
+def test_it_is_a_no_op_where_malloc_is_not_glibcs(monkeypatch, loader):
+    monkeypatch.setattr(allocator.ctypes, "CDLL", loader)
     assert allocator.keep_freed_memory() is False
     allocator.release_free_memory()  # nothing to release, and no error
 

@@ -20,7 +20,7 @@ from engine.session import Session
 from tests.engine.full_disk import NO_SPACE, FullDisk
 from tests.engine.recorder import Recorder
 
-FULL = RunConfig(series_length=300, look_back=5, epochs=8, device="cpu")
+FULL = RunConfig(series_length=300, look_back=5, epochs=300, device="cpu")  # outlasts a sink's 0.1 s delivery
 ENDLESS = FULL.replace(epochs=100_000)
 EVERY_EPOCH = CheckpointCadence(every=1, seconds=0)
 
@@ -142,7 +142,7 @@ def test_once_there_is_space_the_log_catches_up_so_a_watcher_sees_the_pause(tmp_
 
         def logged_pause() -> bool:
             states = [e for e in RunDirectory(tmp_path).events() if isinstance(e, RunStateChanged)]
-            return states[-1].cause == Cause.DISK
+            return bool(states) and states[-1].cause == Cause.DISK
 
         deadline = time.monotonic() + 10
         while not logged_pause():

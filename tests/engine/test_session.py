@@ -22,7 +22,7 @@ from engine.events import (
     RunStateChanged,
 )
 from engine.rundir.directory import RunDirectory
-from engine.session import Session
+from engine.session import Session, SinkWorker
 from engine.trainer import Trainer
 from tests.engine.recorder import Recorder
 
@@ -357,7 +357,7 @@ def test_niceness_lowers_the_training_and_delivery_threads_priority_only(tiny):
 
 def test_each_state_event_says_why_the_state_changed(start):
     rec = Recorder()
-    session = start(LONG.replace(epochs=3), rec)
+    session = start(LONG.replace(epochs=300), rec)  # long enough to be paused (events come every 0.1 s)
     _, running = rec.wait_for(is_state("running"))
     session.pause()
     at, _ = rec.wait_for(is_state("paused"))
@@ -419,3 +419,16 @@ def test_a_restart_with_the_same_config_leaves_config_json_alone(tmp_path):
     session.close()
     assert applied.config == SHORT.to_dict()
     assert (tmp_path / "config.json").stat().st_mtime_ns == before
+
+
+def test_a_sink_gets_its_events_in_batches_and_at_once_when_flushed():
+    got: list = []
+    worker = SinkWorker(got.append, interval=60.0)  # no batch due within the test
+    events = [RunStateChanged(state="running", epoch=n) for n in range(3)]
+    for event in events:
+        worker.put(event)
+    time.sleep(0.05)
+    assert got == []  # putting wakes no one
+    assert worker.flush(timeout=5.0)
+    assert got == events
+    worker.close(timeout=5.0)
