@@ -15,6 +15,7 @@ import torch
 
 from engine.config import RunConfig
 from engine.trainer import Trainer
+from tui.bench import paired
 from tui.bench.engine import BareLoop
 from tui.bench.paired import (
     RATIOS,
@@ -26,7 +27,6 @@ from tui.bench.paired import (
     ratio_interval,
     run_queue_wait_seconds,
     summarise,
-    take_turns,
     thread_cpu_seconds,
     triple_orders,
 )
@@ -84,22 +84,72 @@ def test_each_ratio_pairs_the_windows_of_one_triple() -> None:
     assert set(figures["ratios"]) == {f"{top}_over_{bottom}" for top, bottom in RATIOS}
 
 
-@pytest.mark.parametrize(("engine_seconds", "triples"), [([1.0] * 8, 3), ([1.0, 1.2] * 4, 6)],
-                         ids=["steady: no more than asked", "noisy: on to the cap"])
-def test_more_triples_are_taken_only_while_an_interval_is_too_wide(engine_seconds: list[float], triples: int) -> None:
-    order: list[str] = []
-    settings = {"bare": Recorder("bare", order, [1.0] * 8), "engine": Recorder("engine", order, engine_seconds)}
-    windows = take_turns(settings, pairs=3, epochs=1, aim=0.02, max_pairs=6)
-    assert len(windows["bare"]) == len(windows["engine"]) == triples
-    assert order[:6] == ["bare", "engine", "engine", "bare", "bare", "engine"]  # the turns go on alternating
+class FakeProcess:
+    """A stand-in for SettingProcess: the engine's windows take ``ENGINE_SECONDS[n]`` in its
+    n-th process (one value per fresh process), every other window 1 s."""
+
+    started: list[str] = []
+    engine_seconds: list[float] = [1.0]
+
+    def __init__(self, kind: str, cfg: RunConfig) -> None:
+        self.kind = kind
+        self.number = sum(k == kind for k in FakeProcess.started)
+        FakeProcess.started.append(kind)
+        self.timeout = 0.0
+
+    def ready(self) -> dict:
+        return {"batch_size": 100, "train_windows": 100, "threads": 2}
+
+    def window(self, epochs: int) -> dict:
+        seconds = 1.0
+        if self.kind == "engine":
+            seconds = FakeProcess.engine_seconds[self.number % len(FakeProcess.engine_seconds)]
+        return {"epochs": epochs, "seconds": seconds * epochs, "training_cpu_s": 0.1 * epochs,
+                "process_cpu_s": 0.1 * epochs, "probes": 0, "checkpoints": 0, "cpu_between_s": 0.0, "workers": 1}
+
+    def close(self) -> None:
+        pass
 
 
-def test_no_more_triples_are_taken_once_the_budget_is_spent() -> None:
-    order: list[str] = []
-    noisy = [1.0, 1.2] * 4
-    settings = {"bare": Recorder("bare", order, [1.0] * 8), "engine": Recorder("engine", order, noisy)}
-    windows = take_turns(settings, pairs=3, epochs=1, aim=0.02, max_pairs=6, budget_s=0.0)
-    assert len(windows["bare"]) == len(windows["engine"]) == 3  # wide, but out of time: the pairs asked for
+@pytest.fixture
+def fake_processes(monkeypatch: pytest.MonkeyPatch) -> type[FakeProcess]:
+    monkeypatch.setattr(paired, "SettingProcess", FakeProcess)
+    FakeProcess.started = []
+    return FakeProcess
+
+
+@pytest.mark.parametrize(("engine_seconds", "sets"), [([1.0], 3), ([1.0, 1.25], 6)],
+                         ids=["steady: no more than asked", "processes differ: on to the cap"])
+def test_more_sets_of_fresh_processes_are_taken_only_while_an_interval_is_too_wide(
+        fake_processes: type[FakeProcess], engine_seconds: list[float], sets: int) -> None:
+    fake_processes.engine_seconds = engine_seconds
+    figures = paired_settings(TINY, pairs=2, rounds=3, window_s=1.0, kinds=("bare", "engine"), max_rounds=6)
+    assert figures["rounds"] == sets and figures["pairs"] == 2 * sets
+    assert fake_processes.started == ["bare", "engine"] * sets  # every set starts afresh
+    assert [w["round"] for w in figures["windows"]["engine"]] == [n for n in range(sets) for _ in range(2)]
+
+
+def test_no_more_sets_are_taken_once_the_budget_is_spent(fake_processes: type[FakeProcess]) -> None:
+    fake_processes.engine_seconds = [1.0, 1.25]
+    figures = paired_settings(TINY, pairs=2, rounds=3, window_s=1.0, kinds=("bare", "engine"), max_rounds=6,
+                              budget_s=0.0)
+    assert figures["rounds"] == 3  # wide, but out of time: the sets asked for
+
+
+def test_the_interval_is_over_the_sets_of_processes_not_the_pairs() -> None:
+    def window(seconds: float, number: int) -> dict:
+        return {"epochs": 1, "seconds": seconds, "training_cpu_s": 0.1, "process_cpu_s": 0.1, "probes": 0,
+                "checkpoints": 0, "cpu_between_s": 0.0, "round": number}
+
+    # Set 0: the engine 0.8 of bare in both pairs; set 1: 1.0 in both.
+    windows = {"bare": [window(1.0, 0), window(1.0, 0), window(1.0, 1), window(1.0, 1)],
+               "engine": [window(1.25, 0), window(1.25, 0), window(1.0, 1), window(1.0, 1)]}
+    figure = summarise(windows)["ratios"]["engine_over_bare"]
+    assert figure["each_round"] == pytest.approx([0.8, 1.0]) and figure["rounds"] == 2
+    assert figure["ratio"] == pytest.approx(math.sqrt(0.8))
+    over_sets = ratio_interval([0.8, 1.0])  # two samples, not four: the pairs of a set are not independent
+    assert (figure["low"], figure["high"]) == pytest.approx((over_sets["low"], over_sets["high"]))
+    assert figure["pairs"] == 4 and figure["each_pair"] == pytest.approx([0.8, 0.8, 1.0, 1.0])
 
 
 def test_a_ratio_meets_its_target_only_when_its_lower_bound_does() -> None:
@@ -273,15 +323,15 @@ def test_the_bare_loop_trains_the_runs_models_in_its_order(models: str) -> None:
 
 @pytest.mark.slow
 def test_paired_settings_take_turns_in_processes_of_their_own() -> None:
-    figures = paired_settings(TINY, pairs=2, window_s=0.2, max_pairs=2)
+    figures = paired_settings(TINY, pairs=2, rounds=2, window_s=0.2, max_rounds=2)
     windows = figures.pop("windows")
     assert set(windows) == {"bare", "engine", "dashboard"}
-    assert all(len(ws) == 2 and all(w["epochs"] == figures["epochs_per_window"] for w in ws)
+    assert all(len(ws) == 4 and all(w["epochs"] == figures["epochs_per_window"] for w in ws)
                for ws in windows.values())
     for key in ("engine_over_bare", "dashboard_over_engine"):
         ratio = figures["ratios"][key]
-        assert ratio["pairs"] == 2 and ratio["low"] <= ratio["ratio"] <= ratio["high"]
-        assert figures["cpu_ratios"][key]["pairs"] == 2
+        assert ratio["rounds"] == 2 and ratio["pairs"] == 4 and ratio["low"] <= ratio["ratio"] <= ratio["high"]
+        assert figures["cpu_ratios"][key]["rounds"] == 2
     for kind, ws in windows.items():
         assert all(0 < w["thread_cpu_s"] <= w["training_cpu_s"] <= w["process_cpu_s"] * 1.01 for w in ws), kind
         assert figures["intra_op_workers"][kind] == figures["intra_op_threads"][kind] - 1

@@ -40,12 +40,13 @@ def measured(monkeypatch: pytest.MonkeyPatch) -> list[tuple[RunConfig, int, floa
     """Every measurement stood in for; the settings and arguments the paired figures were asked for."""
     asked: list[tuple[RunConfig, int, float]] = []
 
-    def paired(cfg: RunConfig, *, pairs: int, window_s: float, budget_s: float) -> dict[str, Any]:
+    def paired(cfg: RunConfig, *, pairs: int, rounds: int, window_s: float, budget_s: float) -> dict[str, Any]:
         asked.append((cfg, pairs, window_s))
         settings = {"bare": FakeSetting(1.0), "engine": FakeSetting(1.02), "dashboard": FakeSetting(1.03)}
         figures = summarise(interleave(settings, pairs, 10))
         figures.update(setting=cfg.label, models=list(cfg.model_names), batch_size=cfg.batch_size or 1000,
-                       train_windows=1000, pairs=pairs, min_pairs=pairs, max_pairs=2 * pairs, budget_s=budget_s,
+                       train_windows=1000, pairs=pairs, rounds=rounds, min_rounds=rounds,
+                       max_rounds=4 * rounds, pairs_per_round=pairs, budget_s=budget_s,
                        aim=0.02, epochs_per_window=10, window_s=window_s, seconds=30.0)
         return figures
 

@@ -64,7 +64,8 @@ RUN_NUMBERS = {
 DASHBOARD_NUMBERS = {"--refresh-hz": (False, False, "-1")}
 BENCH_NUMBERS = {"--rounds": (True, False, "-1"), "--bench-epochs": (True, False, "-1"),
                  "--scale-epochs": (True, True, "-1"), "--pairs": (True, False, "1"),
-                 "--window-seconds": (False, False, "-1"), "--budget-seconds": (False, False, "9")}
+                 "--window-seconds": (False, False, "-1"), "--budget-seconds": (False, False, "9"),
+                 "--process-sets": (True, False, "1")}
 
 def bad_values(whole: bool, zero_ok: bool, below: str) -> dict[str, str]:
     """A value of each hostile kind for one option: below its range, 0 (where refused), far above

@@ -13,8 +13,10 @@ it is held (``RunClock``), so a window gets the probes and checkpoints a continu
 
 The windows go in triples, bare, engine, dashboard, then dashboard, engine, bare, and so on: each
 ratio compares neighbours, a machine that slows across a triple charges each side alike, and the
-load of a shared machine, which drifts over seconds, hits both windows of a pair alike. Each
-pair's ratio is one sample; the interval is Student's t on their logarithms (a ratio's noise is
+load of a shared machine, which drifts over seconds, hits both windows of a pair alike. The
+settings' processes are started afresh several times (sets, or rounds), since two processes of
+one setting differ by a few percent by themselves. Each set's geometric mean of its pairs'
+ratios is one sample; the interval is Student's t on their logarithms (a ratio's noise is
 multiplicative), taken back to a ratio.
 
 Each window also reads the CPU seconds of its setting's training threads from the threads' own
@@ -50,15 +52,21 @@ from engine.sweep.summary import mean_interval
 SETTINGS = ("bare", "engine", "dashboard")
 RATIOS = (("engine", "bare"), ("dashboard", "engine"))  # each figure: its first over its second
 TARGET = 0.97  # each ratio's target, met when its interval's lower bound reaches it
-PAIRS = 30  # triples of windows at least, so 30 pairs for each ratio
-AIM = 0.02  # more triples, up to MAX_PAIRS_FACTOR x PAIRS, while an interval's half-width is wider
-MAX_PAIRS_FACTOR = 10
+PAIRS = 8  # triples of windows in each set of processes
+ROUNDS = 6  # sets of fresh processes at least; more, up to MAX_ROUNDS_FACTOR x, while an
+MAX_ROUNDS_FACTOR = 4  # interval's half-width is wider than AIM
+AIM = 0.02
 BUDGET_S = 300.0  # and for at most this long per setting (the machine drifts: it may never get there)
+# Why fresh processes, and the interval over them rather than over the pairs: two processes of
+# one setting, side by side in the same windows (an A/A run), differed here by up to 3.5 %
+# (0.966 [0.940, 0.992] over 30 pairs, and 0.970, 0.983, 0.991, 1.007 in the runs beside it):
+# where a process's memory lands matters as much as what it runs. Pairs within one process
+# set show the windows' noise, not that; sets of fresh processes sample it.
 # About how long a window trains; a whole number of epochs, one at least. On this project's
-# 2-core machine one engine against itself (an A/A run) gave pairs whose log ratios spread by
-# 0.06-0.07 at 0.3-0.6 s windows, 0.08-0.09 at 1.5 s and 0.08-0.13 at 2.5-8 s: its speed
-# drifts by 7-14 % over seconds to minutes, with no steal time, in the training threads' own
-# CPU clocks as much as on the wall. Short windows pair neighbours more closely and cost less.
+# 2-core machine one engine against itself gave pairs whose log ratios spread by 0.06-0.07 at
+# 0.3-0.6 s windows, 0.08-0.09 at 1.5 s and 0.08-0.13 at 2.5-8 s: its speed drifts by 7-14 %
+# over seconds to minutes, with no steal time, in the training threads' own CPU clocks as much
+# as on the wall. Short windows pair neighbours more closely and cost less.
 WINDOW_S = 0.5
 WARMUP_S = 2.0  # each process's untimed first window (at least WARMUP_MIN epochs)
 WARMUP_MIN = 2
@@ -107,18 +115,6 @@ def interleave(settings: Mapping[str, Setting], triples: int, epochs: int,
     return windows
 
 
-def take_turns(settings: Mapping[str, Setting], pairs: int, epochs: int, aim: float,
-               max_pairs: int, budget_s: float = math.inf) -> dict[str, list[dict[str, Any]]]:
-    """``pairs`` triples of windows, then one more at a time while an interval's half-width is
-    wider than ``aim``, up to ``max_pairs`` in all and until ``budget_s`` seconds have passed."""
-    deadline = time.monotonic() + budget_s
-    windows = interleave(settings, pairs, epochs)
-    while (len(next(iter(windows.values()))) < max_pairs and time.monotonic() < deadline
-           and widest(windows) > aim):
-        interleave(settings, 1, epochs, windows)
-    return windows
-
-
 def widest(windows: Mapping[str, list[dict[str, Any]]]) -> float:
     """The widest half-width of the ratios' intervals (infinite while one has none)."""
     halves = [r["half_width"] for r in summarise(windows)["ratios"].values()]
@@ -150,13 +146,28 @@ def summarise(windows: Mapping[str, list[dict[str, Any]]]) -> dict[str, Any]:
             continue
         pairs = list(zip(windows[top], windows[bottom]))
         key = f"{top}_over_{bottom}"
-        rate = ratio_interval([(t["epochs"] / t["seconds"]) / (b["epochs"] / b["seconds"]) for t, b in pairs])
+        rate = _over_rounds(pairs, lambda t, b: (t["epochs"] / t["seconds"]) / (b["epochs"] / b["seconds"]))
         rate["target"], rate["met"] = TARGET, rate["low"] is not None and rate["low"] >= TARGET
         out["ratios"][key] = rate
         # CPU seconds per epoch, top over bottom: above 1, the top setting's training costs more CPU.
-        out["cpu_ratios"][key] = ratio_interval([_per_epoch(t, "training_cpu_s") / _per_epoch(b, "training_cpu_s")
-                                                 for t, b in pairs])
+        out["cpu_ratios"][key] = _over_rounds(
+            pairs, lambda t, b: _per_epoch(t, "training_cpu_s") / _per_epoch(b, "training_cpu_s"))
     return out
+
+
+def _over_rounds(pairs: Sequence[tuple[dict[str, Any], dict[str, Any]]],
+                 ratio: Callable[[dict[str, Any], dict[str, Any]], float]) -> dict[str, Any]:
+    """``ratio_interval`` over the sets of processes: each set's geometric mean of its pairs'
+    ratios is one sample (windows without a ``round``: each pair is one). ``each_pair`` keeps
+    every pair's ratio."""
+    rounds: dict[Any, list[float]] = {}
+    for i, (top, bottom) in enumerate(pairs):
+        rounds.setdefault(top.get("round", ("pair", i)), []).append(ratio(top, bottom))
+    means = [math.exp(statistics.fmean(math.log(r) for r in rs)) for rs in rounds.values()]
+    figure = ratio_interval(means)
+    figure.update(rounds=len(means), each_round=means, pairs=len(pairs),
+                  each_pair=[r for rs in rounds.values() for r in rs])
+    return figure
 
 
 # -- the parent's side: one process per setting ----------------------------------------------
@@ -237,16 +248,40 @@ class SettingProcess:
         self._stderr.close()
 
 
-def paired_settings(cfg: RunConfig, *, pairs: int = PAIRS, window_s: float = WINDOW_S,
-                    kinds: Sequence[str] = SETTINGS, aim: float = AIM, max_pairs: int | None = None,
+def paired_settings(cfg: RunConfig, *, pairs: int = PAIRS, rounds: int = ROUNDS, window_s: float = WINDOW_S,
+                    kinds: Sequence[str] = SETTINGS, aim: float = AIM, max_rounds: int | None = None,
                     budget_s: float = BUDGET_S) -> dict[str, Any]:
-    """Every setting of ``kinds`` on ``cfg``, ``pairs`` triples of windows of about ``window_s``
-    seconds each, after an untimed warm-up window each, then one more triple at a time while an
-    interval's half-width is wider than ``aim``, up to ``max_pairs`` (MAX_PAIRS_FACTOR x
-    ``pairs``) in all and for ``budget_s`` seconds in all; the figures of ``summarise`` and how
-    they were taken."""
-    max_pairs = max(pairs, MAX_PAIRS_FACTOR * pairs if max_pairs is None else max_pairs)
+    """Every setting of ``kinds`` on ``cfg``, in ``rounds`` sets of fresh processes, each set
+    ``pairs`` triples of windows of about ``window_s`` seconds after an untimed warm-up window
+    each; then one more set at a time while an interval's half-width is wider than ``aim``, up
+    to ``max_rounds`` (MAX_ROUNDS_FACTOR x ``rounds``) and for ``budget_s`` seconds in all.
+    The figures of ``summarise`` and how they were taken."""
+    max_rounds = max(rounds, MAX_ROUNDS_FACTOR * rounds if max_rounds is None else max_rounds)
     started = time.monotonic()
+    windows: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
+    epochs: int | None = None
+    done = 0
+    while done < max_rounds and (done < rounds or (time.monotonic() - started < budget_s and widest(windows) > aim)):
+        info, warm, epochs = _one_round(cfg, kinds, pairs, window_s, epochs, windows, done)
+        if done == 0:
+            first_warm = warm
+        done += 1
+    figures = summarise(windows)
+    figures.update(
+        setting=cfg.label, models=list(cfg.model_names), batch_size=info[kinds[0]]["batch_size"],
+        train_windows=info[kinds[0]]["train_windows"], rounds=done, min_rounds=rounds, max_rounds=max_rounds,
+        pairs=len(windows[kinds[0]]), pairs_per_round=pairs, budget_s=budget_s, aim=aim, epochs_per_window=epochs,
+        window_s=window_s, warmup_epoch_s=first_warm, intra_op_threads={k: info[k]["threads"] for k in kinds},
+        intra_op_workers={k: windows[k][0]["workers"] for k in kinds}, seconds=time.monotonic() - started,
+        windows=windows)
+    return figures
+
+
+def _one_round(cfg: RunConfig, kinds: Sequence[str], pairs: int, window_s: float, epochs: int | None,
+               windows: dict[str, list[dict[str, Any]]], number: int) -> tuple[dict[str, Any], dict[str, float], int]:
+    """One set of fresh processes, ``pairs`` triples of windows appended to ``windows`` (each
+    marked with its ``round``). ``epochs`` per window: None in the first set, which sets it from
+    its warm-up; (each setting's first message, its warm-up seconds per epoch, epochs)."""
     processes = {kind: SettingProcess(kind, cfg) for kind in kinds}
     try:
         info = {kind: process.ready() for kind, process in processes.items()}
@@ -259,21 +294,17 @@ def paired_settings(cfg: RunConfig, *, pairs: int = PAIRS, window_s: float = WIN
             process.timeout = max(START_TIMEOUT_S, SLOW_WINDOW * more * epoch_s)
             rest = process.window(more)
             warm[kind] = rest["seconds"] / rest["epochs"]
-        epochs = max(1, round(window_s / statistics.median(warm.values())))
+        if epochs is None:
+            epochs = max(1, round(window_s / statistics.median(warm.values())))
         for kind, process in processes.items():
             process.timeout = max(START_TIMEOUT_S, SLOW_WINDOW * epochs * warm[kind])
-        windows = take_turns(processes, pairs, epochs, aim, max_pairs, budget_s - (time.monotonic() - started))
+        taken = interleave(processes, pairs, epochs)
     finally:
         for process in processes.values():
             process.close()
-    figures = summarise(windows)
-    figures.update(
-        setting=cfg.label, models=list(cfg.model_names), batch_size=info[kinds[0]]["batch_size"],
-        train_windows=info[kinds[0]]["train_windows"], pairs=len(windows[kinds[0]]), min_pairs=pairs,
-        max_pairs=max_pairs, budget_s=budget_s, aim=aim, epochs_per_window=epochs, window_s=window_s, warmup_epoch_s=warm, intra_op_threads={k: info[k]["threads"] for k in kinds},
-        intra_op_workers={k: windows[k][0]["workers"] for k in kinds}, seconds=time.monotonic() - started,
-        windows=windows)
-    return figures
+    for kind, ws in taken.items():
+        windows[kind] += [{**w, "round": number} for w in ws]
+    return info, warm, epochs
 
 
 # -- the child's side ------------------------------------------------------------------------

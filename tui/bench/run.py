@@ -35,7 +35,7 @@ from tui.bench.engine import (
     scale_figures,
 )
 from tui.bench.first_frame import first_frame_figures, print_first_frame
-from tui.bench.paired import BUDGET_S, PAIRS, WINDOW_S, paired_settings
+from tui.bench.paired import BUDGET_S, PAIRS, ROUNDS, WINDOW_S, paired_settings
 from tui.bench.sweep import print_sweep, sweep_figures
 
 PAIRED_PRESETS = ("seed-10k", "echo")  # the paired figures' settings when no run flag picks one
@@ -57,7 +57,7 @@ def bench_settings(config: RunConfig) -> list[RunConfig]:
 def run_bench(config: RunConfig, *, rounds: int = 3, epochs: int = 30, as_json: bool = False,
               scale: bool = True, scale_epochs: int = 0, only: str | None = None,
               cost_models: Sequence[str] = MODEL_KINDS, pairs: int = PAIRS, window_s: float = WINDOW_S,
-              sweep: bool = True, budget_s: float = BUDGET_S) -> int:
+              sweep: bool = True, budget_s: float = BUDGET_S, process_sets: int = ROUNDS) -> int:
     """Print the figures. ``pairs`` triples of windows of about ``window_s`` s for the paired
     figures (tui/bench/paired.py), on each of ``bench_settings(config)``; the other figures on
     the first of them. ``scale``: also the memory of the seed's 500k series at look-back 1,000
@@ -88,7 +88,8 @@ def run_bench(config: RunConfig, *, rounds: int = 3, epochs: int = 30, as_json: 
         print_costs(figures["model_costs"])
         return 0
     figures["models"] = list(config.model_names)  # what the loops below train each epoch
-    figures["paired"] = {cfg.label: paired_settings(cfg, pairs=pairs, window_s=window_s, budget_s=budget_s)
+    figures["paired"] = {cfg.label: paired_settings(cfg, pairs=pairs, rounds=process_sets, window_s=window_s,
+                                          budget_s=budget_s)
                           for cfg in settings}
     interleaved = interleaved_dashboard(config, pairs=min(pairs, INTERLEAVE_PAIRS))
     probes = {preset: in_fresh_thread(probe_cost, preset, config.device, 5, config.models) for preset in PROBE_PRESETS}
@@ -166,7 +167,7 @@ def targets(figures: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _interval(ratio: dict[str, Any]) -> str:
     if ratio["low"] is None:
-        return f"{ratio['ratio']:.3f} (one pair: no interval)"
+        return f"{ratio['ratio']:.3f} (one sample: no interval)"
     return f"{ratio['ratio']:.3f} [{ratio['low']:.3f}, {ratio['high']:.3f}]"
 
 
@@ -175,9 +176,10 @@ def print_paired(paired: dict[str, Any]) -> None:
     batch = ("full batch" if paired["batch_size"] >= paired["train_windows"] else
              f"mini-batches of {paired['batch_size']}")
     print(f"  {paired['setting']}: {_titles(paired['models'])} each epoch, {paired['train_windows']:,} training "
-          f"windows, {batch}; {paired['pairs']} triples of {paired['epochs_per_window']}-epoch windows "
-          f"(~{paired['window_s']:g} s; at least {paired['min_pairs']}, up to {paired['max_pairs']} or "
-          f"{paired['budget_s']:g} s while a half-width was over {paired['aim']:g}), each setting in a process of its own ({paired['seconds']:.0f} s)")
+          f"windows, {batch}; {paired['rounds']} sets of fresh processes (at least {paired['min_rounds']}, up to "
+          f"{paired['max_rounds']} or {paired['budget_s']:g} s while a half-width was over {paired['aim']:g}), each "
+          f"{paired['pairs_per_round']} triples of {paired['epochs_per_window']}-epoch windows (~{paired['window_s']:g} "
+          f"s), each setting in a process of its own ({paired['seconds']:.0f} s); intervals over the sets")
     names = {"bare": "bare seed-style loop", "engine": "engine, headless", "dashboard": "engine + dashboard 10 Hz"}
     for kind, name in names.items():
         if kind not in paired["epochs_per_s"]:

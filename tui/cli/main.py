@@ -296,8 +296,7 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
                          "per class) and screen.svg (the dashboard showing the run) into a run directory.")
         parser.add_argument("dir", type=Path, metavar="DIR", help="the run directory")
         return parser
-    from tui.bench.paired import AIM, BUDGET_S, MAX_PAIRS_FACTOR, PAIRS, WINDOW_S
-
+    from tui.bench.paired import AIM, BUDGET_S, MAX_ROUNDS_FACTOR, PAIRS, ROUNDS, WINDOW_S
     parser = _Parser(prog="lstm-tui bench", description="Time the engine against a bare training loop "
                      "written like the seed's, and the dashboard against the engine, in short windows that take "
                      "turns, and print each ratio with its 95 % interval (on seed-10k and on the echo preset "
@@ -306,14 +305,17 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
                      + ",".join(MODEL_KINDS) + "), and a sweep's parallel efficiency.")
     add_run_options(parser)
     parser.add_argument("--pairs", type=_counted(2, 10_000), default=PAIRS, metavar="N",
-                        help="triples of windows (bare, engine, dashboard, then the other way about) at least, "
-                        f"N pairs for each ratio's interval; more, up to {MAX_PAIRS_FACTOR}N, while one is wider "
-                        f"than +-{AIM:g} and --budget-seconds allow (default: {PAIRS})")
+                        help="triples of windows (bare, engine, dashboard, then the other way about) in each set "
+                        f"of fresh processes (default: {PAIRS})")
+    parser.add_argument("--process-sets", type=_counted(2, 1_000), default=ROUNDS, metavar="N",
+                        help="sets of fresh processes, each set one sample of each ratio's interval, at least; "
+                        f"more, up to {MAX_ROUNDS_FACTOR}N, while one is wider than +-{AIM:g} and "
+                        f"--budget-seconds allow (default: {ROUNDS})")
     parser.add_argument("--window-seconds", type=_window, default=WINDOW_S, metavar="S",
                         help=f"about how long each window trains, in whole epochs (default: {WINDOW_S:g})")
     parser.add_argument("--budget-seconds", type=_budget, default=BUDGET_S, metavar="S",
-                        help="the most each setting's windows may take, warm-up included, once N triples are "
-                        f"done (default: {BUDGET_S:g})")
+                        help="the most each setting's process sets may take, once N are done "
+                        f"(default: {BUDGET_S:g})")
     parser.add_argument("--rounds", type=_counted(1, 1_000), default=3, metavar="N",
                         help="rounds of the cost table, its models alternating; the median is reported "
                         "(default: 3)")
@@ -417,7 +419,8 @@ def _command(argv: list[str], command: str | None) -> int:
             cost_models = config.model_names if args.models is not None else MODEL_KINDS
             return run_bench(config, rounds=args.rounds, epochs=args.bench_epochs, as_json=args.json,
                              scale=args.scale, scale_epochs=args.scale_epochs, only=args.only,
-                             cost_models=cost_models, pairs=args.pairs, window_s=args.window_seconds, budget_s=args.budget_seconds,
+                             cost_models=cost_models, pairs=args.pairs, process_sets=args.process_sets, window_s=args.window_seconds,
+                             budget_s=args.budget_seconds,
                              sweep=args.sweep)
         cadence = CheckpointCadence(args.checkpoint_every, args.checkpoint_seconds)
         resume = None
