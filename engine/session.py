@@ -455,7 +455,12 @@ class Session:
             self.checkpointer.write(self.trainer)
         except (OSError, RunDirError) as exc:
             if not final:
-                self._write_error = self._write_error or (self.checkpointer.path, exc)
+                # The log, flushed just before, may have met the full disk first: that is the
+                # failure to report (and the one whose retry shows when there is space again).
+                log_error = self.writer.log_error if self.writer is not None else None
+                first = (self.writer.log_path, log_error) if self.writer is not None and log_error is not None \
+                    else (self.checkpointer.path, exc)
+                self._write_error = self._write_error or first
             elif not self._write_paused:  # paused for it already: the user knows
                 problem = write_problem(self.checkpointer.path, exc)
                 self._emit(Alert(level="error", message=f"{problem}: the last checkpoint written stays"))

@@ -15,7 +15,14 @@ if str(ROOT) not in sys.path:
 
 
 def pytest_configure(config):
+    import signal
+
     import torch
+
+    # Under `nohup` (a suite left running in the background) SIGHUP arrives ignored, and every
+    # process started from here would inherit that: the hang-up tests need it as a terminal has it.
+    if signal.getsignal(signal.SIGHUP) is signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
     # The test models are tiny; on a shared 2-core box a second intra-op thread mostly waits
     # for a core (measured: 3-epoch runs took 0.3-4 s with 2 threads, 0.05-0.1 s with 1).

@@ -70,7 +70,13 @@ async def test_a_click_puts_the_cursor_under_the_pointer() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await fed(pilot, app, 30)
         chart = app.dashboard.charts["lstm"]
-        top = next(line for line in visible_text(chart).splitlines() if "┌" in line)
+
+        def plot_top() -> str | None:  # the plot's frame, once drawn (redraws are paced on a busy box)
+            return next((line for line in visible_text(chart).splitlines() if "┌" in line), None)
+
+        await wait_until(pilot, lambda: plot_top() is not None, what="the chart's frame drawn")
+        top = plot_top()
+        assert top is not None
         left, right = top.index("┌"), top.rindex("┐")
         await pilot.click(LossChart, offset=Offset(right - 1, 5))
         assert app.dashboard.cursor_epoch is not None and app.dashboard.cursor_epoch >= 28
