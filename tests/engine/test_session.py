@@ -421,14 +421,20 @@ def test_a_restart_with_the_same_config_leaves_config_json_alone(tmp_path):
     assert (tmp_path / "config.json").stat().st_mtime_ns == before
 
 
-def test_a_sink_gets_its_events_in_batches_and_at_once_when_flushed():
+def test_a_flush_returns_once_the_sink_has_every_event_put_before_it():
     got: list = []
-    worker = SinkWorker(got.append, interval=60.0)  # no batch due within the test
+    release = threading.Event()
+
+    def slow_sink(event) -> None:
+        release.wait(5.0)
+        got.append(event)
+
+    worker = SinkWorker(slow_sink)
     events = [RunStateChanged(state="running", epoch=n) for n in range(3)]
     for event in events:
         worker.put(event)
-    time.sleep(0.05)
-    assert got == []  # putting wakes no one
+    assert not worker.flush(timeout=0.2)  # the sink is still busy with the first
+    release.set()
     assert worker.flush(timeout=5.0)
     assert got == events
     worker.close(timeout=5.0)
