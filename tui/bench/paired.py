@@ -473,26 +473,18 @@ def _info(train_windows: int, batch_size: int) -> dict[str, Any]:
 def _bare(cfg: RunConfig, commands: int, replies: TextIO) -> None:
     import torch  # noqa: F401 - its threads (OpenBLAS's, say) are there before training's
 
-    from tui.bench.engine import BareLoop
+    from tui.bench.engine import BareLoop, in_fresh_thread
 
     gate = WindowGate(commands, replies, before=native_threads())
-    errors: list[BaseException] = []
 
     def train() -> None:  # not on the main thread, as the Session trains on a thread of its own
-        try:
-            loop = BareLoop(cfg)
-            gate.ready(_info(len(loop.y), loop.batch_size))
-            while not gate.quitting.is_set():
-                loop.step()
-                gate.epoch_ended()
-        except BaseException as exc:
-            errors.append(exc)
+        loop = BareLoop(cfg)
+        gate.ready(_info(len(loop.y), loop.batch_size))
+        while not gate.quitting.is_set():
+            loop.step()
+            gate.epoch_ended()
 
-    thread = threading.Thread(target=train, name="lstm-tui-bench-bare")
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
+    in_fresh_thread(train)
 
 
 def patch_probe_clock(clock: RunClock) -> None:
