@@ -103,13 +103,10 @@ class Setting(Protocol):
         ...
 
 
-def interleave(settings: Mapping[str, Setting], triples: int, epochs: int,
-               windows: dict[str, list[dict[str, Any]]] | None = None) -> dict[str, list[dict[str, Any]]]:
-    """``triples`` more rounds of one window of ``epochs`` epochs of every setting, in
-    triple_orders, after the rounds already in ``windows`` (appended to it)."""
-    windows = windows if windows is not None else {name: [] for name in settings}
-    done = len(next(iter(windows.values()), []))
-    for order in triple_orders(done + triples, list(settings))[done:]:
+def interleave(settings: Mapping[str, Setting], triples: int, epochs: int) -> dict[str, list[dict[str, Any]]]:
+    """``triples`` rounds of one window of ``epochs`` epochs of every setting, in triple_orders."""
+    windows: dict[str, list[dict[str, Any]]] = {name: [] for name in settings}
+    for order in triple_orders(triples, list(settings)):
         for name in order:
             windows[name].append(settings[name].window(epochs))
     return windows

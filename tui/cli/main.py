@@ -110,24 +110,25 @@ def _field(name: str) -> Callable[[str], Any]:
     return parse
 
 
-def _hz(text: str) -> float:
-    value = _number(text)
-    if not (math.isfinite(value) and 0.5 <= value <= 60):
-        raise argparse.ArgumentTypeError(f"{text} is out of range (allowed 0.5..60)")
-    return value
+def _within(low: float, high: float) -> Callable[[str], float]:
+    """A finite number from ``low`` to ``high``."""
+
+    def parse(text: str) -> float:
+        value = _number(text)
+        if not (math.isfinite(value) and low <= value <= high):
+            raise argparse.ArgumentTypeError(f"{text} is out of range (allowed {low:g}..{high:g})")
+        return value
+
+    return parse
+
+
+_hz = _within(0.5, 60)
 
 
 def _window(text: str) -> float:
     value = _number(text)
     if not (math.isfinite(value) and 0 < value <= 600):
         raise argparse.ArgumentTypeError(f"{text} is out of range (allowed above 0, up to 600)")
-    return value
-
-
-def _budget(text: str) -> float:
-    value = _number(text)
-    if not (math.isfinite(value) and 10 <= value <= 86_400):
-        raise argparse.ArgumentTypeError(f"{text} is out of range (allowed 10..86400)")
     return value
 
 
@@ -313,7 +314,7 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
                         f"--budget-seconds allow (default: {ROUNDS})")
     parser.add_argument("--window-seconds", type=_window, default=WINDOW_S, metavar="S",
                         help=f"about how long each window trains, in whole epochs (default: {WINDOW_S:g})")
-    parser.add_argument("--budget-seconds", type=_budget, default=BUDGET_S, metavar="S",
+    parser.add_argument("--budget-seconds", type=_within(10, 86_400), default=BUDGET_S, metavar="S",
                         help="the most each setting's process sets may take, once N are done "
                         f"(default: {BUDGET_S:g})")
     parser.add_argument("--rounds", type=_counted(1, 1_000), default=3, metavar="N",
