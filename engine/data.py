@@ -141,6 +141,13 @@ class WeatherData:
         targets = self._series[starts + self.look_back]
         return inputs, targets
 
+    def val_and_inference_window(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The validation windows' inputs with the inference window as one more, last, column
+        (look_back, n_val + 1, classes), and the validation targets (n_val,): one forward gives
+        both the held-out loss and the prediction."""
+        inputs, targets = self.batch(self.val.starts)
+        return torch.cat([inputs, self.inference_window()], dim=1), targets
+
     def inference_window(self) -> torch.Tensor:
         """The seed's inference input: the last look_back days, as a batch of one (built once:
         the series does not change, and each epoch's prediction reads it)."""

@@ -221,6 +221,17 @@ def test_every_tensor_of_the_data_lives_on_the_runs_device(tiny):
     assert inputs.shape == (tiny.look_back, 4, 3) and targets.shape == (4,)
 
 
+def test_the_validation_inputs_with_the_inference_window_are_both_and_in_that_order(tiny, cpu):
+    data = WeatherData(tiny, cpu)
+    inputs, targets = data.val_and_inference_window()
+    val_inputs, val_targets = data.batch(data.val.starts)
+    assert inputs.shape == (tiny.look_back, len(data.val) + 1, data.num_classes)
+    assert torch.equal(inputs[:, :-1], val_inputs) and torch.equal(targets, val_targets)
+    last_days = torch.from_numpy(data.series[-tiny.look_back:])
+    assert torch.equal(inputs[:, -1].argmax(dim=1), last_days)  # the last look_back days, oldest first
+    assert torch.equal(inputs[:, -1:], data.inference_window())
+
+
 def test_inference_window_is_the_last_look_back_days(tiny, cpu):
     data = WeatherData(tiny, cpu)
     window = data.inference_window()

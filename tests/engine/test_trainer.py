@@ -369,6 +369,58 @@ def test_prediction_is_the_softmax_over_the_last_look_back_days(tiny, cpu):
         assert prediction.true == trainer.data.tomorrow
 
 
+def _independent_val_and_prediction(trainer: Trainer, name: str) -> tuple[float, float, list[float]]:
+    """The held-out loss and accuracy and the prediction, each from a forward of its own on
+    inputs built here (the seed's create_dataset and one-hot), not by the Trainer."""
+    model, look_back = trainer.models[name], trainer.cfg.look_back
+    x, y = create_dataset(trainer.data.series, look_back)
+    val = trainer.data.val.starts.numpy()
+    with torch.no_grad():
+        logits = model(one_hot_seq_first(x[val]))
+        window = model(one_hot_seq_first(trainer.data.series[None, -look_back:]))
+    target = torch.from_numpy(y[val])
+    return (nn.functional.cross_entropy(logits, target).item(), (logits.argmax(1) == target).float().mean().item(),
+            torch.softmax(window, dim=1)[0].tolist())
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["one-validation-chunk", "validation-in-chunks"])
+def test_an_epochs_validation_and_prediction_match_forwards_of_their_own(tiny, cpu, chunked):
+    trainer = Trainer(tiny, cpu)
+    if chunked:
+        trainer.chunk = 7  # the held-out tail in several chunks; the prediction then apart
+    events = run_epochs(trainer, 2)
+    for name in trainer.models:
+        val_loss, val_acc, probabilities = _independent_val_and_prediction(trainer, name)
+        end = epoch_ends(events, name)[-1]
+        prediction = [e for e in events if isinstance(e, Prediction) and e.model == name][-1]
+        assert end.val_loss == pytest.approx(val_loss, rel=1e-5)
+        assert end.val_acc == pytest.approx(val_acc)
+        assert prediction.probabilities == pytest.approx(probabilities, abs=1e-6)
+        assert prediction.predicted == int(np.argmax(probabilities))
+
+
+def test_one_validation_chunk_gives_the_prediction_in_the_same_forward(tiny, cpu):
+    trainer = Trainer(tiny, cpu)
+    forwards: list[int] = []
+    for model in trainer.models.values():
+        model.register_forward_hook(lambda module, args, out: forwards.append(args[0].shape[1]))
+    run_epochs(trainer)
+    # per model: the full batch's training forward, then the held-out tail with the inference
+    # window as its last column; no third forward of one window
+    n_train, n_val = len(trainer.data.train), len(trainer.data.val)
+    assert forwards == [n_train, n_val + 1] * len(trainer.models)
+
+
+def test_a_held_out_tail_that_fills_a_chunk_leaves_the_prediction_a_forward_of_its_own(tiny, cpu):
+    trainer = Trainer(tiny, cpu)
+    n_val = len(trainer.data.val)
+    trainer.chunk = n_val  # one window more would be over what a forward may take
+    forwards: list[int] = []
+    trainer.models["lstm"].register_forward_hook(lambda module, args, out: forwards.append(args[0].shape[1]))
+    run_epochs(trainer)
+    assert max(forwards[-2:]) <= trainer.chunk and forwards[-2:] == [n_val, 1]
+
+
 # -- a non-finite loss ----------------------------------------------------------------------
 
 
