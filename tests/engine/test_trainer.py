@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from engine.config import RunConfig
+from engine.config import CLASS_NAMES, RunConfig
 from engine.device import device_name
 from engine.events import EpochEnd, Prediction
 from engine.trainer import NonFiniteLoss, Trainer
@@ -297,6 +297,21 @@ def test_run_started_describes_the_run(tiny, cpu):
     # the seed's models at hidden 10: LSTM 4H(I + H + 2) + head, RNN H(I + H + 2) + head, head H*3 + 3
     assert started.parameters == {"lstm": 4 * 10 * 15 + 33, "rnn": 10 * 15 + 33}
     assert started.best_loss == pytest.approx(math.log(3))  # nothing beats chance on the seed's data
+    assert started.classes == list(CLASS_NAMES)
+
+
+def test_run_started_gives_the_baselines_of_the_runs_own_data(tiny, cpu):
+    trainer = Trainer(tiny, cpu)
+    series, split = trainer.data.series, trainer.data.split
+    # the frequency line by hand: the training part's add-one smoothed class frequencies,
+    # scored on the validation windows' targets
+    p = (np.bincount(series[:split], minlength=3) + 1) / (split + 3)
+    frequency = -np.mean(np.log(p[series[split + tiny.look_back:]]))
+    started = trainer.started_event()
+    assert list(started.baselines) == ["chance", "frequency", "markov-1", "markov-2", "markov-3"]
+    assert started.baselines["chance"] == pytest.approx(math.log(3))
+    assert started.baselines["frequency"] == pytest.approx(frequency)
+    assert trainer.started_event().baselines == started.baselines  # a resume's or a retry's: the same
 
 
 def test_run_started_of_the_echo_task_gives_its_best_achievable_loss(tiny, cpu):
@@ -330,6 +345,38 @@ def test_a_cpu_trainer_takes_a_gpu_runs_random_state_and_leaves_cuda_alone(tiny,
     trainer.shuffle.manual_seed(0)  # moved on
     trainer.set_rng_state({**state, "cuda": torch.zeros(16, dtype=torch.uint8)})  # as a CUDA run saves it
     assert torch.equal(trainer.shuffle.get_state(), expected)
+
+
+def _record_cuda_rng(monkeypatch) -> list[tuple]:
+    """torch.cuda's random-state calls, recorded instead of made (queued lazily on a CPU-only
+    build, they would pass unseen)."""
+    calls: list[tuple] = []
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda *args: calls.append(("set", *args)))
+    monkeypatch.setattr(torch.cuda, "get_rng_state", lambda *args: calls.append(("get", *args)) or "cuda state")
+    return calls
+
+
+def test_a_cpu_trainer_never_reads_or_sets_a_cuda_generator(tiny, cpu, monkeypatch):
+    trainer = Trainer(tiny, cpu)
+    calls = _record_cuda_rng(monkeypatch)
+    state = trainer.rng_state()
+    trainer.set_rng_state({**state, "cuda": torch.zeros(16, dtype=torch.uint8)})
+    assert "cuda" not in state and calls == []
+
+
+def test_a_cuda_trainers_random_state_is_its_own_devices(tiny, cpu, monkeypatch):
+    trainer = Trainer(tiny, cpu)
+    trainer.device = torch.device("cuda", 1)  # stands in for a GPU run: only the calls are seen
+    calls = _record_cuda_rng(monkeypatch)
+    state = trainer.rng_state()
+    assert state["cuda"] == "cuda state" and calls == [("get", torch.device("cuda", 1))]
+    calls.clear()
+    saved = torch.zeros(16, dtype=torch.uint8)
+    trainer.set_rng_state({**state, "cuda": saved})
+    assert calls == [("set", saved, torch.device("cuda", 1))]
+    calls.clear()
+    trainer.set_rng_state({key: value for key, value in state.items() if key != "cuda"})  # a CPU run's
+    assert calls == []
 
 
 # -- evaluation and prediction ---------------------------------------------------------------
