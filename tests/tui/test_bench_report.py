@@ -54,7 +54,7 @@ def measured(monkeypatch: pytest.MonkeyPatch) -> list[tuple[RunConfig, int, floa
     monkeypatch.setattr(bench, "interleaved_dashboard", lambda cfg, pairs: {"ratios": [0.99, 1.01]})
     monkeypatch.setattr(bench, "probe_cost", lambda *args: {"epoch_ms": 70.0, "probe_ms": 10.0,
                                                             "share_every_epoch": 0.14, "share_at_defaults": 0.01})
-    monkeypatch.setattr(bench, "first_frame_figures", lambda repeats: {
+    monkeypatch.setattr(bench, "first_frame_figures", lambda repeats=3: {
         "lstm_tui_s": 0.6, "minimal_s": 0.5, "ratio": 1.2, "target_ratio": 1.5, "met": True,
         "samples": {"lstm_tui": [0.6] * repeats, "minimal": [0.5] * repeats}, "pair_ratios": [1.2] * repeats})
     monkeypatch.setattr(bench, "key_latencies", lambda cfg, key, presses: [0.01, 0.02, 0.03])

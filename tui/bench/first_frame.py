@@ -177,7 +177,10 @@ def _tail(output: bytearray) -> str:
     return text[-300:] or "(nothing written)"
 
 
-def first_frame_figures(repeats: int = 5) -> dict[str, Any]:
+REPEATS = 9  # starts of each app: a median that two slow starts in a row (seen) cannot move far
+
+
+def first_frame_figures(repeats: int = REPEATS) -> dict[str, Any]:
     """Seconds from process start to the first painted frame of `lstm-tui` (the default
     dashboard, in a fresh directory with fresh preferences) and of a minimal Textual app (one
     Static), ``repeats`` fresh processes of each, alternating, after one untimed pair (it
@@ -234,4 +237,4 @@ def print_first_frame(figures: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    print_first_frame(first_frame_figures(int(sys.argv[1]) if len(sys.argv) > 1 else 5))
+    print_first_frame(first_frame_figures(int(sys.argv[1]) if len(sys.argv) > 1 else REPEATS))

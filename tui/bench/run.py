@@ -93,7 +93,7 @@ def run_bench(config: RunConfig, *, rounds: int = 3, epochs: int = 30, as_json: 
                           for cfg in settings}
     interleaved = interleaved_dashboard(config, pairs=min(pairs, INTERLEAVE_PAIRS))
     probes = {preset: in_fresh_thread(probe_cost, preset, config.device, 5, config.models) for preset in PROBE_PRESETS}
-    first_frame = first_frame_figures(repeats=5)
+    first_frame = first_frame_figures()
     latencies = key_latencies(config, "tab", presses=60)
     chart_latencies = key_latencies(config, "l", presses=60)
     figures.update(
