@@ -11,6 +11,7 @@ import pytest
 import tui.bench.run as bench
 from engine.config import RunConfig
 from tui.bench.costs import model_costs
+from tui.bench.extras import engine_extras
 from tui.bench.paired import interleave, summarise
 from tui.cli.main import main
 
@@ -61,6 +62,7 @@ def measured(monkeypatch: pytest.MonkeyPatch) -> list[tuple[RunConfig, int, floa
     monkeypatch.setattr(bench, "model_costs", lambda cfg, models, rounds, epochs: model_costs(
         TINY, models, rounds=1, epochs=1, warmup=0))
     monkeypatch.setattr(bench, "sweep_figures", lambda models, device: fake_sweep())
+    monkeypatch.setattr(bench, "engine_extras", lambda cfg: engine_extras(TINY, epochs=3, warmup=1))
     return asked
 
 
@@ -93,7 +95,8 @@ def test_the_json_holds_every_paired_figure_with_its_interval_and_each_target(me
         "first frame, lstm-tui / minimal Textual app", "key to screen (tab), p95 ms"]
     paired = figures["paired"]["echo"]["ratios"]["engine_over_bare"]
     assert figures["targets"][2]["value"] == paired["low"] and figures["targets"][2]["met"] == paired["met"]
-    for kept in ("first_frame", "key_to_screen_p95_ms", "probe_cost", "model_costs", "dashboard_live_over_quiet"):
+    for kept in ("first_frame", "key_to_screen_p95_ms", "probe_cost", "model_costs", "dashboard_live_over_quiet",
+                 "engine_extras"):
         assert kept in figures
     assert "scale" not in figures
 
@@ -106,6 +109,7 @@ def test_the_report_prints_each_setting_its_intervals_and_which_targets_are_met(
     engine = [line for line in out.splitlines() if line.strip().startswith("engine / bare")]
     assert len(engine) == 2 and all("[" in line and "target >= 0.97" in line for line in engine)
     assert "parallel efficiency" in out and "torch per trial         not paid" in out
+    assert "the engine's own work" in out and "    rollback copy " in out
     targets = out.split("  targets\n")[1].splitlines()
     assert len(targets) == 7 and targets[4].strip().startswith("sweep parallel efficiency")
 

@@ -2,9 +2,10 @@
 run and printed (or as JSON).
 
 Above tui/bench/paired.py (engine / bare and dashboard / engine, with intervals, on seed-10k and
-on the echo preset), tui/bench/engine.py and tui/bench/dashboard.py (probes, memory at scale, the
-UI thread's own work, first frame, key latency), tui/bench/costs.py (each model's cost) and
-tui/bench/sweep.py (a sweep's parallel efficiency).
+on the echo preset), tui/bench/extras.py (where the engine's own time goes, piece by piece), tui/bench/engine.py
+and tui/bench/dashboard.py (probes, memory at scale, the UI thread's own work, first frame, key
+latency), tui/bench/costs.py (each model's cost) and tui/bench/sweep.py (a sweep's parallel
+efficiency).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from tui.bench.engine import (
     scale_config,
     scale_figures,
 )
+from tui.bench.extras import engine_extras, print_extras
 from tui.bench.first_frame import first_frame_figures, print_first_frame
 from tui.bench.paired import BUDGET_S, PAIRS, ROUNDS, WINDOW_S, paired_settings
 from tui.bench.sweep import print_sweep, sweep_figures
@@ -91,6 +93,7 @@ def run_bench(config: RunConfig, *, rounds: int = 3, epochs: int = 30, as_json: 
     figures["paired"] = {cfg.label: paired_settings(cfg, pairs=pairs, rounds=process_sets, window_s=window_s,
                                           budget_s=budget_s)
                           for cfg in settings}
+    extras = engine_extras(config)
     interleaved = interleaved_dashboard(config, pairs=min(pairs, INTERLEAVE_PAIRS))
     probes = {preset: in_fresh_thread(probe_cost, preset, config.device, 5, config.models) for preset in PROBE_PRESETS}
     first_frame = first_frame_figures()
@@ -100,6 +103,7 @@ def run_bench(config: RunConfig, *, rounds: int = 3, epochs: int = 30, as_json: 
         dashboard_live_over_quiet=statistics.median(interleaved["ratios"]),
         dashboard_live_over_quiet_mean=statistics.mean(interleaved["ratios"]),
         dashboard_live_over_quiet_each_pair=interleaved["ratios"],
+        engine_extras=extras,
         first_frame=first_frame,
         key_to_screen_p50_ms=1000 * statistics.median(latencies),
         key_to_screen_p95_ms=1000 * _p95(latencies),
@@ -119,6 +123,7 @@ def run_bench(config: RunConfig, *, rounds: int = 3, epochs: int = 30, as_json: 
     _print_header(figures, f"{_titles(config.model_names)} each epoch")
     for paired in figures["paired"].values():
         print_paired(paired)
+    print_extras(figures["engine_extras"])
     live = interleaved["ratios"]
     print(f"  UI thread live / quiet    {figures['dashboard_live_over_quiet']:8.3f}   (its drawing and folding alone; "
           f"one run, {len(live)} pairs of {INTERLEAVE_PERIOD_S:g} s windows; mean {statistics.mean(live):.3f}, "
