@@ -27,13 +27,14 @@ class LSTM(nn.Module):
         if forget_bias is not None:
             self.set_forget_bias(forget_bias)
 
-    @torch.no_grad()
     def set_forget_bias(self, value: float) -> None:
         """Start the forget gate at sigmoid(value): b_ih + b_hh of the f rows (order i, f, g, o)."""
+        # no_grad as a block, not a decorator: mutmut leaves decorated functions unmutated
         forget = slice(self.hidden_size, 2 * self.hidden_size)
-        for layer in range(self.num_layers):
-            getattr(self.lstm, f"bias_ih_l{layer}")[forget] = value
-            getattr(self.lstm, f"bias_hh_l{layer}")[forget] = 0.0
+        with torch.no_grad():
+            for layer in range(self.num_layers):
+                getattr(self.lstm, f"bias_ih_l{layer}")[forget] = value
+                getattr(self.lstm, f"bias_hh_l{layer}")[forget] = 0.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = (self.num_layers, x.size(1), self.hidden_size)

@@ -136,24 +136,27 @@ def _unroll_rnn(rnn: nn.RNN, x: Tensor, track: bool = False) -> list[Tensor]:
     return hs
 
 
-@torch.no_grad()
+# no_grad as a block in these, not a decorator: mutmut leaves decorated functions unmutated
+
+
 def lstm_gates(model: LSTM, window_onehot: Tensor) -> dict[str, Tensor]:
     """The top layer's i, f, g, o, c, h for every step of a window (L, B, 3): each (L, B, H)."""
-    steps = _unroll_lstm(model.lstm, window_onehot)
-    return {key: torch.stack(values) for key, values in steps.items()}
+    with torch.no_grad():
+        steps = _unroll_lstm(model.lstm, window_onehot)
+        return {key: torch.stack(values) for key, values in steps.items()}
 
 
-@torch.no_grad()
 def gru_gates(model: GRU, window_onehot: Tensor) -> dict[str, Tensor]:
     """The top layer's r, z, n, h for every step of a window (L, B, 3): each (L, B, H)."""
-    steps = _unroll_gru(model.gru, window_onehot)
-    return {key: torch.stack(values) for key, values in steps.items()}
+    with torch.no_grad():
+        steps = _unroll_gru(model.gru, window_onehot)
+        return {key: torch.stack(values) for key, values in steps.items()}
 
 
-@torch.no_grad()
 def rnn_hidden(model: StandardRNN, window_onehot: Tensor) -> Tensor:
     """The top layer's hidden state for every step of a window (L, B, 3): (L, B, H)."""
-    return torch.stack(_unroll_rnn(model.rnn, window_onehot))
+    with torch.no_grad():
+        return torch.stack(_unroll_rnn(model.rnn, window_onehot))
 
 
 # -- what the values say --------------------------------------------------------------------

@@ -347,7 +347,6 @@ class Trainer:
         val_loss, val_acc, _ = self._validate(name, between_chunks)
         return val_loss, val_acc
 
-    @torch.no_grad()
     def _validate(
         self, name: str, between_chunks: Callable[[], None]
     ) -> tuple[float | None, float | None, torch.Tensor | None]:
@@ -358,40 +357,41 @@ class Trainer:
         val = self.data.val.starts
         if len(val) == 0:
             return None, None, None
-        model = self.models[name]
-        model.eval()
-        if len(val) + 1 <= self.chunk:  # the window too: a chunk is the most one forward may take
-            between_chunks()
-            if self._val_and_window is None:  # encoded once and kept, as the whole training split
-                self._val_and_window = self.data.val_and_inference_window()
-            inputs, targets = self._val_and_window
-            logits = model(inputs)
-            val_logits = logits[:-1]
-            loss = self.loss_fn(val_logits, targets).item()
-            correct = (val_logits.argmax(dim=1) == targets).sum().item()
-            return loss / len(val), correct / len(val), logits[-1:]
-        loss_sum = torch.zeros((), device=self.device)
-        correct = torch.zeros((), device=self.device, dtype=torch.long)
-        for chunk in self._chunks(val):
-            between_chunks()
-            inputs, targets = self._encode(chunk)
-            logits = model(inputs)
-            loss_sum += self.loss_fn(logits, targets)
-            correct += (logits.argmax(dim=1) == targets).sum()
-        return (loss_sum / len(val)).item(), correct.item() / len(val), None
+        with torch.no_grad():  # a block, not a decorator: mutmut leaves decorated functions unmutated
+            model = self.models[name]
+            model.eval()
+            if len(val) + 1 <= self.chunk:  # the window too: a chunk is the most one forward may take
+                between_chunks()
+                if self._val_and_window is None:  # encoded once and kept, as the whole training split
+                    self._val_and_window = self.data.val_and_inference_window()
+                inputs, targets = self._val_and_window
+                logits = model(inputs)
+                val_logits = logits[:-1]
+                loss = self.loss_fn(val_logits, targets).item()
+                correct = (val_logits.argmax(dim=1) == targets).sum().item()
+                return loss / len(val), correct / len(val), logits[-1:]
+            loss_sum = torch.zeros((), device=self.device)
+            correct = torch.zeros((), device=self.device, dtype=torch.long)
+            for chunk in self._chunks(val):
+                between_chunks()
+                inputs, targets = self._encode(chunk)
+                logits = model(inputs)
+                loss_sum += self.loss_fn(logits, targets)
+                correct += (logits.argmax(dim=1) == targets).sum()
+            return (loss_sum / len(val)).item(), correct.item() / len(val), None
 
     def predict(self, name: str, epoch: int) -> Prediction:
         """The seed's inference: tomorrow from the last look_back days of the series."""
         return self._prediction(name, epoch, None)
 
-    @torch.no_grad()
     def _prediction(self, name: str, epoch: int, logits: torch.Tensor | None) -> Prediction:
         """The Prediction from the inference window's ``logits``, computed here when None."""
-        if logits is None:
-            model = self.models[name]
-            model.eval()
-            logits = model(self.data.inference_window())
-        probabilities = torch.softmax(logits, dim=1)[0].tolist()
+        with torch.no_grad():
+            if logits is None:
+                model = self.models[name]
+                model.eval()
+                logits = model(self.data.inference_window())
+            probabilities = torch.softmax(logits, dim=1)[0].tolist()
         return Prediction(
             model=name,
             epoch=epoch,
@@ -429,17 +429,18 @@ class Rollback:
             tensors += [v for v in state.values() if isinstance(v, torch.Tensor)]
         return tensors
 
-    @torch.no_grad()
+    # no_grad as a block in these, not a decorator: mutmut leaves decorated functions unmutated
     def save(self) -> None:
         tensors = self._tensors()
-        if len(tensors) != len(self._saved):
-            self._saved = [t.clone() for t in tensors]
-            return
-        if hasattr(torch, "_foreach_copy_"):  # one op for all of them (torch >= 2.1)
-            torch._foreach_copy_(self._saved, tensors)
-        else:
-            for saved, t in zip(self._saved, tensors):
-                saved.copy_(t)
+        with torch.no_grad():
+            if len(tensors) != len(self._saved):
+                self._saved = [t.clone() for t in tensors]
+                return
+            if hasattr(torch, "_foreach_copy_"):  # one op for all of them (torch >= 2.1)
+                torch._foreach_copy_(self._saved, tensors)
+            else:
+                for saved, t in zip(self._saved, tensors):
+                    saved.copy_(t)
 
     def saved_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         """The model's and optimiser's state_dicts as they were at the last ``save()``."""
@@ -458,11 +459,11 @@ class Rollback:
             }
         return model_state, optimizer_state
 
-    @torch.no_grad()
     def restore(self) -> None:
         tensors = self._tensors()
         if len(tensors) != len(self._saved):  # the optimiser's state was created this epoch
             self.optimizer.state.clear()
             tensors = self._tensors()
-        for t, saved in zip(tensors, self._saved):
-            t.copy_(saved)
+        with torch.no_grad():
+            for t, saved in zip(tensors, self._saved):
+                t.copy_(saved)
