@@ -131,3 +131,36 @@ def test_test_files_have_names_of_their_own() -> None:
     # collecting either ("import file mismatch").
     names = [path.name for path in (ROOT / "tests").rglob("test_*.py")]
     assert sorted({n for n in names if names.count(n) > 1}) == []
+
+
+def unmutated_functions(path: Path) -> list[str]:
+    """The functions in ``path`` that mutmut leaves unmutated: it skips any with a decorator
+    but a lone staticmethod or classmethod (mutmut/mutation/file_mutation.py). A property that
+    only returns an expression is allowed: there is little in it to get wrong."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) or not node.decorator_list:
+            continue
+        names = [ast.unparse(d) for d in node.decorator_list]
+        if names in (["staticmethod"], ["classmethod"]):
+            continue
+        body = [stmt for stmt in node.body if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant))]
+        if names == ["property"] and len(body) == 1 and isinstance(body[0], ast.Return):
+            continue
+        found.append(f"{path.name}:{node.lineno} {node.name} (@{', @'.join(names)})")
+    return found
+
+
+def test_every_function_of_the_mutation_tested_core_can_be_mutated() -> None:
+    import tomllib
+
+    core = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mutmut"]["only_mutate"]
+    assert len(core) == 4
+    assert [f for name in core for f in unmutated_functions(ROOT / name)] == []
+
+
+def test_a_decorated_function_is_found_unmutated(tmp_path: Path) -> None:
+    source = tmp_path / "core.py"
+    source.write_text("import torch\n\n@torch.no_grad()\ndef f():\n    return 1\n\n@staticmethod\ndef g():\n"
+                      "    return 2\n\n@property\ndef h(self):\n    'doc'\n    return 3\n")
+    assert unmutated_functions(source) == ["core.py:4 f (@torch.no_grad())"]
