@@ -92,6 +92,14 @@ def test_at_look_back_1000_a_cpu_chunk_is_cut_to_a_quarter_second_not_to_the_bud
     assert chunk_windows(cfg, 399_000, "cuda") == 2_544
 
 
+def test_a_cpu_chunk_of_two_layers_or_twice_the_days_is_half_as_many_windows():
+    # each layer takes a step per day of a window: the time estimate is linear in both
+    cfg = RunConfig(series_length=500_000, look_back=1_000, device="cpu")
+    one = chunk_windows(cfg, 399_000, "cpu")
+    assert chunk_windows(cfg.replace(layers=2), 399_000, "cpu") == one // 2 == 156
+    assert chunk_windows(cfg.replace(look_back=2_000), 399_000, "cpu") == one // 2
+
+
 def test_a_short_batch_that_fits_the_budget_stays_whole():
     cfg = RunConfig(series_length=2_000, look_back=100, device="cpu")
     # 1,500 windows x 100 steps x 0.8 us = 0.12 s: one pass

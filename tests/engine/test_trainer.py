@@ -140,6 +140,56 @@ def test_the_forget_bias_is_the_lstms_and_a_run_without_one_ignores_it(tiny, cpu
         assert_params_equal(params(trainer.models[name]), params(untouched.models[name]), rtol=0, atol=0)
 
 
+def test_a_run_with_a_forget_bias_starts_its_lstms_forget_rows_there_and_nothing_else(tiny, cpu):
+    trainer, plain = Trainer(tiny.replace(forget_bias=2.0), cpu), Trainer(tiny, cpu)
+    h = tiny.hidden
+    lstm, untouched = trainer.models["lstm"].lstm, plain.models["lstm"].lstm
+    # PyTorch's gate rows are i, f, g, o (H each): only f's input bias is set, its recurrent bias zeroed
+    assert torch.equal(lstm.bias_ih_l0[h:2 * h], torch.full((h,), 2.0))
+    assert torch.equal(lstm.bias_hh_l0[h:2 * h], torch.zeros(h))
+    for other in (slice(0, h), slice(2 * h, 4 * h)):
+        assert torch.equal(lstm.bias_ih_l0[other], untouched.bias_ih_l0[other])
+        assert torch.equal(lstm.bias_hh_l0[other], untouched.bias_hh_l0[other])
+    assert torch.equal(lstm.weight_ih_l0, untouched.weight_ih_l0)
+
+
+def test_a_run_of_two_layers_trains_models_of_two_layers(tiny, cpu):
+    trainer = Trainer(tiny.replace(layers=2, models="lstm,rnn,gru"), cpu)
+    cells = {"lstm": "lstm", "rnn": "rnn", "gru": "gru"}
+    assert {name: getattr(model, cells[name]).num_layers for name, model in trainer.models.items()} == {
+        "lstm": 2, "rnn": 2, "gru": 2}
+
+
+def test_a_run_of_a_64_class_column_has_models_and_chunks_of_its_classes(tmp_path, cpu):
+    from engine.config import build_config
+    from engine.trainer import chunk_windows
+
+    names = [f"s{i:02d}" for i in range(64)]
+    data = tmp_path / "states.csv"
+    data.write_text("state\n" + "".join(f"{names[(i * 7) % 64]}\n" for i in range(400)), encoding="utf-8")
+    cfg = build_config({"task": "csv", "data": str(data), "column": "state", "look_back": 4, "device": "cpu",
+                        "memory_budget": 2**20})
+    trainer = Trainer(cfg, cpu)
+    for model in trainer.models.values():
+        cell = model.lstm if hasattr(model, "lstm") else model.rnn
+        assert (cell.input_size, model.fc.out_features) == (64, 64)
+    # a 64-class one-hot window is bigger than a 3-class one: fewer of them fit the budget
+    assert trainer.chunk < chunk_windows(cfg, trainer.batch_size, "cpu", 3)
+
+
+@pytest.mark.parametrize("exact", [False, True], ids=["planned-chunk", "chunk-of-the-splits-own-size"])
+def test_a_full_batch_is_one_hot_encoded_once_for_the_whole_run(tiny, cpu, monkeypatch, exact):
+    trainer = Trainer(tiny, cpu)
+    if exact:
+        trainer.chunk = len(trainer.data.train)  # a batch exactly one chunk long is still whole
+    run_epochs(trainer)
+    built: list[int] = []
+    batch = trainer.data.batch
+    monkeypatch.setattr(trainer.data, "batch", lambda starts: built.append(len(starts)) or batch(starts))
+    run_epochs(trainer, 2)
+    assert built == []  # as the seed keeps its one input tensor
+
+
 # -- chunked gradient accumulation ----------------------------------------------------------
 
 
