@@ -72,7 +72,7 @@ def cpu_seconds_per_window(cfg: RunConfig) -> float:
     return CPU_STEP_SECONDS * cfg.look_back * cfg.layers * cost(cfg.hidden) / cost(10)
 
 
-def chunk_windows(cfg: RunConfig, batch: int, device_type: str = "cpu", num_classes: int = NUM_CLASSES) -> int:
+def chunk_windows(cfg: RunConfig, batch: int, device_type: str, num_classes: int = NUM_CLASSES) -> int:
     """How many windows one forward/backward may hold, for batches of ``batch`` windows.
 
     Always within the memory budget. On the CPU, a batch estimated to take longer than

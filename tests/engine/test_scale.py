@@ -100,6 +100,12 @@ def test_a_cpu_chunk_of_two_layers_or_twice_the_days_is_half_as_many_windows():
     assert chunk_windows(cfg.replace(look_back=2_000), 399_000, "cpu") == one // 2
 
 
+def test_a_budget_smaller_than_one_window_still_trains_one_window_at_a_time():
+    cfg = RunConfig(series_length=20_000, look_back=1_000, hidden=256, memory_budget=2**20, device="cpu")
+    assert measured_bytes_per_window(1_000, 256) > cfg.memory_budget  # 16.6 MB a window
+    assert chunk_windows(cfg, 15_000, "cpu") == chunk_windows(cfg, 15_000, "cuda") == 1
+
+
 def test_a_short_batch_that_fits_the_budget_stays_whole():
     cfg = RunConfig(series_length=2_000, look_back=100, device="cpu")
     # 1,500 windows x 100 steps x 0.8 us = 0.12 s: one pass
