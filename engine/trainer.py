@@ -436,11 +436,7 @@ class Rollback:
             if len(tensors) != len(self._saved):
                 self._saved = [t.clone() for t in tensors]
                 return
-            if hasattr(torch, "_foreach_copy_"):  # one op for all of them (torch >= 2.1)
-                torch._foreach_copy_(self._saved, tensors)
-            else:
-                for saved, t in zip(self._saved, tensors):
-                    saved.copy_(t)
+            torch._foreach_copy_(self._saved, tensors)  # one op for all of them
 
     def saved_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         """The model's and optimiser's state_dicts as they were at the last ``save()``."""

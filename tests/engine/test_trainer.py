@@ -175,6 +175,7 @@ def test_a_run_of_a_64_class_column_has_models_and_chunks_of_its_classes(tmp_pat
         assert (cell.input_size, model.fc.out_features) == (64, 64)
     # a 64-class one-hot window is bigger than a 3-class one: fewer of them fit the budget
     assert trainer.chunk < chunk_windows(cfg, trainer.batch_size, "cpu", 3)
+    assert trainer.started_event().classes == names
 
 
 @pytest.mark.parametrize("exact", [False, True], ids=["planned-chunk", "chunk-of-the-splits-own-size"])
@@ -457,7 +458,7 @@ def test_prediction_is_the_softmax_over_the_last_look_back_days(tiny, cpu):
     window = one_hot_seq_first(trainer.data.series[None, -tiny.look_back :])
     for name, model in trainer.models.items():
         prediction = trainer.predict(name, 1)
-        assert isinstance(prediction, Prediction)
+        assert isinstance(prediction, Prediction) and (prediction.model, prediction.epoch) == (name, 1)
         assert sum(prediction.probabilities) == pytest.approx(1.0, abs=1e-6)
         with torch.no_grad():
             expected = torch.softmax(model(window), dim=1)[0].tolist()
@@ -496,16 +497,20 @@ def test_an_epochs_validation_and_prediction_match_forwards_of_their_own(tiny, c
         assert prediction.predicted == int(np.argmax(probabilities))
 
 
-def test_one_validation_chunk_gives_the_prediction_in_the_same_forward(tiny, cpu):
+@pytest.mark.parametrize("room", [None, 1], ids=["planned-chunk", "chunk-of-the-tail-and-the-window"])
+def test_one_validation_chunk_gives_the_prediction_in_the_same_forward(tiny, cpu, room):
     trainer = Trainer(tiny, cpu)
+    if room is not None:
+        trainer.chunk = len(trainer.data.val) + room  # just room for the window
     forwards: list[int] = []
     for model in trainer.models.values():
         model.register_forward_hook(lambda module, args, out: forwards.append(args[0].shape[1]))
     run_epochs(trainer)
-    # per model: the full batch's training forward, then the held-out tail with the inference
-    # window as its last column; no third forward of one window
+    # per model: the training forwards (the full batch, or its chunks), then the held-out tail
+    # with the inference window as its last column; no forward of one window
     n_train, n_val = len(trainer.data.train), len(trainer.data.val)
-    assert forwards == [n_train, n_val + 1] * len(trainer.models)
+    training = [min(trainer.chunk, n_train - i) for i in range(0, n_train, trainer.chunk)]
+    assert forwards == [*training, n_val + 1] * len(trainer.models)
 
 
 def test_a_held_out_tail_that_fills_a_chunk_leaves_the_prediction_a_forward_of_its_own(tiny, cpu):
