@@ -15,13 +15,13 @@ import importlib
 import tempfile
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from engine.config import RunConfig
 from engine.events import FINAL_STATES
+from tui.bench.paired import headless_session
 
 # (what it is, module, attribute path): each a function the training thread calls
 PIECES: tuple[tuple[str, str, str], ...] = (
@@ -87,9 +87,6 @@ def wrapped(times: PieceTimes) -> Iterator[None]:
 def engine_extras(cfg: RunConfig, epochs: int = EPOCHS, warmup: int = WARMUP_EPOCHS) -> dict[str, Any]:
     """Each piece's milliseconds and calls per epoch, and its share of the epoch, over
     ``epochs`` epochs of ``cfg``'s models after ``warmup`` untimed ones."""
-    from engine.rundir.directory import RunDirectory
-    from engine.session import Session
-
     times = PieceTimes()
     last_model = cfg.model_names[-1]
     marks: dict[str, float] = {}
@@ -111,9 +108,7 @@ def engine_extras(cfg: RunConfig, epochs: int = EPOCHS, warmup: int = WARMUP_EPO
 
     run = cfg.replace(epochs=warmup + epochs)
     with tempfile.TemporaryDirectory(prefix="lstm-tui-extras-") as tmp, wrapped(times):
-        writer = RunDirectory(Path(tmp) / "run").open_writer(run)
-        display: deque[Any] = deque(maxlen=1000)  # what the command's progress display would read
-        session = Session(run, [display.append], inline_sinks=[watch], run=writer).start()
+        session = headless_session(run, Path(tmp) / "run", [watch]).start()
         try:
             if not finished.wait(RUN_TIMEOUT_S):
                 raise RuntimeError(f"the engine's run gave no end in {RUN_TIMEOUT_S:.0f} s")

@@ -494,23 +494,31 @@ def patch_probe_clock(clock: RunClock) -> None:
     engine.session.ProbeSchedule = functools.partial(ProbeSchedule, clock=clock)  # type: ignore[misc]
 
 
-def _engine(cfg: RunConfig, commands: int, replies: TextIO) -> None:
-    """The Session as `lstm-tui train` runs it: its thread, a sink fed by a delivery thread of its
-    own (as the command's progress display is), the run log and checkpoints on their cadence."""
+def headless_session(cfg: RunConfig, directory: str | Path, inline_sinks: Sequence[Callable[[Any], None]]) -> Any:
+    """The Session as `lstm-tui train` runs it, not yet started: its thread, a sink fed by a
+    delivery thread of its own (as the command's progress display is), the run log and
+    checkpoints in ``directory`` on their cadence, and ``inline_sinks`` on the training thread."""
     from collections import deque
 
     from engine.rundir.directory import RunDirectory
     from engine.session import Session
 
+    writer = RunDirectory(directory).open_writer(cfg)
+    display: deque[Any] = deque(maxlen=1000)  # what the command's progress display would read
+    return Session(cfg, [display.append], inline_sinks=list(inline_sinks), run=writer)
+
+
+def _engine(cfg: RunConfig, commands: int, replies: TextIO) -> None:
+    import torch  # noqa: F401 - loaded before the threads are counted: none of its own is training's
+
     with tempfile.TemporaryDirectory() as tmp:
-        writer = RunDirectory(tmp).open_writer(cfg.replace(epochs=RUN_FOREVER))
         gate = WindowGate(commands, replies, before=native_threads())
-        gate.checkpoints = lambda: writer.checkpointer.written
-        writer.checkpointer.clock = gate.clock
+        session = headless_session(cfg.replace(epochs=RUN_FOREVER), tmp, [gate.event])
+        checkpointer = session.checkpointer
+        gate.checkpoints = lambda: checkpointer.written
+        checkpointer.clock = gate.clock
         patch_probe_clock(gate.clock)
-        display: deque[Any] = deque(maxlen=1000)  # what the command's progress display would read
-        session = Session(cfg.replace(epochs=RUN_FOREVER), [display.append], inline_sinks=[gate.event],
-                          run=writer).start()
+        session.start()
         gate.quitting.wait()
         session.close()
 
