@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -28,6 +28,7 @@ from engine.events import EpochEnd, Event, Prediction, RunStarted
 from engine.models import MODEL_CLASSES, MODEL_NAMES, parameter_count
 
 FLOAT_BYTES = 4
+KEEP_ENCODED_SHARE = 8  # the training split's one-hot is kept when it is at most 1/8 of the budget
 
 # Peak memory of one forward/backward per window-step, measured as peak RSS on the CPU (torch
 # 2.13): LSTM 763 bytes at hidden 10, 1,950 at 32, 6,184 at 100; RNN 213 at hidden 10. That is
@@ -132,6 +133,7 @@ class Trainer:
         self._train_encoded: tuple[torch.Tensor, torch.Tensor] | None = None  # see _encode
         self._val_and_window: tuple[torch.Tensor, torch.Tensor] | None = None  # see _validate
         self._rollback = {name: Rollback(model, self.optimizers[name]) for name, model in self.models.items()}
+        self._gradients = {name: Gradients(model) for name, model in self.models.items()}
         self.mid_epoch = False  # inside run_epoch: the live weights are part-way through an epoch
         self._epoch_rng: dict[str, torch.Tensor] = {}  # the random streams as the epoch began
         self._baselines: dict[str, float] | None = None  # engine/baselines.py, computed at the start
@@ -284,9 +286,10 @@ class Trainer:
             waited += time.perf_counter() - t  # a pause is not training time
 
         loss_sum = torch.zeros((), device=self.device)
-        grad_norm_sum = torch.zeros((), device=self.device)
+        gradients = self._gradients[name].bound()
+        grad_norms: list[torch.Tensor] = []  # each batch's, on the device: averaged once, at the end
         for batch in batches:
-            optimizer.zero_grad(set_to_none=True)
+            gradients.zero()
             for chunk in self._chunks(batch):
                 between_chunks()
                 inputs, targets = self._encode(chunk)
@@ -295,11 +298,11 @@ class Trainer:
                 loss = self.loss_fn(model(inputs), targets) / len(batch)
                 loss.backward()
                 loss_sum += loss.detach() * len(batch)
-            grad_norm_sum += gradient_norm(model.parameters())
+            grad_norms.append(gradients.norm())
             optimizer.step()
         n_train = len(self.data.train)
         train_loss = (loss_sum / n_train).item()  # the epoch's one host sync for training
-        grad_norm = (grad_norm_sum / len(batches)).item()
+        grad_norm = torch.stack(grad_norms).mean().item()
         if not (math.isfinite(train_loss) and math.isfinite(grad_norm)):
             raise NonFiniteLoss(name, epoch, train_loss, grad_norm)
         train_seconds = time.perf_counter() - started - waited
@@ -327,14 +330,29 @@ class Trainer:
         return (batch,) if len(batch) <= self.chunk else batch.split(self.chunk)
 
     def _encode(self, starts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One-hot a chunk on the device. A whole training split that fits in one chunk (the
-        seed's full batch) is encoded once and kept, as the seed keeps its input tensor (and a
-        whole validation split too: _validate)."""
-        if starts is not self.data.train.starts:
-            return self.data.batch(starts)
+        """One-hot a chunk of training windows on the device.
+
+        The whole training split is encoded once and kept, as the seed keeps its input tensor,
+        when it is one chunk (the seed's full batch) or takes at most 1/KEEP_ENCODED_SHARE of
+        the memory budget (echo's mini-batches: 6.7 MB); a chunk is then one index_select of it.
+        Encoding each mini-batch afresh took 3.9 % of an echo epoch. A split too big for that
+        (the seed's 500k series at look-back 1,000: 6 GB) is encoded chunk by chunk.
+        """
+        train = self.data.train.starts
         if self._train_encoded is None:
-            self._train_encoded = self.data.batch(starts)
-        return self._train_encoded
+            whole = starts is train and len(train) <= self.chunk
+            if not (whole or self._keeps_encoding()):
+                return self.data.batch(starts)
+            self._train_encoded = self.data.batch(train)
+        inputs, targets = self._train_encoded
+        if starts is train:
+            return inputs, targets
+        # Training windows start at 0, 1, 2, ...: a window's start is its column in the split.
+        return inputs.index_select(1, starts), targets.index_select(0, starts)
+
+    def _keeps_encoding(self) -> bool:
+        kept = len(self.data.train) * self.cfg.look_back * self.data.num_classes * FLOAT_BYTES
+        return kept * KEEP_ENCODED_SHARE <= self.cfg.memory_budget
 
     def evaluate(
         self, name: str, between_chunks: Callable[[], None] = lambda: None
@@ -374,7 +392,7 @@ class Trainer:
             correct = torch.zeros((), device=self.device, dtype=torch.long)
             for chunk in self._chunks(val):
                 between_chunks()
-                inputs, targets = self._encode(chunk)
+                inputs, targets = self.data.batch(chunk)
                 logits = model(inputs)
                 loss_sum += self.loss_fn(logits, targets)
                 correct += (logits.argmax(dim=1) == targets).sum()
@@ -401,14 +419,38 @@ class Trainer:
         )
 
 
-def gradient_norm(parameters: Iterable[nn.Parameter]) -> torch.Tensor:
-    """The L2 norm of all the parameters' gradients together, left on the device.
+class Gradients:
+    """A model's gradients in one buffer, each parameter's .grad a view of it, so that zeroing
+    them and their L2 norm (all of them together) are one op each, whatever the model.
 
-    What ``clip_grad_norm_(parameters, inf)`` returns, without its in-place multiply of every
-    gradient by 1 and at a quarter of its cost (ops this small cost their dispatch).
+    Ops this small cost their dispatch, not their arithmetic: zero_grad and a norm per tensor
+    took 2.4 % of an echo epoch (a norm per mini-batch). Backward adds into an existing .grad
+    in place, so the views stay views; ``bound()`` makes them views again if anything (a
+    ``model.zero_grad()``) has set them to None or replaced them.
     """
-    norms = [torch.linalg.vector_norm(p.grad) for p in parameters if p.grad is not None]
-    return torch.linalg.vector_norm(torch.stack(norms))
+
+    def __init__(self, model: nn.Module) -> None:
+        self.parameters = list(model.parameters())
+        first = self.parameters[0]
+        self.flat = torch.zeros(sum(p.numel() for p in self.parameters), dtype=first.dtype, device=first.device)
+
+    def bound(self) -> Gradients:
+        """Every .grad a view of ``flat`` (from here on zeroed; they were views already, or
+        set to None, or the gradients of a step already taken)."""
+        if not all(p.grad is not None and p.grad._base is self.flat for p in self.parameters):
+            offset = 0
+            for p in self.parameters:
+                p.grad = self.flat[offset : offset + p.numel()].view_as(p)
+                offset += p.numel()
+        return self
+
+    def zero(self) -> None:
+        self.flat.zero_()
+
+    def norm(self) -> torch.Tensor:
+        """The L2 norm of every gradient together, left on the device: what
+        ``clip_grad_norm_(parameters, inf)`` returns, without its multiply of every gradient by 1."""
+        return torch.linalg.vector_norm(self.flat)
 
 
 class Rollback:
@@ -422,12 +464,20 @@ class Rollback:
         self.model = model
         self.optimizer = optimizer
         self._saved: list[torch.Tensor] = []
+        # The live tensors, listed once: Adam updates its moments and steps in place, so the list
+        # holds until its state is made anew (the first step, a load_state_dict, a restore).
+        self._live: list[torch.Tensor] = []
+        self._live_of: tuple[Any, int] = (None, -1)  # (optimizer.state, its length) when listed
 
     def _tensors(self) -> list[torch.Tensor]:
-        tensors = [p.data for p in self.model.parameters()]
-        for state in self.optimizer.state.values():
-            tensors += [v for v in state.values() if isinstance(v, torch.Tensor)]
-        return tensors
+        state = self.optimizer.state
+        listed_state, listed_length = self._live_of
+        if state is not listed_state or len(state) != listed_length:
+            tensors = [p.data for p in self.model.parameters()]
+            for param_state in state.values():
+                tensors += [v for v in param_state.values() if isinstance(v, torch.Tensor)]
+            self._live, self._live_of = tensors, (state, len(state))
+        return self._live
 
     # no_grad as a block in these, not a decorator: mutmut leaves decorated functions unmutated
     def save(self) -> None:

@@ -191,6 +191,48 @@ def test_a_full_batch_is_one_hot_encoded_once_for_the_whole_run(tiny, cpu, monke
     assert built == []  # as the seed keeps its one input tensor
 
 
+def test_mini_batches_of_a_split_within_an_eighth_of_the_budget_are_cut_from_one_encoding(tiny, cpu, monkeypatch):
+    cfg = tiny.replace(batch_size=16)
+    trainer = Trainer(cfg, cpu)
+    kept = len(trainer.data.train) * cfg.look_back * 3 * 4
+    assert kept * 8 <= cfg.memory_budget
+    built: list[int] = []
+    batch = trainer.data.batch
+    monkeypatch.setattr(trainer.data, "batch", lambda starts: built.append(len(starts)) or batch(starts))
+    run_epochs(trainer, 2)
+    assert built == [len(trainer.data.train), len(trainer.data.val)]  # the split once; validation once, kept
+
+
+def test_a_split_over_an_eighth_of_the_budget_is_encoded_batch_by_batch(cpu, monkeypatch):
+    cfg = RunConfig(series_length=20_000, look_back=10, batch_size=256, memory_budget=4 * 2**20, device="cpu")
+    trainer = Trainer(cfg, cpu)
+    assert trainer.chunk >= 256 and len(trainer.data.train) * 10 * 3 * 4 * 8 > cfg.memory_budget
+    built: list[int] = []
+    batch = trainer.data.batch
+    monkeypatch.setattr(trainer.data, "batch", lambda starts: built.append(len(starts)) or batch(starts))
+    trainer.run_epoch(lambda: None, lambda e: None)
+    batches, n_train, n_val = math.ceil(len(trainer.data.train) / 256), len(trainer.data.train), len(trainer.data.val)
+    per_model = len(built) // 2
+    for model_builds in (built[:per_model], built[per_model:]):  # each batch, then the validation chunks
+        train, val = model_builds[:batches], model_builds[batches:]
+        assert max(train) == 256 and sum(train) == n_train and sum(val) == n_val
+
+
+VALUES = ("train_loss", "val_loss", "val_acc", "grad_norm")  # an EpochEnd's figures, less its timings
+
+
+def test_batches_cut_from_the_kept_encoding_train_bit_for_bit_as_batches_encoded_afresh(tiny, cpu):
+    cfg = tiny.replace(batch_size=16)
+    kept, fresh = Trainer(cfg, cpu), Trainer(cfg, cpu)
+    fresh._keeps_encoding = lambda: False
+    kept_events, fresh_events = run_epochs(kept, 2), run_epochs(fresh, 2)
+    assert kept._train_encoded is not None and fresh._train_encoded is None
+    for k, f in zip(epoch_ends(kept_events), epoch_ends(fresh_events), strict=True):
+        assert [getattr(k, v) for v in VALUES] == [getattr(f, v) for v in VALUES]
+    for name in kept.models:
+        assert_params_equal(params(kept.models[name]), params(fresh.models[name]), rtol=0, atol=0)
+
+
 # -- chunked gradient accumulation ----------------------------------------------------------
 
 
@@ -549,6 +591,38 @@ def test_non_finite_loss_raises_and_restores_the_epoch_start_parameters(tiny, cp
     assert trainer.epoch == 1
     assert_params_equal(params(trainer.models["lstm"]), before["lstm"], rtol=0, atol=0)
     assert trainer.optimizers["lstm"].state_dict()["state"][0]["step"].item() == adam_steps
+
+
+def test_gradients_set_to_none_between_epochs_are_bound_again_and_still_counted(tiny, cpu):
+    """The trainer keeps each model's gradients in one buffer; a model.zero_grad() between epochs
+    (it sets every .grad to None) must not leave the next epoch's norm reading a stale buffer."""
+    cleared, untouched = Trainer(tiny, cpu), Trainer(tiny, cpu)
+    run_epochs(cleared), run_epochs(untouched)
+    for model in cleared.models.values():
+        model.zero_grad()
+    for a, b in zip(epoch_ends(run_epochs(cleared)), epoch_ends(run_epochs(untouched)), strict=True):
+        assert a.grad_norm == b.grad_norm > 0
+    for model in cleared.models.values():
+        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+
+
+def test_a_rollback_after_loading_a_state_restores_the_loaded_state_not_the_one_before(tiny, cpu):
+    """The rollback lists the live tensors once; a load_state_dict (a resume) makes Adam's state
+    anew, and the rollback must copy from and back into the new tensors."""
+    trainer = Trainer(tiny, cpu)
+    run_epochs(trainer, 2)  # the second epoch's rollback listed Adam's state, made in the first
+    other = Trainer(tiny.replace(seed=tiny.seed + 1), cpu)
+    run_epochs(other, 2)
+    trainer.load_state_dict(other.state_dict())
+    loaded = {name: params(m) for name, m in trainer.models.items()}
+    moments = trainer.optimizers["lstm"].state_dict()["state"][0]["exp_avg"].clone()
+    trainer.loss_fn = _nan_loss
+    with pytest.raises(NonFiniteLoss):
+        run_epochs(trainer)
+    assert trainer.epoch == 2
+    for name, model in trainer.models.items():
+        assert_params_equal(params(model), loaded[name], rtol=0, atol=0)
+    assert torch.equal(trainer.optimizers["lstm"].state_dict()["state"][0]["exp_avg"], moments)
 
 
 def test_after_a_rollback_the_epoch_can_be_retried(tiny, cpu):

@@ -54,11 +54,11 @@ def test_nothing_is_counted_outside_the_timed_epochs() -> None:
 
 
 def test_the_engine_is_left_as_it_was() -> None:
-    before = (engine.trainer.Trainer._prediction, engine.trainer.Rollback.save, engine.trainer.gradient_norm,
+    before = (engine.trainer.Trainer._prediction, engine.trainer.Rollback.save, engine.trainer.Gradients.norm,
               engine.session.Session._emit, engine.session.Session._probe)
     with pytest.raises(RuntimeError, match="inside"), wrapped(PieceTimes()):
         assert engine.trainer.Trainer._prediction is not before[0]
         raise RuntimeError("inside")
-    after = (engine.trainer.Trainer._prediction, engine.trainer.Rollback.save, engine.trainer.gradient_norm,
+    after = (engine.trainer.Trainer._prediction, engine.trainer.Rollback.save, engine.trainer.Gradients.norm,
              engine.session.Session._emit, engine.session.Session._probe)
     assert after == before

@@ -292,8 +292,8 @@ def test_the_bare_loop_trains_on_the_trainers_batches_to_the_trainers_weights(ba
     cfg = TINY.replace(batch_size=batch_size)
     trainer = Trainer(cfg, torch.device("cpu"))
     seen: list[torch.Tensor] = []
-    original = trainer.data.batch
-    trainer.data.batch = lambda starts: (seen.append(starts.clone()), original(starts))[1]  # type: ignore[method-assign]
+    original = trainer._encode  # each training batch's windows (validation's are encoded apart)
+    trainer._encode = lambda starts: (seen.append(starts.clone()), original(starts))[1]  # type: ignore[method-assign]
     loop = BareLoop(cfg)
     drawn = []
     for _ in range(2):
@@ -303,7 +303,7 @@ def test_the_bare_loop_trains_on_the_trainers_batches_to_the_trainers_weights(ba
         if batch_size is None:
             assert drawn[-1] is None
             continue
-        # the first model's batches, in order (the others train on the same; validation follows)
+        # the first model's batches, in order (the others train on the same)
         assert len(drawn[-1]) == math.ceil(len(trainer.data.train) / 64) == 4
         assert all(torch.equal(a, b) for a, b in zip(drawn[-1], seen[:4]))
     loop.shuffle.manual_seed(cfg.seed)  # the same two epochs again, trained this time

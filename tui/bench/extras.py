@@ -27,7 +27,7 @@ from tui.bench.paired import headless_session
 PIECES: tuple[tuple[str, str, str], ...] = (
     ("prediction", "engine.trainer", "Trainer._prediction"),
     ("rollback copy", "engine.trainer", "Rollback.save"),
-    ("gradient norm", "engine.trainer", "gradient_norm"),
+    ("gradient norm", "engine.trainer", "Gradients.norm"),
     ("random state", "engine.trainer", "Trainer.rng_state"),
     ("events to listeners", "engine.session", "Session._emit"),
     ("commands between batches", "engine.session", "Session._between_batches"),
