@@ -568,6 +568,8 @@ class Session:
 
     def _between_batches(self) -> None:
         """Apply queued commands; while paused, block here until told to go on."""
+        if self._nothing_to_do():
+            return
         while True:
             self._check_writes()
             self._read_command_file()
@@ -582,6 +584,14 @@ class Session:
             self._apply(command)
             if not self._paused and self._commands.empty():
                 return
+
+    def _nothing_to_do(self) -> bool:
+        """Running, no command queued, no write failed and the command file not yet due: the
+        case between every pair of mini-batches (250 an echo epoch), in a few attribute reads."""
+        writer, command_file = self.writer, self.command_file
+        return (not self._paused and self._commands.empty() and self._write_error is None
+                and (writer is None or writer.log_error is None)
+                and (command_file is None or not command_file.due()))
 
     def _read_command_file(self) -> None:
         """Queue the commands a watcher appended to the run's command file since last time."""

@@ -104,6 +104,10 @@ class CommandPoller:
         except OSError:
             return 0
 
+    def due(self) -> bool:
+        """Whether ``poll`` would look at the file now (its interval has passed)."""
+        return self.clock() >= self._next_check
+
     def poll(self) -> list[FileCommand | ValueError]:
         """New commands, in order; a bad line comes back as the ValueError describing it.
 

@@ -87,6 +87,18 @@ def test_the_poller_looks_at_the_file_at_most_once_per_interval(run_dir):
     assert [c.name for c in reader.poll()] == ["pause"]
 
 
+def test_the_poller_is_due_exactly_when_its_interval_since_the_last_look_has_passed(run_dir):
+    now = [100.0]
+    reader = CommandPoller(run_dir / COMMANDS_FILE, interval=0.05, clock=lambda: now[0])
+    assert reader.due()  # never looked yet
+    reader.poll()
+    assert not reader.due()
+    now[0] += 0.049
+    assert not reader.due()
+    now[0] += 0.001
+    assert reader.due()
+
+
 def test_a_bad_line_comes_back_as_an_error_and_the_next_line_still_counts(run_dir):
     reader = poller(run_dir)
     with open(run_dir / COMMANDS_FILE, "ab") as f:
