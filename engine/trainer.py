@@ -456,7 +456,7 @@ class Gradients:
 class Rollback:
     """The parameters and optimiser state at the start of an epoch, kept in reused buffers.
 
-    Copying into preallocated tensors costs microseconds per epoch, where a deepcopy of the
+    Copying into preallocated buffers costs microseconds per epoch, where a deepcopy of the
     optimiser's state_dict cost about 5% of a seed-10k epoch.
     """
 
@@ -468,6 +468,9 @@ class Rollback:
         # holds until its state is made anew (the first step, a load_state_dict, a restore).
         self._live: list[torch.Tensor] = []
         self._live_of: tuple[Any, int] = (None, -1)  # (optimizer.state, its length) when listed
+        self._planned: list[torch.Tensor] | None = None  # the live list the buffers below are for
+        self._flat: list[tuple[list[torch.Tensor], torch.Tensor]] = []  # (live tensors, flat as views)
+        self._apart: list[tuple[torch.Tensor, torch.Tensor]] = []  # (saved, live), copied one by one
 
     def _tensors(self) -> list[torch.Tensor]:
         state = self.optimizer.state
@@ -483,10 +486,36 @@ class Rollback:
     def save(self) -> None:
         tensors = self._tensors()
         with torch.no_grad():
-            if len(tensors) != len(self._saved):
-                self._saved = [t.clone() for t in tensors]
-                return
-            torch._foreach_copy_(self._saved, tensors)  # one op for all of them
+            if tensors is not self._planned:
+                self._plan(tensors)
+            # One op per device and dtype: a copy per tensor, even as one foreach op, cost 0.9 %
+            # of a seed-10k epoch (24 tensors a model, each copy its own dispatch).
+            for live, flat in self._flat:
+                torch.cat(live, out=flat)
+            for saved, live_tensor in self._apart:
+                saved.copy_(live_tensor)
+
+    def _plan(self, tensors: list[torch.Tensor]) -> None:
+        """Where ``save`` copies ``tensors`` to: a flat buffer per device and dtype (Adam keeps
+        its steps on the CPU, whatever the model's device), each saved tensor a view of it; a
+        tensor that is not contiguous (none is, here) gets a buffer of its own."""
+        self._saved = [torch.empty_like(t) for t in tensors]
+        self._flat, self._apart = [], []
+        groups: dict[tuple[torch.device, torch.dtype], list[int]] = {}
+        for index, t in enumerate(tensors):
+            if t.is_contiguous():
+                groups.setdefault((t.device, t.dtype), []).append(index)
+            else:
+                self._apart.append((self._saved[index], t))
+        for (device, dtype), indices in groups.items():
+            flat = torch.empty(sum(tensors[i].numel() for i in indices), dtype=dtype, device=device)
+            offset = 0
+            for i in indices:
+                size = tensors[i].numel()
+                self._saved[i] = flat[offset : offset + size].view_as(tensors[i])
+                offset += size
+            self._flat.append(([tensors[i].view(-1) for i in indices], flat))
+        self._planned = tensors
 
     def saved_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         """The model's and optimiser's state_dicts as they were at the last ``save()``."""

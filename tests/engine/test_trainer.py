@@ -14,7 +14,7 @@ from torch import nn
 from engine.config import CLASS_NAMES, RunConfig
 from engine.device import device_name
 from engine.events import EpochEnd, Prediction
-from engine.trainer import NonFiniteLoss, Trainer
+from engine.trainer import NonFiniteLoss, Rollback, Trainer
 from tests.seed_reference import create_dataset
 
 
@@ -604,6 +604,41 @@ def test_gradients_set_to_none_between_epochs_are_bound_again_and_still_counted(
         assert a.grad_norm == b.grad_norm > 0
     for model in cleared.models.values():
         assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+
+
+class _Mixed(nn.Module):
+    """Parameters the rollback must keep in more than one buffer: two dtypes, and one that is
+    not contiguous (a transposed view)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Parameter(torch.randn(3, 4))
+        self.b = nn.Parameter(torch.randn(5, dtype=torch.float64))
+        self.c = nn.Parameter(torch.randn(4, 2).T)
+
+
+def test_the_rollback_restores_tensors_of_every_dtype_and_layout_after_steps_that_changed_them():
+    torch.manual_seed(0)
+    model = _Mixed()
+    assert not model.c.is_contiguous()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
+
+    def step() -> None:
+        optimizer.zero_grad()
+        (model.a.sum() + model.b.sum() * 2 + (model.c**2).sum()).backward()
+        optimizer.step()
+
+    step()  # Adam's state exists
+    rollback = Rollback(model, optimizer)
+    rollback.save()
+    before = [t.clone() for t in rollback._tensors()]
+    for _ in range(3):
+        step()
+    assert not any(torch.equal(a, b) for a, b in zip(before[:3], rollback._tensors()[:3]))
+    model_state, optimizer_state = rollback.saved_state()
+    assert torch.equal(model_state["c"], before[2]) and torch.equal(optimizer_state["state"][1]["exp_avg"], before[7])  # a, b, c; then step, exp_avg, exp_avg_sq of each
+    rollback.restore()
+    assert all(torch.equal(a, b) and a.dtype == b.dtype for a, b in zip(rollback._tensors(), before, strict=True))
 
 
 def test_a_rollback_after_loading_a_state_restores_the_loaded_state_not_the_one_before(tiny, cpu):
