@@ -222,6 +222,22 @@ def test_read_events_skips_blank_and_foreign_lines(tmp_path):
     assert list(read_events(path)) == EXAMPLES[:2]
 
 
+def _copied_json(event) -> str:  # noqa: ANN001 - the log's line as it was first written: to_dict, copied
+    from engine.rundir.log import _plain
+
+    return json.dumps(_plain(event.to_dict()), separators=(",", ":"), allow_nan=False)
+
+
+NON_FINITE_EPOCH = EpochEnd(model="rnn", epoch=2, train_loss=1.1, val_loss=math.inf, val_acc=0.3, grad_norm=math.nan,
+                            lr=0.01, seconds=0.1, samples_per_s=10.0)
+
+
+@pytest.mark.parametrize("event", [*EXAMPLES, NON_FINITE_EPOCH], ids=lambda e: e.name)
+def test_the_logs_line_of_an_event_is_its_to_dict_byte_for_byte(event):
+    """The log reads the fields without copying them; its line is still exactly to_dict's."""
+    assert event_to_json(event) == _copied_json(event)
+
+
 def test_a_non_finite_number_is_written_as_valid_json_and_read_back_as_a_float(tmp_path):
     event = EpochEnd(
         model="rnn",
