@@ -350,3 +350,33 @@ def test_a_sessions_probe_schedule_reads_the_run_clock_once_patched(monkeypatch)
     assert schedule.clock is clock
     clock.held = 100.0  # a hundred seconds held: the schedule's time is that much behind
     assert schedule.clock() == pytest.approx(time.monotonic() - 100.0, abs=0.5)
+
+
+def test_the_bench_dashboards_redraws_and_checkpoints_read_the_gates_clock(monkeypatch) -> None:  # noqa: ANN001
+    """A window of the dashboard setting draws and checkpoints on the clock that stops while
+    the gate holds the run, as its probes do: else each window would begin overdue."""
+    from tui.bench.dashboard import GatedDashboard, gated_dashboard
+
+    apps: list[GatedDashboard] = []
+    original = GatedDashboard.__init__
+
+    def recorded(self, *args, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
+        apps.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(GatedDashboard, "__init__", recorded)
+
+    class Gate:
+        clock = paired.RunClock()
+        quitting = threading.Event()
+        checkpoints = on_hold = on_release = None
+
+        def event(self, event) -> None:  # noqa: ANN001
+            if event.name == "epoch_end":
+                self.quitting.set()
+
+    gate = Gate()
+    gated_dashboard(TINY.replace(epochs=50), gate)
+    (app,) = apps
+    assert app.dashboard.pacer.clock is gate.clock
+    assert app.source.writer.checkpointer.clock is gate.clock

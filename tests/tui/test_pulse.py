@@ -111,3 +111,30 @@ def test_each_pulse_folds_and_redraws_only_when_a_redraw_is_due() -> None:
     pacer.pulse()
     assert calls == ["fold", "header", "fold", "redraw"]
     assert pacer.next_redraw > time.perf_counter()  # the next one a redraw interval away
+
+
+def test_redraws_fall_due_on_the_pacers_clock_so_time_it_does_not_count_draws_nothing() -> None:
+    """The bench holds a run between its windows on a clock that stops meanwhile: a window must
+    not begin with a redraw a continuous run would not have made (only its own time counts)."""
+    calls: list[str] = []
+
+    class Panels:
+        def fold(self) -> None:
+            calls.append("fold")
+
+        def redraw(self) -> None:
+            calls.append("redraw")
+
+        def between_frames(self) -> None:
+            calls.append("header")
+
+    now = [1000.0]
+    pacer = RedrawPacer(Panels(), refresh_hz=10.0)
+    pacer.clock = lambda: now[0]
+    pacer.next_redraw = now[0] + pacer.interval
+    time.sleep(pacer.interval * 1.5)  # the wall clock runs past the redraw; the pacer's does not
+    pacer.pulse()
+    now[0] += pacer.interval
+    pacer.pulse()
+    assert calls == ["fold", "header", "fold", "redraw"]
+    assert pacer.next_redraw == now[0] + pacer.interval

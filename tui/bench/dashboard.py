@@ -51,7 +51,8 @@ def gated_dashboard(cfg: RunConfig, gate: Any, refresh_hz: float = 10.0) -> None
     """The dashboard setting of tui/bench/paired.py (its process's whole work): the dashboard
     (headless, 120x40, drawing at ``refresh_hz``) training ``cfg`` a window at a time, as ``gate``
     (a WindowGate) says. Between windows its pacer is paused too, so the UI thread is quiet while
-    another setting trains; its checkpoints' cadence reads the gate's clock."""
+    another setting trains; its checkpoints' cadence and its redraws' read the gate's clock
+    (which stops while the run is held), so a window draws what a continuous run would."""
 
     async def drive(run_dir: Path) -> None:
         app = GatedDashboard(cfg, refresh_hz=refresh_hz, run_dir=run_dir)
@@ -59,7 +60,7 @@ def gated_dashboard(cfg: RunConfig, gate: Any, refresh_hz: float = 10.0) -> None
         gate.checkpoints = lambda: checkpointer.written
         gate.on_hold = lambda: app.call_from_thread(pacer.pause)
         gate.on_release = lambda: app.call_from_thread(pacer.resume)
-        checkpointer.clock = gate.clock
+        checkpointer.clock = pacer.clock = gate.clock
         app.gate = gate
         async with app.run_test(headless=True, size=(120, 40)):
             await asyncio.get_running_loop().run_in_executor(None, gate.quitting.wait)
