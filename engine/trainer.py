@@ -93,6 +93,13 @@ def chunk_windows(cfg: RunConfig, batch: int, device_type: str, num_classes: int
     return short
 
 
+def keeps_encoding(cfg: RunConfig, train_windows: int, num_classes: int = NUM_CLASSES) -> bool:
+    """Whether the training split's one-hot (``train_windows`` windows) is encoded once and
+    kept: when it takes at most 1/KEEP_ENCODED_SHARE of the memory budget."""
+    kept = train_windows * cfg.look_back * num_classes * FLOAT_BYTES
+    return kept * KEEP_ENCODED_SHARE <= cfg.memory_budget
+
+
 def initial_models(cfg: RunConfig, device: torch.device, num_classes: int = NUM_CLASSES) -> dict[str, nn.Module]:
     """The run's models, in its order (cfg.models), with their initial weights: ``num_classes``
     one-hot inputs and as many outputs (the data's: WeatherData.num_classes).
@@ -131,6 +138,8 @@ class Trainer:
         # Planned once for the whole run: every batch and the validation pass use this size.
         self.chunk = chunk_windows(cfg, self.batch_size, device.type, self.data.num_classes)
         self._train_encoded: tuple[torch.Tensor, torch.Tensor] | None = None  # see _encode
+        # Planned once too, on the whole split (the bench's scale run trains a prefix of it).
+        self.keeps_encoding = keeps_encoding(cfg, len(self.data.train), self.data.num_classes)
         self._val_and_window: tuple[torch.Tensor, torch.Tensor] | None = None  # see _validate
         self._rollback = {name: Rollback(model, self.optimizers[name]) for name, model in self.models.items()}
         self._gradients = {name: Gradients(model) for name, model in self.models.items()}
@@ -334,14 +343,15 @@ class Trainer:
 
         The whole training split is encoded once and kept, as the seed keeps its input tensor,
         when it is one chunk (the seed's full batch) or takes at most 1/KEEP_ENCODED_SHARE of
-        the memory budget (echo's mini-batches: 6.7 MB); a chunk is then one index_select of it.
-        Encoding each mini-batch afresh took 3.9 % of an echo epoch. A split too big for that
-        (the seed's 500k series at look-back 1,000: 6 GB) is encoded chunk by chunk.
+        the memory budget (``keeps_encoding``; echo's mini-batches: 6.7 MB); a chunk is then one
+        index_select of it. Encoding each mini-batch afresh took 3.9 % of an echo epoch. A split
+        too big for that (the seed's 500k series at look-back 1,000: 4.8 GB) is encoded chunk by
+        chunk.
         """
         train = self.data.train.starts
         if self._train_encoded is None:
             whole = starts is train and len(train) <= self.chunk
-            if not (whole or self._keeps_encoding()):
+            if not (whole or self.keeps_encoding):
                 return self.data.batch(starts)
             self._train_encoded = self.data.batch(train)
         inputs, targets = self._train_encoded
@@ -350,9 +360,6 @@ class Trainer:
         # Training windows start at 0, 1, 2, ...: a window's start is its column in the split.
         return inputs.index_select(1, starts), targets.index_select(0, starts)
 
-    def _keeps_encoding(self) -> bool:
-        kept = len(self.data.train) * self.cfg.look_back * self.data.num_classes * FLOAT_BYTES
-        return kept * KEEP_ENCODED_SHARE <= self.cfg.memory_budget
 
     def evaluate(
         self, name: str, between_chunks: Callable[[], None] = lambda: None

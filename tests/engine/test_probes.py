@@ -140,6 +140,19 @@ def test_recomputed_rnn_hidden_states_equal_nn_rnn(layers):
     torch.testing.assert_close(rnn_hidden(model, x), out, rtol=0, atol=1e-5)
 
 
+@pytest.mark.parametrize("kind", ["lstm", "rnn", "gru"])
+def test_a_window_longer_than_a_projected_block_is_recomputed_as_the_fused_kernel_runs_it(kind, monkeypatch):
+    """The input's projection is one product per block of steps: 7 steps in blocks of 3."""
+    monkeypatch.setattr(engine.probes, "PROJECTED_STEPS", 3)
+    model = make_model(kind, layers=2)
+    x = one_hot_windows(look_back=7, batch=4)
+    layer = getattr(model, kind)
+    out = layer(x, zero_state(model, 4))[0]
+    states = {"lstm": lambda: lstm_gates(model, x)["h"], "rnn": lambda: rnn_hidden(model, x),
+              "gru": lambda: gru_gates(model, x)["h"]}[kind]()
+    torch.testing.assert_close(states, out, rtol=0, atol=1e-5)
+
+
 def test_gates_lie_in_their_ranges():
     model = make_model("lstm", layers=2)
     gates = lstm_gates(model, one_hot_windows(look_back=9, batch=3))

@@ -218,13 +218,26 @@ def test_a_split_over_an_eighth_of_the_budget_is_encoded_batch_by_batch(cpu, mon
         assert max(train) == 256 and sum(train) == n_train and sum(val) == n_val
 
 
+def test_whether_the_encoding_is_kept_is_planned_once_on_the_whole_split(cpu):
+    """The bench's scale run trains a prefix of the seed's 500k split: it must hold what the
+    whole run would (no kept encoding), not what a split of the prefix's size would."""
+    from engine.data import Split
+
+    cfg = RunConfig(series_length=20_000, look_back=10, batch_size=256, memory_budget=4 * 2**20, device="cpu")
+    trainer = Trainer(cfg, cpu)
+    assert not trainer.keeps_encoding
+    trainer.data.train = Split(trainer.data.train.starts[:512])  # small enough to keep, were it the split
+    trainer.run_epoch(lambda: None, lambda e: None)
+    assert trainer._train_encoded is None
+
+
 VALUES = ("train_loss", "val_loss", "val_acc", "grad_norm")  # an EpochEnd's figures, less its timings
 
 
 def test_batches_cut_from_the_kept_encoding_train_bit_for_bit_as_batches_encoded_afresh(tiny, cpu):
     cfg = tiny.replace(batch_size=16)
     kept, fresh = Trainer(cfg, cpu), Trainer(cfg, cpu)
-    fresh._keeps_encoding = lambda: False
+    fresh.keeps_encoding = False
     kept_events, fresh_events = run_epochs(kept, 2), run_epochs(fresh, 2)
     assert kept._train_encoded is not None and fresh._train_encoded is None
     for k, f in zip(epoch_ends(kept_events), epoch_ends(fresh_events), strict=True):
