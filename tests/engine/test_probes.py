@@ -748,17 +748,27 @@ def test_one_line_is_the_exceptions_type_and_the_first_line_of_its_message():
 
 
 def test_a_states_probe_that_raises_is_a_warning_naming_the_model_and_the_probe(cpu, monkeypatch):
-    def broken(model, window):
+    def broken(*args):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(engine.probes, "lstm_gates", broken)
-    monkeypatch.setattr(engine.probes, "rnn_hidden", broken)
+    monkeypatch.setattr(engine.probes, "gate_saturation", broken)  # in the LSTM's gates event
+    monkeypatch.setattr(engine.probes, "hidden_saturation", broken)  # in the RNN's hidden event
     events = Prober(Trainer(TINY, cpu), steps=64).probe(epoch=3)
     assert [type(e) for e in events] == [Alert, GradientFlow, Alert, GradientFlow]
     assert [(e.level, e.message) for e in events if isinstance(e, Alert)] == [
         ("warning", "probe LSTM gates failed at epoch 3: RuntimeError: boom"),
         ("warning", "probe RNN hidden failed at epoch 3: RuntimeError: boom"),
     ]
+
+
+def test_an_unroll_that_raises_is_one_warning_for_that_model_and_the_others_are_still_probed(cpu, monkeypatch):
+    def broken(lstm, x, track=False):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(engine.probes, "_unroll_lstm", broken)
+    events = Prober(Trainer(TINY, cpu), steps=64).probe(epoch=3)
+    assert [type(e) for e in events] == [Alert, Hidden, GradientFlow]
+    assert (events[0].level, events[0].message) == ("warning", "probe LSTM failed at epoch 3: RuntimeError: boom")
 
 
 def test_a_model_with_non_finite_values_gets_no_probe_event(cpu):
@@ -845,7 +855,7 @@ def test_a_probe_that_raises_becomes_a_warning_and_the_run_finishes(monkeypatch)
     def broken(*args, **kwargs):
         raise RuntimeError("probe bug\nwith a second line")
 
-    monkeypatch.setattr(engine.probes, "gradient_flow", broken)
+    monkeypatch.setattr(engine.probes, "gradient_horizon", broken)  # in each gradient-flow event
     events, session = run_session(TINY)
     alerts = [e for e in events if isinstance(e, Alert)]
     assert alerts and all(a.level == "warning" for a in alerts)
