@@ -3,7 +3,8 @@
 The seed draws ``np.random.seed(42); np.random.randint(0, 3, size=N)``. A RandomState(42)
 gives the same draws, so we reproduce the series bit for bit without touching numpy's
 global generator. The csv task's series is a column of a file (engine/csv_series.py), its
-classes the column's values. Windows are zero-copy views; one-hot encoding happens per batch.
+classes the column's values. Windows are zero-copy views; one-hot encoding happens per batch
+(the Trainer keeps a small training split's encoding whole: engine/trainer.py's _encode).
 """
 
 from __future__ import annotations

@@ -56,7 +56,9 @@ PAIRS = 8  # triples of windows in each set of processes
 ROUNDS = 6  # sets of fresh processes at least; more, up to MAX_ROUNDS_FACTOR x, while an
 MAX_ROUNDS_FACTOR = 4  # interval's half-width is wider than AIM
 AIM = 0.02
-BUDGET_S = 300.0  # and for at most this long per setting (the machine drifts: it may never get there)
+# And for at most this long per setting (the machine drifts: it may never get there). At 300 s
+# seed-10k's half-widths were 0.021 and 0.025 (13 sets); at 600 s, 0.010 and 0.019 (15 sets).
+BUDGET_S = 600.0
 # Why fresh processes, and the interval over them rather than over the pairs: two processes of
 # one setting, side by side in the same windows (an A/A run), differed here by up to 3.5 %
 # (0.966 [0.940, 0.992] over 30 pairs, and 0.970, 0.983, 0.991, 1.007 in the runs beside it):
