@@ -344,6 +344,11 @@ def test_a_float64_model_is_probed_in_float64_whatever_the_windows_dtype():
         np.testing.assert_allclose(gates[key].numpy(), hand_unrolled_lstm(model.lstm, x)[key], rtol=0, atol=1e-12)
     rnn = make_model("rnn", layers=2).double()
     np.testing.assert_allclose(rnn_hidden(rnn, x).numpy(), hand_unrolled_rnn(rnn.rnn, x), rtol=0, atol=1e-12)
+    gru = make_model("gru", layers=2).double()
+    gru_states = gru_gates(gru, x)
+    assert gru_states["h"].dtype == torch.float64
+    for key in "rznh":
+        np.testing.assert_allclose(gru_states[key].numpy(), hand_unrolled_gru(gru.gru, x)[key], rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("kind", ["lstm", "rnn", "gru"])
@@ -759,6 +764,16 @@ def test_a_states_probe_that_raises_is_a_warning_naming_the_model_and_the_probe(
         ("warning", "probe LSTM gates failed at epoch 3: RuntimeError: boom"),
         ("warning", "probe RNN hidden failed at epoch 3: RuntimeError: boom"),
     ]
+
+
+def test_a_gru_states_probe_that_raises_is_a_warning_naming_its_gates(cpu, monkeypatch):
+    def broken(*args):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(engine.probes, "gate_saturation", broken)
+    events = Prober(Trainer(TRIO, cpu), steps=3).probe(epoch=2)
+    assert [(e.level, e.message) for e in events if isinstance(e, Alert)][0] == (
+        "warning", "probe GRU gates failed at epoch 2: RuntimeError: boom")
 
 
 def test_an_unroll_that_raises_is_one_warning_for_that_model_and_the_others_are_still_probed(cpu, monkeypatch):

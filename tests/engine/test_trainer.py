@@ -14,7 +14,7 @@ from torch import nn
 from engine.config import CLASS_NAMES, RunConfig
 from engine.device import device_name
 from engine.events import EpochEnd, Prediction
-from engine.trainer import NonFiniteLoss, Rollback, Trainer
+from engine.trainer import Gradients, NonFiniteLoss, Rollback, Trainer, keeps_encoding
 from tests.seed_reference import create_dataset
 
 
@@ -181,6 +181,9 @@ def test_a_run_of_a_64_class_column_has_models_and_chunks_of_its_classes(tmp_pat
 @pytest.mark.parametrize("exact", [False, True], ids=["planned-chunk", "chunk-of-the-splits-own-size"])
 def test_a_full_batch_is_one_hot_encoded_once_for_the_whole_run(tiny, cpu, monkeypatch, exact):
     trainer = Trainer(tiny, cpu)
+    # Whatever the mini-batch rule says: one chunk's encoding is kept (a 64-class column's can be
+    # a quarter of the chunk's memory, more than the rule allows a whole split).
+    trainer.keeps_encoding = False
     if exact:
         trainer.chunk = len(trainer.data.train)  # a batch exactly one chunk long is still whole
     run_epochs(trainer)
@@ -216,6 +219,13 @@ def test_a_split_over_an_eighth_of_the_budget_is_encoded_batch_by_batch(cpu, mon
     for model_builds in (built[:per_model], built[per_model:]):  # each batch, then the validation chunks
         train, val = model_builds[:batches], model_builds[batches:]
         assert max(train) == 256 and sum(train) == n_train and sum(val) == n_val
+
+
+def test_an_encoding_of_exactly_an_eighth_of_the_budget_is_kept_and_one_byte_more_is_not():
+    cfg = RunConfig(look_back=8, memory_budget=2048 * 8 * 3 * 4 * 8)  # 2,048 windows: 1.5 MiB
+    assert keeps_encoding(cfg, 2048)
+    assert not keeps_encoding(cfg.replace(memory_budget=cfg.memory_budget - 1), 2048)
+    assert not keeps_encoding(cfg, 2049)
 
 
 def test_whether_the_encoding_is_kept_is_planned_once_on_the_whole_split(cpu):
@@ -604,6 +614,31 @@ def test_non_finite_loss_raises_and_restores_the_epoch_start_parameters(tiny, cp
     assert trainer.epoch == 1
     assert_params_equal(params(trainer.models["lstm"]), before["lstm"], rtol=0, atol=0)
     assert trainer.optimizers["lstm"].state_dict()["state"][0]["step"].item() == adam_steps
+
+
+def test_a_float64_models_gradients_are_views_of_a_float64_buffer_with_autograds_values():
+    torch.manual_seed(0)
+    model = nn.LSTM(3, 4).double()
+    gradients = Gradients(model).bound()
+    x = torch.randn(5, 2, 3, dtype=torch.float64)
+    model(x)[0].sum().backward()
+    assert gradients.flat.dtype == torch.float64
+    assert all(p.grad._base is gradients.flat for p in model.parameters())
+    reference = nn.LSTM(3, 4).double()
+    reference.load_state_dict(model.state_dict())
+    reference(x)[0].sum().backward()
+    expected = torch.cat([p.grad.flatten() for p in reference.parameters()])
+    assert torch.equal(gradients.flat, expected)
+    assert gradients.norm() == torch.linalg.vector_norm(expected)
+
+
+def test_the_rollback_copies_into_the_same_buffers_every_epoch(tiny, cpu):
+    trainer = Trainer(tiny, cpu)
+    run_epochs(trainer, 2)  # Adam's state exists from the first epoch: the second planned for it
+    rollback = trainer._rollback["lstm"]
+    where = [t.data_ptr() for t in rollback._saved]
+    run_epochs(trainer, 2)
+    assert [t.data_ptr() for t in rollback._saved] == where
 
 
 def test_gradients_set_to_none_between_epochs_are_bound_again_and_still_counted(tiny, cpu):
