@@ -91,20 +91,26 @@ async def test_the_header_ticks_each_second_while_the_charts_are_paced_slowly() 
                          what="the header's next second")
 
 
+class RecordingPanels:
+    """What the pacer drives, recording each call: a fold, a redraw, a header alone."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def fold(self) -> None:
+        self.calls.append("fold")
+
+    def redraw(self) -> None:
+        self.calls.append("redraw")
+
+    def between_frames(self) -> None:
+        self.calls.append("header")
+
+
 def test_each_pulse_folds_and_redraws_only_when_a_redraw_is_due() -> None:
-    calls: list[str] = []
-
-    class Panels:
-        def fold(self) -> None:
-            calls.append("fold")
-
-        def redraw(self) -> None:
-            calls.append("redraw")
-
-        def between_frames(self) -> None:
-            calls.append("header")
-
-    pacer = RedrawPacer(Panels(), refresh_hz=10.0)
+    panels = RecordingPanels()
+    calls = panels.calls
+    pacer = RedrawPacer(panels, refresh_hz=10.0)
     pacer.next_redraw = time.perf_counter() + 60
     pacer.pulse()
     pacer.next_redraw = 0.0
@@ -116,20 +122,10 @@ def test_each_pulse_folds_and_redraws_only_when_a_redraw_is_due() -> None:
 def test_redraws_fall_due_on_the_pacers_clock_so_time_it_does_not_count_draws_nothing() -> None:
     """The bench holds a run between its windows on a clock that stops meanwhile: a window must
     not begin with a redraw a continuous run would not have made (only its own time counts)."""
-    calls: list[str] = []
-
-    class Panels:
-        def fold(self) -> None:
-            calls.append("fold")
-
-        def redraw(self) -> None:
-            calls.append("redraw")
-
-        def between_frames(self) -> None:
-            calls.append("header")
-
+    panels = RecordingPanels()
+    calls = panels.calls
     now = [1000.0]
-    pacer = RedrawPacer(Panels(), refresh_hz=10.0)
+    pacer = RedrawPacer(panels, refresh_hz=10.0)
     pacer.clock = lambda: now[0]
     pacer.next_redraw = now[0] + pacer.interval
     time.sleep(pacer.interval * 1.5)  # the wall clock runs past the redraw; the pacer's does not
