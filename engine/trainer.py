@@ -506,22 +506,24 @@ class Rollback:
         """Where ``save`` copies ``tensors`` to: a flat buffer per device and dtype (Adam keeps
         its steps on the CPU, whatever the model's device), each saved tensor a view of it; a
         tensor that is not contiguous (none is, here) gets a buffer of its own."""
-        self._saved = [torch.empty_like(t) for t in tensors]
+        saved: list[torch.Tensor | None] = [None] * len(tensors)
         self._flat, self._apart = [], []
         groups: dict[tuple[torch.device, torch.dtype], list[int]] = {}
         for index, t in enumerate(tensors):
             if t.is_contiguous():
                 groups.setdefault((t.device, t.dtype), []).append(index)
             else:
-                self._apart.append((self._saved[index], t))
+                saved[index] = torch.empty_like(t)
+                self._apart.append((saved[index], t))
         for (device, dtype), indices in groups.items():
             flat = torch.empty(sum(tensors[i].numel() for i in indices), dtype=dtype, device=device)
             offset = 0
             for i in indices:
                 size = tensors[i].numel()
-                self._saved[i] = flat[offset : offset + size].view_as(tensors[i])
+                saved[i] = flat[offset : offset + size].view_as(tensors[i])
                 offset += size
             self._flat.append(([tensors[i].view(-1) for i in indices], flat))
+        self._saved = [t for t in saved if t is not None]  # every index is one or the other
         self._planned = tensors
 
     def saved_state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
