@@ -71,7 +71,7 @@ async def test_a_probe_that_raises_shows_a_warning_and_the_run_finishes(monkeypa
     def broken(*args, **kwargs):
         raise RuntimeError("probe bug")
 
-    monkeypatch.setattr(engine.probes, "gradient_flow", broken)
+    monkeypatch.setattr(engine.probes, "gradient_horizon", broken)  # in each gradient-flow event
     config = RunConfig(series_length=300, look_back=5, epochs=30, device="cpu")
     app = DashboardApp(config)
     async with app.run_test(size=SIZE) as pilot:

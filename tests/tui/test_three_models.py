@@ -212,6 +212,28 @@ def child_ids(app: DashboardApp) -> list[str]:
     return [widget.id or "" for widget in app.dashboard.query(LossChart)]
 
 
+async def test_a_pulse_while_the_columns_are_composed_again_draws_nothing_until_they_are() -> None:
+    """A pulse's redraw can land while the columns await their recompose: the new models are
+    named by then, their panels not made yet."""
+    app = DashboardApp(PAIR, start=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await fed(pilot, app, epochs=5)
+        screen = app.dashboard
+        rebuild = screen.columns.rebuild
+
+        async def rebuilt_with_a_pulse_inside(models: tuple[str, ...]) -> None:
+            screen.columns.models = models  # as the rebuild names them, before composing their panels
+            screen.redraw()
+            await rebuild(models)
+
+        screen.columns.rebuild = rebuilt_with_a_pulse_inside
+        for event in synthetic_run(THREE, 3):
+            app.post_message(EngineEvent(event))
+        await wait_until(pilot, lambda: app.dashboard.columns.models == THREE.model_names,
+                         what="the columns for the new models")
+        await wait_until(pilot, lambda: "gru" in screen.charts and screen.caught_up, what="every panel drawn")
+
+
 async def test_a_run_of_other_models_composes_the_columns_again_with_nothing_stale() -> None:
     app = DashboardApp(PAIR, start=False)
     async with app.run_test(size=(120, 40)) as pilot:
