@@ -70,7 +70,6 @@ class DashboardScreen(Screen[None]):
         self._header_second = -1
         self._header_run_state: tuple[str, str] = ("", "")  # what the header last showed
         self._rebuilding = False
-        self._composing = False  # inside the columns' rebuild (_rebuild_columns)
 
     def compose(self) -> ComposeResult:
         yield RunHeader(id="header")
@@ -151,11 +150,7 @@ class DashboardScreen(Screen[None]):
         try:
             while tuple(self.state.models) != self.columns.models:
                 lost_focus = self.focused is not None and self.focused in self.columns.walk_children()
-                self._composing = True  # a pulse meanwhile would find the new models' panels not there yet
-                try:
-                    await self.columns.rebuild(tuple(self.state.models))
-                finally:
-                    self._composing = False
+                await self.columns.rebuild(tuple(self.state.models))
                 self._set_up_charts()
                 self._drawn.clear()
                 if lost_focus or self.focused is None:
@@ -232,8 +227,6 @@ class DashboardScreen(Screen[None]):
 
     def redraw(self, force: bool = False) -> None:
         """Redraw the panels whose data changed since they were last drawn (all: ``force``)."""
-        if self._composing:
-            return  # the columns are being composed again; their rebuild redraws them all once they are
         state = self.state
         now = time.time()
         second = int(state.elapsed(now))
@@ -244,7 +237,7 @@ class DashboardScreen(Screen[None]):
             for chart in self.charts.values():
                 chart.cursor_epoch = self.cursor_epoch
         for model in self.columns.models:
-            if model not in state.models:
+            if model not in state.models or model not in self.charts:
                 continue  # a run of other models began: the columns are being composed again
             if self._changed(f"chart:{model}") or force:
                 self.charts[model].show(state)
