@@ -426,6 +426,15 @@ class Trainer:
         )
 
 
+def views_of(flat: torch.Tensor, shaped_like: list[torch.Tensor]) -> list[torch.Tensor]:
+    """``flat`` cut into consecutive views shaped like each of ``shaped_like``, in order."""
+    views, offset = [], 0
+    for t in shaped_like:
+        views.append(flat[offset : offset + t.numel()].view_as(t))
+        offset += t.numel()
+    return views
+
+
 class Gradients:
     """A model's gradients in one buffer, each parameter's .grad a view of it, so that zeroing
     them and their L2 norm (all of them together) are one op each, whatever the model.
@@ -445,10 +454,8 @@ class Gradients:
         """Every .grad a view of ``flat`` (from here on zeroed; they were views already, or
         set to None, or the gradients of a step already taken)."""
         if not all(p.grad is not None and p.grad._base is self.flat for p in self.parameters):
-            offset = 0
-            for p in self.parameters:
-                p.grad = self.flat[offset : offset + p.numel()].view_as(p)
-                offset += p.numel()
+            for p, view in zip(self.parameters, views_of(self.flat, self.parameters)):
+                p.grad = view
         return self
 
     def zero(self) -> None:
@@ -516,12 +523,10 @@ class Rollback:
                 saved[index] = torch.empty_like(t)
                 self._apart.append((saved[index], t))
         for (device, dtype), indices in groups.items():
-            flat = torch.empty(sum(tensors[i].numel() for i in indices), dtype=dtype, device=device)
-            offset = 0
-            for i in indices:
-                size = tensors[i].numel()
-                saved[i] = flat[offset : offset + size].view_as(tensors[i])
-                offset += size
+            members = [tensors[i] for i in indices]
+            flat = torch.empty(sum(t.numel() for t in members), dtype=dtype, device=device)
+            for i, view in zip(indices, views_of(flat, members)):
+                saved[i] = view
             self._flat.append(([tensors[i].view(-1) for i in indices], flat))
         self._saved = [t for t in saved if t is not None]  # every index is one or the other
         self._planned = tensors
